@@ -1,0 +1,157 @@
+package org.carevisor.agent;
+
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicReference;
+import org.carevisor.agent.api.AgentApi;
+import org.carevisor.agent.host.AcceleratorChoice;
+import org.carevisor.agent.host.HostIdentity;
+import org.carevisor.agent.host.HostInventoryCollector;
+import org.carevisor.agent.report.ManagerReporter;
+import org.carevisor.agent.report.ReportBuilder;
+import org.carevisor.agent.storage.StorageService;
+import org.carevisor.agent.vm.VmHost;
+import org.carevisor.agent.vm.VmRegistry;
+import org.carevisor.qemu.AcceleratorProbe;
+import org.carevisor.qemu.ProcessRunner;
+import org.carevisor.qemu.QemuHostConfig;
+import org.carevisor.qemu.QemuImg;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running host agent: its API server, VM registry, storage and reporter. Closing the agent stops the
+ * agent only; QEMU processes keep running and are re-adopted by the next agent on this state directory.
+ */
+public final class Agent implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
+    static final String WRAPPER = """
+            #!/bin/sh
+            # Written by the Carevisor agent: runs QEMU and records its exit status in the file named by $1,
+            # so the agent learns how QEMU ended even when the agent was not running at that moment.
+            status_file=$1
+            shift
+            "$@"
+            rc=$?
+            printf '%s %s\\n' "$rc" "$(date +%s)" > "$status_file.tmp" && mv -f "$status_file.tmp" "$status_file"
+            exit "$rc"
+            """;
+
+    private final HttpServer server;
+    private final ScheduledExecutorService scheduler;
+    private final ManagerReporter reporter;
+    private final String hostId;
+    private final String endpoint;
+    private final VmRegistry vms;
+    private final HostInventoryCollector inventory;
+
+    private Agent(HttpServer server, ScheduledExecutorService scheduler, ManagerReporter reporter, String hostId,
+                  String endpoint, VmRegistry vms, HostInventoryCollector inventory) {
+        this.server = server;
+        this.scheduler = scheduler;
+        this.reporter = reporter;
+        this.hostId = hostId;
+        this.endpoint = endpoint;
+        this.vms = vms;
+        this.inventory = inventory;
+    }
+
+    /** Starts an agent: re-adopts running VMs, serves the API and begins reporting. */
+    public static Agent start(AgentConfig config) throws IOException {
+        Files.createDirectories(config.stateDir());
+        String hostId = HostIdentity.loadOrCreate(config.stateDir());
+        String qemuVersion = qemuVersion(config.qemuBinary());
+        AcceleratorProbe.Result accel = AcceleratorChoice.choose(config.accelerator(), config.qemuBinary(),
+                qemuVersion, config.stateDir());
+        List<String> warnings = new ArrayList<>();
+        if (!accel.kvm()) {
+            warnings.add("no hardware acceleration: " + accel.detail());
+        }
+        LOG.info("accelerator {}: {}", accel.accelerator(), accel.detail());
+
+        Path wrapper = config.stateDir().resolve("bin/qemu-wrapper.sh");
+        Files.createDirectories(wrapper.getParent());
+        Files.writeString(wrapper, WRAPPER, StandardCharsets.UTF_8);
+
+        QemuImg qemuImg = new QemuImg(config.qemuImgBinary());
+        StorageService storage = new StorageService(config.storageDir(), qemuImg);
+        ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(2,
+                Thread.ofPlatform().daemon().name("agent-timer-", 0).factory());
+        AtomicReference<ManagerReporter> reporterRef = new AtomicReference<>();
+        Runnable onChange = () -> {
+            ManagerReporter r = reporterRef.get();
+            if (r != null) {
+                r.kick();
+            }
+        };
+        QemuHostConfig qemu = new QemuHostConfig(config.qemuBinary(), accel.accelerator(), storage.root(),
+                config.forwardAddress(), config.sandbox());
+        VmRegistry vms = new VmRegistry(config.stateDir(), new VmHost(qemu, wrapper, scheduler, onChange));
+        int adopted = vms.adoptAll();
+
+        HttpServer server = HttpServer.create(new InetSocketAddress(config.listenAddress(), config.listenPort()), 64);
+        String advertised = config.listenAddress().equals("0.0.0.0") ? config.hostName() : config.listenAddress();
+        String endpoint = "http://" + advertised + ":" + server.getAddress().getPort();
+        HostInventoryCollector inventory = new HostInventoryCollector(hostId, config.hostName(), endpoint,
+                qemuVersion, accel.accelerator(), warnings, storage);
+        ReportBuilder reports = new ReportBuilder(inventory, vms);
+        server.createContext("/", AgentApi.routes(vms, storage, inventory, reports));
+        server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
+        server.start();
+        Files.writeString(config.stateDir().resolve("agent.endpoint"), endpoint + "\n", StandardCharsets.UTF_8);
+
+        ManagerReporter reporter = null;
+        if (config.managerUrl() != null) {
+            reporter = new ManagerReporter(config.managerUrl(), reports, config.reportInterval());
+            reporterRef.set(reporter);
+            reporter.start();
+        }
+        LOG.info("agent for host {} ({}) listening on {}; {} running VM(s) re-adopted; storage {}",
+                config.hostName(), hostId, endpoint, adopted, storage.root());
+        return new Agent(server, scheduler, reporter, hostId, endpoint, vms, inventory);
+    }
+
+    private static String qemuVersion(String qemuBinary) {
+        ProcessRunner.Result r = ProcessRunner.run(List.of(qemuBinary, "--version"), Duration.ofSeconds(20));
+        if (!r.ok()) {
+            throw new IllegalStateException(qemuBinary + " --version failed: " + r.stderr());
+        }
+        String first = r.stdout().lines().findFirst().orElse("");
+        return first.replaceFirst("^QEMU emulator version\\s*", "").strip();
+    }
+
+    public String hostId() {
+        return hostId;
+    }
+
+    public String endpoint() {
+        return endpoint;
+    }
+
+    public VmRegistry vms() {
+        return vms;
+    }
+
+    public HostInventoryCollector inventory() {
+        return inventory;
+    }
+
+    /** Stops the agent's API and reporting; VMs keep running. */
+    @Override
+    public void close() {
+        if (reporter != null) {
+            reporter.stop();
+        }
+        server.stop(0);
+        scheduler.shutdownNow();
+    }
+}

@@ -1,0 +1,115 @@
+package org.carevisor.agent;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Settings of one agent. Every setting has a command-line option and an environment variable
+ * (documented in docs/operations.md); defaults work on one machine.
+ *
+ * @param stateDir       agent-local state: host id, one directory per VM (sockets, console log)
+ * @param storageDir     storage root holding images/ and vms/ (shared between hosts in a cluster)
+ * @param listenAddress  address the agent API listens on
+ * @param listenPort     port of the agent API (0 picks a free one)
+ * @param managerUrl     manager base URL that reports go to (null: no reports)
+ * @param hostName       name of the host shown to operators
+ * @param qemuBinary     qemu-system-x86_64
+ * @param qemuImgBinary  qemu-img
+ * @param accelerator    {@code auto} (probe KVM), {@code kvm} or {@code tcg}
+ * @param forwardAddress host address guest port forwards listen on
+ * @param reportInterval heartbeat period
+ * @param sandbox        run QEMU with its seccomp sandbox
+ */
+public record AgentConfig(Path stateDir, Path storageDir, String listenAddress, int listenPort, String managerUrl,
+                          String hostName, String qemuBinary, String qemuImgBinary, String accelerator,
+                          String forwardAddress, Duration reportInterval, boolean sandbox) {
+
+    /** Parses {@code --name value} options, falling back to CAREVISOR_AGENT_* environment variables. */
+    public static AgentConfig parse(String[] args, Map<String, String> env) {
+        Map<String, String> opts = new LinkedHashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (!a.startsWith("--")) {
+                throw new IllegalArgumentException("unexpected argument '" + a + "'; options look like --state-dir DIR");
+            }
+            String key = a.substring(2);
+            String value;
+            int eq = key.indexOf('=');
+            if (eq >= 0) {
+                value = key.substring(eq + 1);
+                key = key.substring(0, eq);
+            } else {
+                if (i + 1 >= args.length) {
+                    throw new IllegalArgumentException("option --" + key + " needs a value");
+                }
+                value = args[++i];
+            }
+            opts.put(key, value);
+        }
+        Settings s = new Settings(opts, env);
+        AgentConfig config = new AgentConfig(
+                Path.of(s.get("state-dir", "var/agent")).toAbsolutePath(),
+                Path.of(s.get("storage-dir", "var/storage")).toAbsolutePath(),
+                s.get("listen", "127.0.0.1"),
+                Integer.parseInt(s.get("port", "7701")),
+                s.getOrNull("manager-url"),
+                s.get("host-name", defaultHostName()),
+                s.get("qemu", "qemu-system-x86_64"),
+                s.get("qemu-img", "qemu-img"),
+                s.get("accel", "auto"),
+                s.get("forward-address", "127.0.0.1"),
+                Duration.ofMillis(Long.parseLong(s.get("report-interval-ms", "1000"))),
+                Boolean.parseBoolean(s.get("sandbox", "true")));
+        s.rejectUnknown();
+        if (!config.accelerator.equals("auto") && !config.accelerator.equals("kvm")
+                && !config.accelerator.equals("tcg")) {
+            throw new IllegalArgumentException("--accel must be auto, kvm or tcg, not '" + config.accelerator + "'");
+        }
+        return config;
+    }
+
+    private static String defaultHostName() {
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.io.IOException e) {
+            return "localhost";
+        }
+    }
+
+    /** Reads options first, then environment variables named CAREVISOR_AGENT_OPTION_NAME. */
+    private static final class Settings {
+        private final Map<String, String> opts;
+        private final Map<String, String> env;
+        private final java.util.Set<String> known = new java.util.HashSet<>();
+
+        Settings(Map<String, String> opts, Map<String, String> env) {
+            this.opts = opts;
+            this.env = env;
+        }
+
+        String getOrNull(String key) {
+            known.add(key);
+            String v = opts.get(key);
+            if (v == null) {
+                v = env.get("CAREVISOR_AGENT_" + key.toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
+            }
+            return v == null || v.isEmpty() ? null : v;
+        }
+
+        String get(String key, String fallback) {
+            String v = getOrNull(key);
+            return v == null ? fallback : v;
+        }
+
+        void rejectUnknown() {
+            for (String k : opts.keySet()) {
+                if (!known.contains(k)) {
+                    throw new IllegalArgumentException("unknown option --" + k + "; known: --"
+                            + String.join(", --", new java.util.TreeSet<>(known)));
+                }
+            }
+        }
+    }
+}

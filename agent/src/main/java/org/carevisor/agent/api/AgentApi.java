@@ -1,0 +1,76 @@
+package org.carevisor.agent.api;
+
+import org.carevisor.agent.host.HostInventoryCollector;
+import org.carevisor.agent.report.ReportBuilder;
+import org.carevisor.agent.storage.StorageService;
+import org.carevisor.agent.vm.VmRegistry;
+import org.carevisor.agent.vm.VmSupervisor;
+import org.carevisor.agent.AgentException;
+import org.carevisor.protocol.DiskCreateRequest;
+import org.carevisor.protocol.ShutdownRequest;
+import org.carevisor.protocol.StopCause;
+import org.carevisor.protocol.VmSpec;
+
+/** The agent's endpoints (protocol v1), each a thin call into the registry or the storage service. */
+public final class AgentApi {
+    private static final String ID = "/vms/([^/]+)";
+
+    private AgentApi() {
+    }
+
+    public static Router routes(VmRegistry vms, StorageService storage, HostInventoryCollector inventory,
+                                ReportBuilder reports) {
+        return new Router()
+                .add("GET", "/host", r -> inventory.collect())
+                .add("GET", "/report", r -> reports.build())
+                .add("POST", "/host/stop-all-vms", r -> vms.stopAll(r.body(ShutdownRequest.class).timeoutSeconds()))
+                .add("GET", "/vms", r -> vms.statuses())
+                .add("GET", ID, r -> vms.get(r.param(1)).status())
+                .add("DELETE", ID, r -> {
+                    vms.undefine(r.param(1));
+                    return null;
+                })
+                .add("POST", ID + "/start", r -> {
+                    VmSpec spec = r.body(VmSpec.class);
+                    if (!spec.id().equals(r.param(1))) {
+                        throw AgentException.badRequest("id-mismatch", "spec id " + spec.id()
+                                + " differs from the path's VM id " + r.param(1));
+                    }
+                    return vms.getOrCreate(r.param(1)).start(spec);
+                })
+                .add("POST", ID + "/shutdown", r -> vms.get(r.param(1))
+                        .shutdown(r.body(ShutdownRequest.class).timeoutSeconds(), StopCause.REQUESTED))
+                .add("POST", ID + "/poweroff", r -> vms.get(r.param(1))
+                        .powerOff(StopCause.REQUESTED, "powered off"))
+                .add("POST", ID + "/reset", r -> vms.get(r.param(1)).reset())
+                .add("POST", ID + "/pause", r -> vms.get(r.param(1)).pause())
+                .add("POST", ID + "/resume", r -> vms.get(r.param(1)).resume())
+                .add("GET", ID + "/console", r -> {
+                    VmSupervisor vm = vms.get(r.param(1));
+                    return vm.files().readConsole(longQuery(r, "offset", -65536), (int) longQuery(r, "max", 0));
+                })
+                .add("GET", "/images", r -> storage.images())
+                .add("POST", "/disks", r -> storage.createDisk(r.body(DiskCreateRequest.class)))
+                .add("DELETE", "/vm-disks/([0-9a-f-]{36})", r -> {
+                    if (vms.isRunning(r.param(1))) {
+                        throw AgentException.conflict("vm-running", "VM " + r.param(1)
+                                + " runs on this host; its disks cannot be deleted");
+                    }
+                    storage.deleteVmDisks(r.param(1));
+                    return null;
+                });
+    }
+
+    private static long longQuery(Router.Request r, String name, long fallback) {
+        String v = r.query(name);
+        if (v == null || v.isEmpty()) {
+            return fallback;
+        }
+        try {
+            return Long.parseLong(v);
+        } catch (NumberFormatException e) {
+            throw AgentException.badRequest("invalid-query", "query parameter " + name + " must be a number, not '"
+                    + v + "'");
+        }
+    }
+}

@@ -1,0 +1,143 @@
+package org.carevisor.agent.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.carevisor.agent.AgentException;
+import org.carevisor.protocol.AgentProblem;
+import org.carevisor.protocol.Protocol;
+import org.carevisor.protocol.ProtocolJson;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Dispatches agent API requests to handlers by method and path pattern, checks the protocol version and
+ * writes JSON answers and {@link AgentProblem} errors. Thread-safe after the routes are added.
+ */
+public final class Router implements HttpHandler {
+    private static final Logger LOG = LoggerFactory.getLogger(Router.class);
+    private static final ObjectMapper JSON = ProtocolJson.mapper();
+
+    /** Handles one request; returns the response body (null: 204 No Content). */
+    @FunctionalInterface
+    public interface Handler {
+        Object handle(Request request) throws Exception;
+    }
+
+    /** A matched request: path parameters, query and body. */
+    public record Request(HttpExchange exchange, Matcher path) {
+        public String param(int group) {
+            return path.group(group);
+        }
+
+        public <T> T body(Class<T> type) {
+            try {
+                byte[] bytes = exchange.getRequestBody().readAllBytes();
+                if (bytes.length == 0) {
+                    throw AgentException.badRequest("body-missing", "this request needs a JSON body ("
+                            + type.getSimpleName() + ")");
+                }
+                return JSON.readValue(bytes, type);
+            } catch (JsonProcessingException e) {
+                throw AgentException.badRequest("malformed-json", "request body is not a valid "
+                        + type.getSimpleName() + ": " + e.getOriginalMessage());
+            } catch (IOException e) {
+                throw AgentException.badRequest("body-unreadable", e.getMessage());
+            }
+        }
+
+        public String query(String name) {
+            String raw = exchange.getRequestURI().getRawQuery();
+            if (raw == null) {
+                return null;
+            }
+            Map<String, String> values = new HashMap<>();
+            for (String pair : raw.split("&")) {
+                int eq = pair.indexOf('=');
+                String k = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+                String v = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+                values.put(k, v);
+            }
+            return values.get(name);
+        }
+    }
+
+    private record Route(String method, Pattern pattern, Handler handler) {
+    }
+
+    private final List<Route> routes = new ArrayList<>();
+
+    /** Adds a route; {@code path} is a regular expression over the path after the /v1 prefix. */
+    public Router add(String method, String path, Handler handler) {
+        routes.add(new Route(method, Pattern.compile(Protocol.PREFIX + path), handler));
+        return this;
+    }
+
+    @Override
+    public void handle(HttpExchange exchange) throws IOException {
+        try (exchange) {
+            exchange.getResponseHeaders().set(Protocol.VERSION_HEADER, Integer.toString(Protocol.VERSION));
+            String path = exchange.getRequestURI().getPath();
+            try {
+                if (!path.startsWith(Protocol.PREFIX + "/")) {
+                    throw new AgentException(404, "unsupported-protocol", "this agent speaks protocol version "
+                            + Protocol.VERSION + "; its paths start with " + Protocol.PREFIX + "/, not " + path);
+                }
+                String version = exchange.getRequestHeaders().getFirst(Protocol.VERSION_HEADER);
+                if (!Integer.toString(Protocol.VERSION).equals(version)) {
+                    throw new AgentException(400, "protocol-version-mismatch", "this agent speaks protocol version "
+                            + Protocol.VERSION + " but the request says " + (version == null
+                            ? "nothing (header " + Protocol.VERSION_HEADER + " missing)" : "'" + version + "'"));
+                }
+                boolean pathMatched = false;
+                for (Route r : routes) {
+                    Matcher m = r.pattern.matcher(path);
+                    if (!m.matches()) {
+                        continue;
+                    }
+                    pathMatched = true;
+                    if (r.method.equals(exchange.getRequestMethod())) {
+                        send(exchange, 200, r.handler.handle(new Request(exchange, m)));
+                        return;
+                    }
+                }
+                throw pathMatched
+                        ? new AgentException(405, "method-not-allowed", exchange.getRequestMethod() + " is not allowed on "
+                        + path)
+                        : AgentException.notFound("no agent endpoint " + path);
+            } catch (AgentException e) {
+                if (e.status() >= 500) {
+                    LOG.warn("{} {} failed: {}", exchange.getRequestMethod(), path, e.getMessage());
+                }
+                send(exchange, e.status(), new AgentProblem(e.status(), e.code(), e.getMessage()));
+            } catch (Exception e) {
+                LOG.error("{} {} failed", exchange.getRequestMethod(), path, e);
+                send(exchange, 500, new AgentProblem(500, "internal-error", e.toString()));
+            }
+        }
+    }
+
+    private static void send(HttpExchange exchange, int status, Object body) throws IOException {
+        if (body == null) {
+            exchange.sendResponseHeaders(status == 200 ? 204 : status, -1);
+            return;
+        }
+        byte[] bytes = JSON.writeValueAsBytes(body);
+        exchange.getResponseHeaders().set("Content-Type", "application/json");
+        exchange.sendResponseHeaders(status, bytes.length);
+        try (OutputStream out = exchange.getResponseBody()) {
+            out.write(bytes);
+        }
+    }
+}

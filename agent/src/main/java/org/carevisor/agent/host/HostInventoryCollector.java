@@ -1,0 +1,72 @@
+package org.carevisor.agent.host;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.carevisor.agent.storage.StorageService;
+import org.carevisor.protocol.HostInventory;
+import org.carevisor.protocol.Protocol;
+
+/** Reads the host's CPUs, memory and storage for each report; constant facts are read once. Thread-safe. */
+public final class HostInventoryCollector {
+    private final String hostId;
+    private final String hostName;
+    private final String endpoint;
+    private final String qemuVersion;
+    private final String accelerator;
+    private final List<String> warnings;
+    private final String cpuModel;
+    private final StorageService storage;
+
+    public HostInventoryCollector(String hostId, String hostName, String endpoint, String qemuVersion,
+                                  String accelerator, List<String> warnings, StorageService storage) {
+        this.hostId = hostId;
+        this.hostName = hostName;
+        this.endpoint = endpoint;
+        this.qemuVersion = qemuVersion;
+        this.accelerator = accelerator;
+        this.warnings = List.copyOf(warnings);
+        this.storage = storage;
+        this.cpuModel = readCpuModel();
+    }
+
+    public HostInventory collect() {
+        long[] mem = readMemInfo();
+        return new HostInventory(hostId, hostName, endpoint, Runtime.getRuntime().availableProcessors(), cpuModel,
+                mem[0], mem[1], storage.root().toString(), storage.totalBytes(), storage.freeBytes(), qemuVersion,
+                accelerator, warnings, AgentVersion.VERSION, Protocol.VERSION);
+    }
+
+    /** MemTotal and MemAvailable in MiB. */
+    static long[] readMemInfo() {
+        long total = 0;
+        long available = 0;
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                String[] parts = line.split("\\s+");
+                if (line.startsWith("MemTotal:")) {
+                    total = Long.parseLong(parts[1]) / 1024;
+                } else if (line.startsWith("MemAvailable:")) {
+                    available = Long.parseLong(parts[1]) / 1024;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            total = Runtime.getRuntime().maxMemory() >> 20;
+        }
+        return new long[] {total, available};
+    }
+
+    private static String readCpuModel() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    return line.substring(line.indexOf(':') + 1).strip();
+                }
+            }
+        } catch (IOException e) {
+            // fall through
+        }
+        return "unknown";
+    }
+}

@@ -1,0 +1,93 @@
+package org.carevisor.agent.report;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.carevisor.protocol.Protocol;
+import org.carevisor.protocol.ProtocolJson;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Sends the heartbeat report to the manager every interval, and at once after a VM state change
+ * ({@link #kick()}). Failures are logged at most every 30 s; the reporter keeps trying. Thread-safe.
+ */
+public final class ManagerReporter {
+    private static final Logger LOG = LoggerFactory.getLogger(ManagerReporter.class);
+    private static final Duration LOG_EVERY = Duration.ofSeconds(30);
+
+    private final URI target;
+    private final ReportBuilder reports;
+    private final Duration interval;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private final Semaphore wake = new Semaphore(0);
+    private volatile boolean running = true;
+    private long lastFailureLog;
+    private boolean failing;
+
+    public ManagerReporter(String managerUrl, ReportBuilder reports, Duration interval) {
+        this.target = URI.create(managerUrl.replaceAll("/+$", "") + "/agent/v1/reports");
+        this.reports = reports;
+        this.interval = interval;
+    }
+
+    public void start() {
+        Thread.ofPlatform().daemon().name("manager-reporter").start(this::loop);
+    }
+
+    /** Sends a report as soon as possible. */
+    public void kick() {
+        wake.release();
+    }
+
+    public void stop() {
+        running = false;
+        wake.release();
+    }
+
+    private void loop() {
+        while (running) {
+            send();
+            try {
+                wake.tryAcquire(interval.toMillis(), TimeUnit.MILLISECONDS);
+                wake.drainPermits();
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    private void send() {
+        try {
+            byte[] body = ProtocolJson.mapper().writeValueAsBytes(reports.build());
+            HttpRequest request = HttpRequest.newBuilder(target)
+                    .timeout(Duration.ofSeconds(5))
+                    .header("Content-Type", "application/json")
+                    .header(Protocol.VERSION_HEADER, Integer.toString(Protocol.VERSION))
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(body))
+                    .build();
+            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+            if (response.statusCode() / 100 != 2) {
+                failed("manager refused the report: HTTP " + response.statusCode() + " " + response.body());
+            } else if (failing) {
+                failing = false;
+                LOG.info("reports reach the manager at {} again", target);
+            }
+        } catch (Exception e) {
+            failed("cannot reach the manager at " + target + ": " + e);
+        }
+    }
+
+    private void failed(String message) {
+        failing = true;
+        long now = System.currentTimeMillis();
+        if (now - lastFailureLog > LOG_EVERY.toMillis()) {
+            lastFailureLog = now;
+            LOG.warn("{} (retrying every {} ms)", message, interval.toMillis());
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package org.carevisor.agent.vm;
+
+import org.carevisor.protocol.StopCause;
+import org.carevisor.protocol.VmState;
+
+/**
+ * Decides what a QEMU exit means: a requested stop, the guest powering off, or a crash. Pure and
+ * table-tested.
+ */
+public final class ExitClassifier {
+    /** What is known when QEMU's process ended. */
+    public record Facts(Integer exitCode, StopCause requested, String requestDetail, Boolean guestShutdown,
+                        String shutdownReason, String qemuLogTail, boolean agentWasAway) {
+    }
+
+    /** The conclusion: observed state, cause and a sentence for operators. */
+    public record Verdict(VmState state, StopCause cause, String reason) {
+    }
+
+    private ExitClassifier() {
+    }
+
+    public static Verdict classify(Facts f) {
+        if (f.exitCode() == null) {
+            return new Verdict(VmState.CRASHED, StopCause.CRASH, "QEMU process vanished without an exit status"
+                    + " (the host may have rebooted or the process wrapper was killed)");
+        }
+        int code = f.exitCode();
+        if (code > 128 && code < 160) {
+            int signal = code - 128;
+            return new Verdict(VmState.CRASHED, StopCause.CRASH, "QEMU was killed by signal " + signal
+                    + " (" + signalName(signal) + ")" + (f.requested() != null ? " while stopping" : ""));
+        }
+        if (code != 0) {
+            String tail = f.qemuLogTail() == null || f.qemuLogTail().isBlank() ? "no message"
+                    : f.qemuLogTail().strip();
+            return new Verdict(VmState.CRASHED, StopCause.CRASH, "QEMU exited with code " + code + ": " + tail);
+        }
+        if ("host-signal".equals(f.shutdownReason()) && f.requested() == null) {
+            return new Verdict(VmState.CRASHED, StopCause.CRASH,
+                    "QEMU was terminated by a signal from outside Carevisor (SIGTERM, SIGINT or SIGHUP)");
+        }
+        if (f.requested() != null) {
+            String how = Boolean.TRUE.equals(f.guestShutdown()) ? "the guest shut down"
+                    : f.requestDetail() != null ? f.requestDetail() : "QEMU quit";
+            return new Verdict(VmState.STOPPED, f.requested(), f.requested() == StopCause.HOST_SHUTDOWN
+                    ? "stopped because the host is shutting down (" + how + ")"
+                    : "stopped on request (" + how + ")");
+        }
+        if (Boolean.TRUE.equals(f.guestShutdown()) || f.agentWasAway()) {
+            return new Verdict(VmState.STOPPED, StopCause.GUEST, f.agentWasAway() && f.guestShutdown() == null
+                    ? "QEMU exited normally while the agent was not running (guest powered off)"
+                    : "the guest powered off");
+        }
+        return new Verdict(VmState.STOPPED, StopCause.GUEST, "QEMU exited normally ("
+                + (f.shutdownReason() == null ? "no shutdown event" : f.shutdownReason()) + ")");
+    }
+
+    static String signalName(int signal) {
+        return switch (signal) {
+            case 1 -> "SIGHUP";
+            case 2 -> "SIGINT";
+            case 6 -> "SIGABRT";
+            case 9 -> "SIGKILL";
+            case 11 -> "SIGSEGV";
+            case 15 -> "SIGTERM";
+            default -> "signal " + signal;
+        };
+    }
+}

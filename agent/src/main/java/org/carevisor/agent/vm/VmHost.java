@@ -1,0 +1,17 @@
+package org.carevisor.agent.vm;
+
+import java.nio.file.Path;
+import java.util.concurrent.ScheduledExecutorService;
+import org.carevisor.qemu.QemuHostConfig;
+
+/**
+ * What every VM supervisor on a host shares: QEMU settings, the wrapper script, a scheduler for timers
+ * and the callback that tells the reporter something changed.
+ *
+ * @param qemu      QEMU host configuration
+ * @param wrapper   shell script that runs QEMU and records its exit status
+ * @param scheduler timers (shutdown deadlines, exit-status polling)
+ * @param onChange  called after any VM state change; must not block
+ */
+public record VmHost(QemuHostConfig qemu, Path wrapper, ScheduledExecutorService scheduler, Runnable onChange) {
+}

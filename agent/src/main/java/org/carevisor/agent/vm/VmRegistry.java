@@ -1,0 +1,143 @@
+package org.carevisor.agent.vm;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.carevisor.agent.AgentException;
+import org.carevisor.protocol.StopCause;
+import org.carevisor.protocol.VmStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * All VMs this agent runs or ran, one {@link VmSupervisor} each, kept under {@code <state>/vms/<id>/}.
+ * Thread-safe.
+ */
+public final class VmRegistry {
+    private static final Logger LOG = LoggerFactory.getLogger(VmRegistry.class);
+    private static final Pattern VM_ID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+
+    private final Path vmsDir;
+    private final VmHost host;
+    private final Map<String, VmSupervisor> vms = new ConcurrentHashMap<>();
+
+    public VmRegistry(Path stateDir, VmHost host) throws IOException {
+        this.vmsDir = stateDir.resolve("vms");
+        this.host = host;
+        Files.createDirectories(vmsDir);
+    }
+
+    /** Loads every VM directory and re-adopts the QEMU processes that still run. Returns how many run. */
+    public int adoptAll() throws IOException {
+        int running = 0;
+        try (Stream<Path> dirs = Files.list(vmsDir)) {
+            for (Path dir : dirs.sorted().toList()) {
+                String id = dir.getFileName().toString();
+                if (!VM_ID.matcher(id).matches() || !Files.isDirectory(dir)) {
+                    continue;
+                }
+                VmSupervisor vm = new VmSupervisor(id, new VmFiles(dir), host);
+                vms.put(id, vm);
+                if (vm.adopt()) {
+                    running++;
+                }
+            }
+        }
+        host.scheduler().scheduleWithFixedDelay(this::watchdog, 2, 2, TimeUnit.SECONDS);
+        return running;
+    }
+
+    private void watchdog() {
+        for (VmSupervisor vm : vms.values()) {
+            try {
+                vm.watchdog();
+            } catch (RuntimeException e) {
+                LOG.warn("watchdog of VM {} failed", vm.vmId(), e);
+            }
+        }
+    }
+
+    /** The supervisor of a VM, created on first use (a start makes the VM known to this host). */
+    public VmSupervisor getOrCreate(String id) {
+        checkId(id);
+        return vms.computeIfAbsent(id, k -> new VmSupervisor(k, new VmFiles(vmsDir.resolve(k)), host));
+    }
+
+    public VmSupervisor get(String id) {
+        checkId(id);
+        VmSupervisor vm = vms.get(id);
+        if (vm == null) {
+            throw AgentException.notFound("VM " + id + " is not known on this host");
+        }
+        return vm;
+    }
+
+    public List<VmStatus> statuses() {
+        List<VmStatus> out = new ArrayList<>();
+        for (VmSupervisor vm : vms.values()) {
+            out.add(vm.status());
+        }
+        out.sort(Comparator.comparing(VmStatus::vmId));
+        return out;
+    }
+
+    /** True when some VM of this host runs with {@code vmId}. */
+    public boolean isRunning(String vmId) {
+        VmSupervisor vm = vms.get(vmId);
+        return vm != null && vm.hasProcess();
+    }
+
+    /** Forgets a stopped VM and removes its runtime directory (console log included); disks stay. */
+    public void undefine(String id) throws IOException {
+        VmSupervisor vm = get(id);
+        if (vm.hasProcess()) {
+            throw AgentException.conflict("vm-running", "VM " + id + " still runs on this host; stop it first");
+        }
+        vms.remove(id);
+        deleteTree(vm.files().directory());
+    }
+
+    /** Shuts every VM down (ACPI, power-off after the timeout) and waits until all have stopped. */
+    public List<VmStatus> stopAll(int timeoutSeconds) {
+        for (VmSupervisor vm : vms.values()) {
+            vm.shutdown(timeoutSeconds, StopCause.HOST_SHUTDOWN);
+        }
+        Instant deadline = Instant.now().plus(Duration.ofSeconds(timeoutSeconds + 25L));
+        while (Instant.now().isBefore(deadline) && vms.values().stream().anyMatch(VmSupervisor::hasProcess)) {
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        return statuses();
+    }
+
+    private static void checkId(String id) {
+        if (id == null || !VM_ID.matcher(id).matches()) {
+            throw AgentException.badRequest("invalid-vm-id", "'" + id + "' is not a VM id (a lower-case UUID)");
+        }
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}

@@ -1,0 +1,682 @@
+package org.carevisor.agent.vm;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.carevisor.agent.AgentException;
+import org.carevisor.protocol.DiskSpec;
+import org.carevisor.protocol.NicSpec;
+import org.carevisor.protocol.PortForward;
+import org.carevisor.protocol.StopCause;
+import org.carevisor.protocol.VmSpec;
+import org.carevisor.protocol.VmState;
+import org.carevisor.protocol.VmStatus;
+import org.carevisor.qemu.QemuCommandLine;
+import org.carevisor.qemu.QemuException;
+import org.carevisor.qemu.QmpClient;
+import org.carevisor.qemu.QmpEvent;
+import org.carevisor.qemu.QmpException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs and watches the QEMU process of one VM: start, shutdown with deadline, power-off, reset, pause,
+ * resume, QMP events, exit classification and re-adoption after an agent restart. Thread-safe: every
+ * state change happens under {@code lock}; QMP calls that may take long are made outside it.
+ */
+public final class VmSupervisor {
+    private static final Logger LOG = LoggerFactory.getLogger(VmSupervisor.class);
+    private static final Duration START_LIMIT = Duration.ofSeconds(20);
+    private static final Duration EXIT_STATUS_WAIT = Duration.ofSeconds(5);
+    private static final Duration KILL_GRACE = Duration.ofSeconds(10);
+
+    private final String vmId;
+    private final VmFiles files;
+    private final VmHost host;
+    private final Object lock = new Object();
+
+    // all guarded by lock
+    private VmSpec spec;
+    private VmState state = VmState.STOPPED;
+    private String reason = "never started on this host";
+    private StopCause cause;
+    private Instant since = Instant.now();
+    private Instant startedAt;
+    private Integer exitCode;
+    private Long pid;
+    private Long wrapperPid;
+    private QmpClient qmp;
+    private long generation;
+    private boolean exitHandled = true;
+    private boolean adopted;
+    private boolean killedByAgent;
+    private VmFiles.StopRequest stopRequest;
+    private String stopDetail;
+    private ScheduledFuture<?> stopTimer;
+    private Boolean guestShutdown;
+    private String shutdownReason;
+
+    public VmSupervisor(String vmId, VmFiles files, VmHost host) {
+        this.vmId = vmId;
+        this.files = files;
+        this.host = host;
+    }
+
+    public String vmId() {
+        return vmId;
+    }
+
+    public VmFiles files() {
+        return files;
+    }
+
+    /** A snapshot of what is observed now. */
+    public VmStatus status() {
+        synchronized (lock) {
+            List<PortForward> forwards = new ArrayList<>();
+            if (spec != null && state.hasProcess()) {
+                for (NicSpec nic : spec.nics()) {
+                    for (PortForward f : nic.forwards()) {
+                        forwards.add(f.hostAddress() == null || f.hostAddress().isEmpty()
+                                ? f.withHostAddress(host.qemu().forwardAddress()) : f);
+                    }
+                }
+            }
+            return new VmStatus(vmId, state, reason, cause, pid, since, startedAt, exitCode, forwards,
+                    spec == null ? 0 : spec.specVersion());
+        }
+    }
+
+    public boolean hasProcess() {
+        synchronized (lock) {
+            return state.hasProcess();
+        }
+    }
+
+    /** Starts QEMU for {@code newSpec} and returns once its monitor answers; fails if a process exists. */
+    public VmStatus start(VmSpec newSpec) {
+        Process process;
+        long gen;
+        synchronized (lock) {
+            if (state.hasProcess()) {
+                throw AgentException.conflict("vm-running", "VM " + vmId + " is already " + state.json()
+                        + " on this host (pid " + pid + ")");
+            }
+            checkDisks(newSpec);
+            List<String> argv;
+            try {
+                files.paths().checkSocketPaths();
+                argv = QemuCommandLine.build(newSpec, host.qemu(), files.paths());
+                files.prepareForStart(newSpec);
+            } catch (QemuException e) {
+                throw AgentException.badRequest(e.code(), e.getMessage());
+            } catch (IOException e) {
+                throw new AgentException(500, "io-error", "cannot prepare " + files.directory() + ": "
+                        + e.getMessage(), e);
+            }
+            List<String> command = new ArrayList<>(List.of("setsid", "/bin/sh", host.wrapper().toString(),
+                    files.paths().exitStatus().toString()));
+            command.addAll(argv);
+            try {
+                process = new ProcessBuilder(command)
+                        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                        .redirectErrorStream(true)
+                        .redirectOutput(files.paths().qemuLog().toFile())
+                        .start();
+            } catch (IOException e) {
+                throw new AgentException(500, "start-failed", "cannot run " + host.qemu().qemuBinary() + ": "
+                        + e.getMessage(), e);
+            }
+            spec = newSpec;
+            wrapperPid = process.pid();
+            gen = ++generation;
+            exitHandled = false;
+            adopted = false;
+            killedByAgent = false;
+            stopRequest = null;
+            stopDetail = null;
+            guestShutdown = null;
+            shutdownReason = null;
+            exitCode = null;
+            cause = null;
+            pid = null;
+            startedAt = Instant.now();
+            transition(VmState.STARTING, "QEMU is starting");
+        }
+        process.onExit().thenRun(() -> onProcessGone(gen));
+        try {
+            awaitMonitor(process, gen);
+        } catch (AgentException e) {
+            handleStartFailure(gen, e);
+            throw e;
+        }
+        host.onChange().run();
+        return status();
+    }
+
+    private void checkDisks(VmSpec newSpec) {
+        for (DiskSpec d : newSpec.disks()) {
+            Path file;
+            try {
+                file = QemuCommandLine.resolveInStorage(host.qemu().storageRoot(), d.path());
+            } catch (QemuException e) {
+                throw AgentException.badRequest("invalid-path", e.getMessage());
+            }
+            if (!Files.isRegularFile(file)) {
+                throw AgentException.badRequest("disk-missing", "disk " + d.id() + " of VM " + vmId
+                        + " does not exist: " + file);
+            }
+        }
+    }
+
+    private void awaitMonitor(Process process, long gen) {
+        long deadline = System.nanoTime() + START_LIMIT.toNanos();
+        Path socket = files.paths().qmpSocket();
+        while (true) {
+            if (!process.isAlive()) {
+                throw new AgentException(500, "start-failed", "QEMU exited during start: "
+                        + startFailureText());
+            }
+            if (Files.exists(socket)) {
+                try {
+                    QmpClient client = QmpClient.connect(socket, vmName(), e -> onEvent(gen, e),
+                            () -> onMonitorClosed(gen));
+                    attach(gen, client, true);
+                    return;
+                } catch (QmpException e) {
+                    LOG.debug("VM {}: monitor not ready yet: {}", vmId, e.getMessage());
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                process.destroyForcibly();
+                throw new AgentException(500, "start-failed", "QEMU's monitor did not answer within "
+                        + START_LIMIT.toSeconds() + " s; QEMU was killed. " + startFailureText());
+            }
+            sleep(10);
+        }
+    }
+
+    private String startFailureText() {
+        sleep(50);
+        String tail = files.qemuLogTail(3);
+        return tail.isBlank() ? "QEMU printed nothing (see " + files.paths().qemuLog() + ")" : tail;
+    }
+
+    private void handleStartFailure(long gen, AgentException e) {
+        synchronized (lock) {
+            if (gen != generation) {
+                return;
+            }
+            if (qmp != null) {
+                qmp.close();
+                qmp = null;
+            }
+            exitHandled = true;
+            cause = StopCause.START_FAILED;
+            pid = null;
+            transition(VmState.STOPPED, e.getMessage());
+        }
+        host.onChange().run();
+    }
+
+    /** Connects to an existing QEMU after an agent restart; false when it is not (or no longer) ours. */
+    public boolean adopt() {
+        Optional<VmSpec> saved = files.readSpec();
+        Optional<Long> savedPid = files.readPid();
+        synchronized (lock) {
+            spec = saved.orElse(null);
+        }
+        if (saved.isEmpty()) {
+            return false;
+        }
+        if (savedPid.isPresent() && isOurQemu(savedPid.get())) {
+            long gen;
+            synchronized (lock) {
+                gen = ++generation;
+                exitHandled = false;
+                adopted = true;
+                pid = savedPid.get();
+                wrapperPid = ProcessHandle.of(savedPid.get()).flatMap(ProcessHandle::parent)
+                        .map(ProcessHandle::pid).orElse(null);
+                startedAt = processStart(savedPid.get());
+                transition(VmState.STARTING, "re-adopting running QEMU");
+            }
+            try {
+                QmpClient client = QmpClient.connect(files.paths().qmpSocket(), vmName(), e -> onEvent(gen, e),
+                        () -> onMonitorClosed(gen));
+                attach(gen, client, false);
+                files.readStopRequest().ifPresent(r -> resumeStop(gen, r));
+                ProcessHandle.of(savedPid.get()).ifPresent(h -> h.onExit().thenRun(() -> onProcessGone(gen)));
+                LOG.info("VM {} re-adopted: QEMU pid {} is {}", vmId, savedPid.get(), status().state().json());
+                return true;
+            } catch (QmpException e) {
+                LOG.warn("VM {}: QEMU pid {} runs but its monitor does not answer: {}", vmId, savedPid.get(),
+                        e.getMessage());
+                synchronized (lock) {
+                    transition(VmState.RUNNING, "re-adopted, but QMP does not answer: " + e.getMessage());
+                }
+                ProcessHandle.of(savedPid.get()).ifPresent(h -> h.onExit().thenRun(() -> onProcessGone(gen)));
+                return true;
+            }
+        }
+        // No process: report how it ended, from the saved verdict or else the wrapper's exit status.
+        Optional<VmStatus> verdict = files.readVerdict();
+        if (verdict.isPresent()) {
+            synchronized (lock) {
+                VmStatus v = verdict.get();
+                state = v.state();
+                reason = v.reason();
+                cause = v.cause();
+                since = v.since();
+                startedAt = v.startedAt();
+                exitCode = v.exitCode();
+                exitHandled = true;
+            }
+            return false;
+        }
+        synchronized (lock) {
+            adopted = true;
+            exitHandled = false;
+            wrapperPid = null;
+            generation++;
+        }
+        concludeExit(generation());
+        return false;
+    }
+
+    private long generation() {
+        synchronized (lock) {
+            return generation;
+        }
+    }
+
+    private boolean isOurQemu(long candidate) {
+        Path cmdline = Path.of("/proc", Long.toString(candidate), "cmdline");
+        try {
+            String args = new String(Files.readAllBytes(cmdline), StandardCharsets.UTF_8);
+            return args.contains("\0-uuid\0" + vmId + "\0");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static Instant processStart(long pid) {
+        return ProcessHandle.of(pid).flatMap(h -> h.info().startInstant()).orElse(Instant.now());
+    }
+
+    private void attach(long gen, QmpClient client, boolean fresh) {
+        JsonNode status = client.execute("query-status", null);
+        synchronized (lock) {
+            if (gen != generation || exitHandled) {
+                client.close();
+                return;
+            }
+            qmp = client;
+            if (pid == null) {
+                pid = files.readPid().orElse(null);
+            }
+            String runState = status.path("status").asText();
+            if (stopRequest != null) {
+                reason = "stopping; monitor connected";
+            } else if (status.path("running").asBoolean()) {
+                transition(VmState.RUNNING, fresh ? "started" : "re-adopted after agent restart");
+            } else {
+                transition(VmState.PAUSED, "QEMU run state: " + runState);
+            }
+        }
+    }
+
+    private void resumeStop(long gen, VmFiles.StopRequest request) {
+        synchronized (lock) {
+            if (gen != generation || exitHandled) {
+                return;
+            }
+            stopRequest = request;
+            transition(VmState.STOPPING, "stop requested before the agent restarted ("
+                    + request.cause().json() + ")");
+            scheduleDeadline(gen, request.deadline());
+        }
+    }
+
+    /** Presses the ACPI power button and powers off after {@code timeoutSeconds} (0: at once). */
+    public VmStatus shutdown(int timeoutSeconds, StopCause requestedBy) {
+        QmpClient client;
+        long gen;
+        synchronized (lock) {
+            if (!state.hasProcess()) {
+                return status();
+            }
+            if (timeoutSeconds <= 0 || state == VmState.PAUSED) {
+                return powerOff(requestedBy, timeoutSeconds <= 0 ? "powered off"
+                        : "the VM was paused, so it cannot react to ACPI; powered off");
+            }
+            Instant deadline = Instant.now().plusSeconds(timeoutSeconds);
+            if (stopRequest != null && !stopRequest.deadline().isAfter(deadline)) {
+                return status();
+            }
+            setStopRequest(new VmFiles.StopRequest(requestedBy, deadline));
+            transition(VmState.STOPPING, "ACPI shutdown requested; power-off after " + timeoutSeconds + " s");
+            gen = generation;
+            scheduleDeadline(gen, deadline);
+            client = qmp;
+        }
+        host.onChange().run();
+        if (client != null) {
+            try {
+                client.execute("system_powerdown", null);
+            } catch (QmpException e) {
+                LOG.warn("VM {}: system_powerdown failed ({}); powering off", vmId, e.getMessage());
+                return powerOff(requestedBy, "ACPI shutdown could not be sent: " + e.getMessage());
+            }
+        }
+        return status();
+    }
+
+    /** Stops QEMU now: QMP quit, then SIGTERM and SIGKILL if it does not exit. */
+    public VmStatus powerOff(StopCause requestedBy, String why) {
+        QmpClient client;
+        Long target;
+        long gen;
+        synchronized (lock) {
+            if (!state.hasProcess()) {
+                return status();
+            }
+            setStopRequest(new VmFiles.StopRequest(requestedBy, Instant.now()));
+            stopDetail = why;
+            transition(VmState.STOPPING, why);
+            client = qmp;
+            target = pid;
+            gen = generation;
+        }
+        host.onChange().run();
+        boolean quitSent = false;
+        if (client != null && client.isOpen()) {
+            try {
+                client.execute("quit", null);
+                quitSent = true;
+            } catch (QmpException e) {
+                LOG.warn("VM {}: quit failed ({}); sending signals", vmId, e.getMessage());
+            }
+        }
+        if (!quitSent && target != null) {
+            terminate(gen, target);
+        } else if (target != null) {
+            host.scheduler().schedule(() -> terminate(gen, target), KILL_GRACE.toSeconds(), TimeUnit.SECONDS);
+        }
+        return status();
+    }
+
+    private void terminate(long gen, long target) {
+        synchronized (lock) {
+            if (gen != generation || exitHandled) {
+                return;
+            }
+            killedByAgent = true;
+        }
+        ProcessHandle.of(target).ifPresent(h -> {
+            h.destroy();
+            host.scheduler().schedule(() -> {
+                if (h.isAlive()) {
+                    LOG.warn("VM {}: QEMU pid {} ignored SIGTERM; sending SIGKILL", vmId, target);
+                    h.destroyForcibly();
+                }
+            }, KILL_GRACE.toSeconds(), TimeUnit.SECONDS);
+        });
+    }
+
+    /** Hard reset (like the reset button); the guest boots again. */
+    public VmStatus reset() {
+        monitor("reset").execute("system_reset", null);
+        return status();
+    }
+
+    public VmStatus pause() {
+        monitor("pause").execute("stop", null);
+        synchronized (lock) {
+            if (state == VmState.RUNNING) {
+                transition(VmState.PAUSED, "paused on request");
+            }
+        }
+        host.onChange().run();
+        return status();
+    }
+
+    public VmStatus resume() {
+        monitor("resume").execute("cont", null);
+        synchronized (lock) {
+            if (state == VmState.PAUSED) {
+                transition(VmState.RUNNING, "resumed on request");
+            }
+        }
+        host.onChange().run();
+        return status();
+    }
+
+    private QmpClient monitor(String operation) {
+        synchronized (lock) {
+            if (!state.hasProcess() || state == VmState.STOPPING) {
+                throw AgentException.conflict("vm-not-running", "cannot " + operation + " VM " + vmId
+                        + ": it is " + state.json());
+            }
+            if (qmp == null || !qmp.isOpen()) {
+                throw new AgentException(503, "monitor-unavailable", "cannot " + operation + " VM " + vmId
+                        + ": its QMP monitor is not connected");
+            }
+            return qmp;
+        }
+    }
+
+    private void onEvent(long gen, QmpEvent event) {
+        boolean changed = false;
+        synchronized (lock) {
+            if (gen != generation) {
+                return;
+            }
+            switch (event.name()) {
+                case "SHUTDOWN" -> {
+                    guestShutdown = event.data().path("guest").asBoolean(false);
+                    shutdownReason = event.data().path("reason").asText(null);
+                    transition(VmState.STOPPING, "QEMU is shutting down (" + shutdownReason + ")");
+                    changed = true;
+                }
+                case "STOP" -> {
+                    if (state == VmState.RUNNING) {
+                        transition(VmState.PAUSED, "vCPUs stopped");
+                        changed = true;
+                    }
+                }
+                case "RESUME" -> {
+                    if (state == VmState.PAUSED || state == VmState.STARTING) {
+                        transition(VmState.RUNNING, "vCPUs running");
+                        changed = true;
+                    }
+                }
+                case "RESET" -> reason = "guest reset at " + event.timestamp();
+                case "GUEST_PANICKED" -> {
+                    reason = "guest kernel panicked at " + event.timestamp();
+                    changed = true;
+                }
+                case "BLOCK_IO_ERROR" -> {
+                    reason = "disk I/O error: " + event.data().path("reason").asText("unknown")
+                            + " on " + event.data().path("node-name").asText("?");
+                    changed = true;
+                }
+                default -> LOG.debug("VM {}: event {}", vmId, event.name());
+            }
+        }
+        if (changed) {
+            host.onChange().run();
+        }
+    }
+
+    private void onMonitorClosed(long gen) {
+        host.scheduler().execute(() -> concludeExit(gen));
+    }
+
+    private void onProcessGone(long gen) {
+        host.scheduler().execute(() -> concludeExit(gen));
+    }
+
+    /**
+     * Classifies the exit once per generation, after waiting briefly for the wrapper's exit status (only
+     * while the wrapper still runs: a killed wrapper writes nothing).
+     */
+    private void concludeExit(long gen) {
+        Long wrapper;
+        synchronized (lock) {
+            if (gen != generation || exitHandled) {
+                return;
+            }
+            wrapper = wrapperPid;
+        }
+        Optional<VmFiles.ExitStatus> exit = files.readExitStatus();
+        long deadline = System.nanoTime() + EXIT_STATUS_WAIT.toNanos();
+        while (exit.isEmpty() && System.nanoTime() < deadline && alive(wrapper)) {
+            Optional<Long> p = pidSnapshot();
+            if (p.isPresent() && alive(p.get())) {
+                // QEMU still runs: only the monitor connection broke. Leave the state alone.
+                if (!files.paths().qmpSocket().toFile().exists()) {
+                    sleep(100);
+                    continue;
+                }
+                LOG.warn("VM {}: monitor connection lost while QEMU pid {} still runs", vmId, p.get());
+                return;
+            }
+            sleep(20);
+            exit = files.readExitStatus();
+        }
+        if (exit.isEmpty()) {
+            exit = files.readExitStatus();
+        }
+        ExitClassifier.Verdict verdict;
+        synchronized (lock) {
+            if (gen != generation || exitHandled) {
+                return;
+            }
+            exitHandled = true;
+            exitCode = exit.map(VmFiles.ExitStatus::code).orElse(null);
+            Integer effective = killedByAgent && exitCode != null && exitCode > 128 ? Integer.valueOf(0) : exitCode;
+            VmFiles.StopRequest request = stopRequest != null ? stopRequest : files.readStopRequest().orElse(null);
+            verdict = ExitClassifier.classify(new ExitClassifier.Facts(effective,
+                    request == null ? null : request.cause(), stopDetail, guestShutdown, shutdownReason,
+                    files.qemuLogTail(2), adopted && guestShutdown == null));
+            if (qmp != null) {
+                qmp.close();
+                qmp = null;
+            }
+            if (stopTimer != null) {
+                stopTimer.cancel(false);
+                stopTimer = null;
+            }
+            stopRequest = null;
+            stopDetail = null;
+            pid = null;
+            cause = verdict.cause();
+            transition(verdict.state(), verdict.reason());
+            since = exit.map(VmFiles.ExitStatus::at).orElse(since);
+        }
+        files.writeVerdict(status());
+        LOG.info("VM {}: QEMU ended: {} ({})", vmId, verdict.state().json(), verdict.reason());
+        host.onChange().run();
+    }
+
+    /**
+     * Periodic check, independent of QMP events: concludes an exit nobody reported and reconnects a
+     * monitor connection that broke while QEMU still runs.
+     */
+    public void watchdog() {
+        long gen;
+        Long target;
+        boolean reconnect;
+        synchronized (lock) {
+            if (exitHandled || !state.hasProcess() || state == VmState.STARTING) {
+                return;
+            }
+            gen = generation;
+            target = pid;
+            reconnect = qmp == null || !qmp.isOpen();
+        }
+        boolean alive = target != null && ProcessHandle.of(target).map(ProcessHandle::isAlive).orElse(false);
+        if (!alive) {
+            concludeExit(gen);
+        } else if (reconnect) {
+            try {
+                QmpClient client = QmpClient.connect(files.paths().qmpSocket(), vmName(), e -> onEvent(gen, e),
+                        () -> onMonitorClosed(gen));
+                attach(gen, client, false);
+                LOG.info("VM {}: monitor reconnected", vmId);
+            } catch (QmpException e) {
+                LOG.debug("VM {}: monitor reconnect failed: {}", vmId, e.getMessage());
+            }
+        }
+    }
+
+    private static boolean alive(Long processId) {
+        return processId != null && ProcessHandle.of(processId).map(ProcessHandle::isAlive).orElse(false);
+    }
+
+    private Optional<Long> pidSnapshot() {
+        synchronized (lock) {
+            return Optional.ofNullable(pid);
+        }
+    }
+
+    private void setStopRequest(VmFiles.StopRequest request) {
+        stopRequest = request;
+        try {
+            files.writeStopRequest(request);
+        } catch (IOException e) {
+            LOG.warn("VM {}: cannot persist stop request: {}", vmId, e.getMessage());
+        }
+    }
+
+    private void scheduleDeadline(long gen, Instant deadline) {
+        if (stopTimer != null) {
+            stopTimer.cancel(false);
+        }
+        long delay = Math.max(0, Duration.between(Instant.now(), deadline).toMillis());
+        stopTimer = host.scheduler().schedule(() -> {
+            StopCause requestedBy;
+            synchronized (lock) {
+                if (gen != generation || exitHandled || stopRequest == null) {
+                    return;
+                }
+                requestedBy = stopRequest.cause();
+            }
+            LOG.info("VM {}: guest did not shut down in time; powering off", vmId);
+            powerOff(requestedBy, "the guest did not shut down before the deadline; powered off");
+        }, delay, TimeUnit.MILLISECONDS);
+    }
+
+    private void transition(VmState next, String why) {
+        if (next != state) {
+            since = Instant.now();
+        }
+        state = next;
+        reason = why;
+    }
+
+    private String vmName() {
+        synchronized (lock) {
+            return spec == null ? vmId : spec.name();
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,398 @@
+package org.carevisor.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+/** {@code carevisor vm ...}: every VM operation of the API. */
+@Command(name = "vm", mixinStandardHelpOptions = true, description = "Virtual machines.",
+        subcommands = {VmCommand.ListVms.class, VmCommand.Show.class, VmCommand.Create.class, VmCommand.Start.class,
+                VmCommand.Stop.class, VmCommand.Shutdown.class, VmCommand.PowerOff.class, VmCommand.Reboot.class,
+                VmCommand.Pause.class, VmCommand.Resume.class, VmCommand.Set.class, VmCommand.Delete.class,
+                VmCommand.Console.class, VmCommand.History.class})
+final class VmCommand implements Runnable {
+    @ParentCommand
+    CarevisorCli root;
+
+    @Override
+    public void run() {
+        ListVms.print(root);
+    }
+
+    /** Options shared by commands that start a task. */
+    static final class WaitOptions {
+        @Option(names = "--no-wait", description = "return at once with the task instead of waiting for it")
+        boolean noWait;
+
+        @Option(names = "--wait-timeout", paramLabel = "SECONDS", defaultValue = "600",
+                description = "give up waiting after this long (default ${DEFAULT-VALUE})")
+        long waitSeconds;
+
+        Duration limit() {
+            return Duration.ofSeconds(waitSeconds);
+        }
+    }
+
+    @Command(name = "list", aliases = "ls", mixinStandardHelpOptions = true, description = "List VMs.")
+    static final class ListVms implements Runnable {
+        @ParentCommand
+        VmCommand parent;
+
+        @Override
+        public void run() {
+            print(parent.root);
+        }
+
+        static void print(CarevisorCli root) {
+            JsonNode vms = root.api().get("/api/v1/vms");
+            if (root.json) {
+                root.printJson(vms);
+                return;
+            }
+            Table t = new Table("NAME", "STATE", "DESIRED", "CPUS", "MEMORY", "HOST", "GUEST PORT", "REASON");
+            for (JsonNode v : vms) {
+                t.row(v.path("name").asText(), v.path("state").asText(), v.path("powerState").asText(),
+                        v.path("cpus").asInt(), v.path("memoryMiB").asInt() + " MiB", v.path("host").asText("-"),
+                        v.hasNonNull("guestPort") ? v.path("guestPort").asInt() : null,
+                        shorten(v.path("stateReason").asText(""), 60));
+            }
+            t.print(root.out);
+        }
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true, description = "Show one VM.")
+    static final class Show implements Runnable {
+        @ParentCommand
+        VmCommand parent;
+
+        @Parameters(paramLabel = "VM", description = "VM id or name")
+        String vm;
+
+        @Override
+        public void run() {
+            JsonNode v = parent.root.api().get("/api/v1/vms/" + Format.path(vm));
+            if (parent.root.json) {
+                parent.root.printJson(v);
+                return;
+            }
+            Format.fields(parent.root.out, v);
+        }
+    }
+
+    @Command(name = "create", mixinStandardHelpOptions = true, description = {"Create a VM.",
+            "Example: carevisor vm create lab-01 --image carevisor-appliance --cpus 1 --memory 256 --start"})
+    static final class Create implements Runnable {
+        @ParentCommand
+        VmCommand parent;
+
+        @Parameters(paramLabel = "NAME", description = "VM name: letters, digits, '.', '_', '-'")
+        String name;
+
+        @Option(names = "--cpus", defaultValue = "1", description = "virtual CPUs (default ${DEFAULT-VALUE})")
+        int cpus;
+
+        @Option(names = {"--memory", "--memory-mib"}, paramLabel = "MiB", defaultValue = "256",
+                description = "memory in MiB (default ${DEFAULT-VALUE})")
+        int memory;
+
+        @Option(names = "--image", description = "boot disk: a copy of this image (id or name; see: carevisor image list)")
+        String image;
+
+        @Option(names = "--disk-size", paramLabel = "MiB", description = "grow the boot disk copied from --image")
+        Long diskSize;
+
+        @Option(names = "--disk", paramLabel = "MiB", description = "add a blank disk of this size (repeatable)")
+        List<Long> disks = new ArrayList<>();
+
+        @Option(names = "--forward", paramLabel = "GUEST[:HOST]",
+                description = "forward a host TCP port to this guest port (repeatable; default: guest port 80)")
+        List<String> forwards = new ArrayList<>();
+
+        @Option(names = "--no-network", description = "create the VM without a NIC")
+        boolean noNetwork;
+
+        @Option(names = "--description", description = "free text")
+        String description;
+
+        @Option(names = "--start", description = "start the VM once it is created")
+        boolean start;
+
+        @picocli.CommandLine.Mixin
+        WaitOptions wait = new WaitOptions();
+
+        @Override
+        public void run() {
+            ObjectNode body = ApiClient.json().createObjectNode();
+            body.put("name", name);
+            body.put("cpus", cpus);
+            body.put("memoryMiB", memory);
+            if (description != null) {
+                body.put("description", description);
+            }
+            if (image != null) {
+                body.put("image", image);
+            }
+            if (diskSize != null) {
+                body.put("diskSizeMiB", diskSize);
+            }
+            if (!disks.isEmpty()) {
+                ArrayNode d = body.putArray("disks");
+                disks.forEach(size -> d.addObject().put("sizeMiB", size));
+            }
+            if (noNetwork) {
+                body.putArray("nics");
+            } else if (!forwards.isEmpty()) {
+                ArrayNode fw = body.putArray("nics").addObject().put("network", "user").putArray("forwards");
+                for (String f : forwards) {
+                    String[] parts = f.split(":");
+                    try {
+                        ObjectNode o = fw.addObject().put("protocol", "tcp").put("guestPort", Integer.parseInt(parts[0]));
+                        if (parts.length > 1) {
+                            o.put("hostPort", Integer.parseInt(parts[1]));
+                        }
+                    } catch (NumberFormatException e) {
+                        throw new CliException(ExitCodes.USAGE, "--forward must look like 80 or 80:20080, not " + f);
+                    }
+                }
+            }
+            body.put("start", start);
+            Tasks.follow(parent.root, parent.root.api().post("/api/v1/vms", body), !wait.noWait, wait.limit());
+        }
+    }
+
+    /** Base of the commands that run one power operation on one VM. */
+    abstract static class PowerCommand implements Runnable {
+        @ParentCommand
+        VmCommand parent;
+
+        @Parameters(paramLabel = "VM", description = "VM id or name")
+        String vm;
+
+        @picocli.CommandLine.Mixin
+        WaitOptions wait = new WaitOptions();
+
+        abstract String action();
+
+        Object body() {
+            return null;
+        }
+
+        @Override
+        public void run() {
+            JsonNode task = parent.root.api().post("/api/v1/vms/" + Format.path(vm) + "/" + action(), body());
+            Tasks.follow(parent.root, task, !wait.noWait, wait.limit());
+        }
+    }
+
+    @Command(name = "start", mixinStandardHelpOptions = true, description = "Start a VM.")
+    static final class Start extends PowerCommand {
+        String action() {
+            return "start";
+        }
+    }
+
+    @Command(name = "shutdown", mixinStandardHelpOptions = true,
+            description = "Shut a VM down gracefully: ACPI power button, power-off after --timeout.")
+    static class Shutdown extends PowerCommand {
+        @Option(names = "--timeout", paramLabel = "SECONDS",
+                description = "power off when the guest has not stopped after this long (default: the manager's, 60)")
+        Integer timeout;
+
+        String action() {
+            return "shutdown";
+        }
+
+        @Override
+        Object body() {
+            ObjectNode b = ApiClient.json().createObjectNode();
+            if (timeout != null) {
+                b.put("timeoutSeconds", timeout);
+            }
+            return b;
+        }
+    }
+
+    @Command(name = "stop", mixinStandardHelpOptions = true,
+            description = "Stop a VM: graceful shutdown, or with --force an immediate power-off.")
+    static final class Stop extends Shutdown {
+        @Option(names = "--force", description = "power off at once instead of asking the guest")
+        boolean force;
+
+        @Override
+        String action() {
+            return force ? "poweroff" : "shutdown";
+        }
+
+        @Override
+        Object body() {
+            return force ? null : super.body();
+        }
+    }
+
+    @Command(name = "poweroff", mixinStandardHelpOptions = true, description = "Power a VM off at once (no guest shutdown).")
+    static final class PowerOff extends PowerCommand {
+        String action() {
+            return "poweroff";
+        }
+    }
+
+    @Command(name = "reboot", mixinStandardHelpOptions = true, description = "Reset a running VM (hard reset).")
+    static final class Reboot extends PowerCommand {
+        String action() {
+            return "reboot";
+        }
+    }
+
+    @Command(name = "pause", mixinStandardHelpOptions = true, description = "Pause a running VM (memory is kept).")
+    static final class Pause extends PowerCommand {
+        String action() {
+            return "pause";
+        }
+    }
+
+    @Command(name = "resume", mixinStandardHelpOptions = true, description = "Resume a paused VM.")
+    static final class Resume extends PowerCommand {
+        String action() {
+            return "resume";
+        }
+    }
+
+    @Command(name = "set", mixinStandardHelpOptions = true,
+            description = "Change name, description, CPUs or memory (CPUs and memory only while stopped).")
+    static final class Set implements Runnable {
+        @ParentCommand
+        VmCommand parent;
+
+        @Parameters(paramLabel = "VM", description = "VM id or name")
+        String vm;
+
+        @Option(names = "--name", description = "new name")
+        String name;
+
+        @Option(names = "--description", description = "new description")
+        String description;
+
+        @Option(names = "--cpus", description = "virtual CPUs")
+        Integer cpus;
+
+        @Option(names = {"--memory", "--memory-mib"}, paramLabel = "MiB", description = "memory in MiB")
+        Integer memory;
+
+        @Override
+        public void run() {
+            ObjectNode body = ApiClient.json().createObjectNode();
+            if (name != null) {
+                body.put("name", name);
+            }
+            if (description != null) {
+                body.put("description", description);
+            }
+            if (cpus != null) {
+                body.put("cpus", cpus);
+            }
+            if (memory != null) {
+                body.put("memoryMiB", memory);
+            }
+            if (body.isEmpty()) {
+                throw new CliException(ExitCodes.USAGE, "nothing to change; give --name, --description, --cpus or --memory");
+            }
+            JsonNode v = parent.root.api().patch("/api/v1/vms/" + Format.path(vm), body);
+            if (parent.root.json) {
+                parent.root.printJson(v);
+            } else {
+                parent.root.out.println("VM " + v.path("name").asText() + ": " + v.path("cpus").asInt() + " vCPU(s), "
+                        + v.path("memoryMiB").asInt() + " MiB");
+            }
+        }
+    }
+
+    @Command(name = "delete", aliases = "rm", mixinStandardHelpOptions = true,
+            description = "Delete a VM and its disk files.")
+    static final class Delete implements Runnable {
+        @ParentCommand
+        VmCommand parent;
+
+        @Parameters(paramLabel = "VM", description = "VM id or name")
+        String vm;
+
+        @Option(names = "--force", description = "power a running VM off first")
+        boolean force;
+
+        @picocli.CommandLine.Mixin
+        WaitOptions wait = new WaitOptions();
+
+        @Override
+        public void run() {
+            JsonNode task = parent.root.api().delete("/api/v1/vms/" + Format.path(vm) + (force ? "?force=true" : ""));
+            Tasks.follow(parent.root, task, !wait.noWait, wait.limit());
+        }
+    }
+
+    @Command(name = "console", mixinStandardHelpOptions = true,
+            description = "Print a VM's serial console log; --follow keeps printing new output until Ctrl-C.")
+    static final class Console implements Runnable {
+        @ParentCommand
+        VmCommand parent;
+
+        @Parameters(paramLabel = "VM", description = "VM id or name")
+        String vm;
+
+        @Option(names = {"-f", "--follow"}, description = "keep printing new output")
+        boolean follow;
+
+        @Option(names = "--bytes", defaultValue = "65536", description = "how much of the end to print (default ${DEFAULT-VALUE})")
+        long bytes;
+
+        @Override
+        public void run() {
+            ApiClient api = parent.root.api();
+            long offset = -bytes;
+            do {
+                JsonNode chunk = api.get("/api/v1/vms/" + Format.path(vm) + "/console?offset=" + offset);
+                if (parent.root.json && !follow) {
+                    parent.root.printJson(chunk);
+                    return;
+                }
+                parent.root.out.print(chunk.path("text").asText());
+                parent.root.out.flush();
+                offset = chunk.path("nextOffset").asLong();
+                if (follow) {
+                    try {
+                        Thread.sleep(500);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            } while (follow);
+        }
+    }
+
+    @Command(name = "history", mixinStandardHelpOptions = true, description = "Show the audit records of a VM.")
+    static final class History implements Runnable {
+        @ParentCommand
+        VmCommand parent;
+
+        @Parameters(paramLabel = "VM", description = "VM id or name")
+        String vm;
+
+        @Option(names = "--limit", defaultValue = "50", description = "most records (default ${DEFAULT-VALUE})")
+        int limit;
+
+        @Override
+        public void run() {
+            JsonNode records = parent.root.api().get("/api/v1/vms/" + Format.path(vm) + "/history?limit=" + limit);
+            AuditCommand.print(parent.root, records);
+        }
+    }
+
+    static String shorten(String s, int max) {
+        return s.length() <= max ? s : s.substring(0, max - 1) + "…";
+    }
+}

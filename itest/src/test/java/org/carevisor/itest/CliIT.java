@@ -1,0 +1,127 @@
+package org.carevisor.itest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.carevisor.cli.CarevisorCli;
+import org.carevisor.cli.ExitCodes;
+import org.carevisor.testkit.Http;
+import org.carevisor.testkit.Lab;
+import org.carevisor.testkit.Poll;
+import org.carevisor.testkit.QemuProcesses;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The carevisor CLI against a real manager and agent: tables, --json, console, exit codes. */
+class CliIT {
+    @TempDir
+    static Path dir;
+    static Lab lab;
+
+    /** Output and exit code of one CLI run. */
+    record Run(int code, String out, String err) {
+    }
+
+    @BeforeAll
+    static void startLab() throws Exception {
+        lab = Lab.start(dir.resolve("lab"), 21600, Lab.applianceImage());
+    }
+
+    @AfterAll
+    static void stopLab() {
+        if (lab != null) {
+            lab.close();
+        }
+        assertThat(QemuProcesses.find(dir.toString())).isEmpty();
+    }
+
+    static Run cli(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        CarevisorCli root = new CarevisorCli(new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        String[] full = new String[args.length + 2];
+        full[0] = "--url";
+        full[1] = lab.managerUrl();
+        System.arraycopy(args, 0, full, 2, args.length);
+        int code = CarevisorCli.execute(root, full);
+        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void vmLifecycleThroughTheCli() throws Exception {
+        Run hosts = cli("host", "list");
+        assertThat(hosts.code()).isZero();
+        assertThat(hosts.out()).contains("NAME", "lab-host", "connected", "tcg");
+        assertThat(cli("image", "list").out()).contains("carevisor-appliance");
+
+        Run created = cli("vm", "create", "cli-1", "--image", "carevisor-appliance", "--memory", "128", "--start");
+        assertThat(created.code()).as(created.err()).isZero();
+        assertThat(created.out()).contains("VM cli-1 created and started");
+
+        Run list = cli("vm", "list");
+        assertThat(list.out()).contains("NAME", "STATE", "cli-1", "running");
+        Run json = cli("vm", "show", "cli-1", "--json");
+        JsonNode vm = Http.json().readTree(json.out());
+        assertThat(vm.path("state").asText()).isEqualTo("running");
+
+        lab.guest("cli-1").awaitReady(Duration.ofSeconds(90));
+        String console = Poll.until(Duration.ofSeconds(20), "console marker", () -> {
+            Run c = cli("vm", "console", "cli-1");
+            return c.out().contains("CAREVISOR-GUEST-READY boot_id=") ? c.out() : null;
+        });
+        assertThat(console).contains("CAREVISOR-GUEST-READY");
+
+        Run again = cli("vm", "start", "cli-1");
+        assertThat(again.code()).isEqualTo(ExitCodes.CONFLICT);
+        assertThat(again.err()).contains("already running", "vm-already-running");
+
+        Run stop = cli("vm", "stop", "cli-1", "--timeout", "60");
+        assertThat(stop.code()).as(stop.err()).isZero();
+        assertThat(stop.out()).contains("stopped");
+
+        Run set = cli("vm", "set", "cli-1", "--cpus", "1", "--memory", "160");
+        assertThat(set.code()).isZero();
+        assertThat(set.out()).contains("160 MiB");
+
+        Run history = cli("vm", "history", "cli-1");
+        assertThat(history.out()).contains("vm.create", "vm.shutdown", "vm.update");
+        assertThat(cli("task", "list").out()).contains("vm.shutdown", "succeeded");
+
+        Run deleted = cli("vm", "delete", "cli-1");
+        assertThat(deleted.code()).isZero();
+        assertThat(cli("vm", "show", "cli-1").code()).isEqualTo(ExitCodes.NOT_FOUND);
+    }
+
+    @Test
+    void errorsHaveStableExitCodesAndClearMessages() {
+        Run invalid = cli("vm", "create", "bad/name", "--image", "carevisor-appliance");
+        assertThat(invalid.code()).isEqualTo(ExitCodes.INVALID);
+        assertThat(invalid.err()).contains("name", "'/'");
+
+        Run usage = cli("vm", "create");
+        assertThat(usage.code()).isEqualTo(ExitCodes.USAGE);
+
+        Run unknown = cli("vm", "start", "no-such-vm");
+        assertThat(unknown.code()).isEqualTo(ExitCodes.NOT_FOUND);
+        assertThat(unknown.err()).contains("no-such-vm");
+
+        Run help = cli("vm", "--help");
+        assertThat(help.code()).isZero();
+        assertThat(help.out()).contains("create", "shutdown", "console");
+
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        CarevisorCli root = new CarevisorCli(new PrintStream(new ByteArrayOutputStream()),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        int code = CarevisorCli.execute(root, "--url", "http://127.0.0.1:1", "vm", "list");
+        assertThat(code).isEqualTo(ExitCodes.UNREACHABLE);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains("cannot reach the Carevisor manager");
+    }
+}

@@ -1,0 +1,148 @@
+package org.carevisor.itest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.carevisor.testkit.GuestProbe;
+import org.carevisor.testkit.Http;
+import org.carevisor.testkit.Lab;
+import org.carevisor.testkit.Poll;
+import org.carevisor.testkit.QemuProcesses;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The life of a real appliance guest through the API: create and start, the guest's own view of its
+ * identity, console marker, pause/resume, reboot, graceful ACPI shutdown with the disk counter kept,
+ * resize while stopped, delete with its files.
+ */
+class VmLifecycleIT {
+    private static final Duration BOOT = Duration.ofSeconds(90);
+
+    @TempDir
+    static Path dir;
+    static Lab lab;
+
+    @BeforeAll
+    static void startLab() throws Exception {
+        lab = Lab.start(dir.resolve("lab"), 21200, Lab.applianceImage());
+    }
+
+    @AfterAll
+    static void stopLab() {
+        if (lab != null) {
+            lab.close();
+        }
+        assertThat(QemuProcesses.find(dir.toString())).as("QEMU processes left behind").isEmpty();
+    }
+
+    @Test
+    void applianceGuestLifecycle() throws Exception {
+        JsonNode images = lab.api().get("/api/v1/images").json();
+        assertThat(images.findValuesAsText("name")).contains("carevisor-appliance");
+
+        JsonNode vm = lab.createVm("{\"name\":\"life-1\",\"cpus\":1,\"memoryMiB\":256,"
+                + "\"image\":\"carevisor-appliance\",\"start\":true}");
+        String id = vm.path("id").asText();
+        assertThat(vm.path("state").asText()).isEqualTo("running");
+        assertThat(vm.path("powerState").asText()).isEqualTo("running");
+        assertThat(vm.path("host").asText()).isEqualTo("lab-host");
+        assertThat(vm.path("guestPort").asInt()).isBetween(21200, 21399);
+        String mac = vm.path("nics").get(0).path("mac").asText();
+
+        // The guest's own view: SMBIOS UUID is the VM id, the MAC is the NIC's.
+        GuestProbe guest = lab.guest("life-1");
+        GuestProbe.Status first = guest.awaitReady(BOOT);
+        assertThat(first.uuid()).isEqualTo(id);
+        assertThat(first.mac()).isEqualTo(mac);
+        assertThat(first.bootId()).isNotBlank();
+
+        // Serial console carries the readiness marker with the same boot id.
+        String console = lab.api().get("/api/v1/vms/life-1/console").json().path("text").asText();
+        assertThat(console).contains("CAREVISOR-GUEST-READY boot_id=" + first.bootId() + " ");
+
+        // The in-memory counter runs, stops while paused and continues after resume.
+        Poll.until(Duration.ofSeconds(10), "counter to advance", () -> status(guest).counter() > first.counter());
+        lab.act("life-1", "pause");
+        assertThat(lab.vm("life-1").path("state").asText()).isEqualTo("paused");
+        assertThat(lab.vm("life-1").path("powerState").asText()).isEqualTo("paused");
+        lab.act("life-1", "resume");
+        assertThat(lab.vm("life-1").path("state").asText()).isEqualTo("running");
+        GuestProbe.Status afterResume = guest.awaitReady(Duration.ofSeconds(20));
+        assertThat(afterResume.bootId()).isEqualTo(first.bootId());
+
+        // The disk counter is written to the guest's disk.
+        long disk = guest.incrementDiskCounter();
+        assertThat(disk).isEqualTo(first.diskCounter() + 1);
+
+        // Reboot: a new boot id, the boot count goes up, the disk counter stays.
+        lab.act("life-1", "reboot");
+        GuestProbe.Status rebooted = Poll.until(BOOT, "guest to come back with a new boot id", () -> {
+            GuestProbe.Status s = status(guest);
+            return s != null && !s.bootId().equals(first.bootId()) ? s : null;
+        });
+        assertThat(rebooted.bootCount()).isEqualTo(first.bootCount() + 1);
+        assertThat(rebooted.diskCounter()).isEqualTo(disk);
+
+        // Graceful shutdown: the guest powers off through ACPI well before the timeout.
+        Http.Response shutdown = lab.api().post("/api/v1/vms/life-1/shutdown", "{\"timeoutSeconds\":60}");
+        assertThat(shutdown.status()).isEqualTo(202);
+        assertThat(shutdown.location()).startsWith("/api/v1/tasks/");
+        JsonNode task = lab.awaitTask(shutdown.json().path("id").asText());
+        assertThat(task.path("message").asText()).contains("the guest shut down");
+        JsonNode stopped = lab.vm("life-1");
+        assertThat(stopped.path("state").asText()).isEqualTo("stopped");
+        assertThat(stopped.path("powerState").asText()).isEqualTo("stopped");
+        assertThat(stopped.path("stopCause").asText()).isEqualTo("requested");
+        assertThat(stopped.path("guestUrl").isMissingNode() || stopped.path("guestUrl").isNull()).isTrue();
+
+        // Change vCPUs/memory while stopped; the guest boots with them and the disk counter survived.
+        JsonNode patched = lab.api().patch("/api/v1/vms/life-1", "{\"memoryMiB\":192,\"description\":\"lab\"}").json();
+        assertThat(patched.path("memoryMiB").asInt()).isEqualTo(192);
+        assertThat(patched.path("specVersion").asLong()).isEqualTo(2);
+        lab.act("life-1", "start");
+        GuestProbe.Status again = guest.awaitReady(BOOT);
+        assertThat(again.diskCounter()).isEqualTo(disk);
+        assertThat(again.bootCount()).isEqualTo(rebooted.bootCount() + 1);
+
+        // Power off, then delete: the VM and its disk files are gone, its history stays.
+        lab.act("life-1", "poweroff");
+        assertThat(lab.vm("life-1").path("state").asText()).isEqualTo("stopped");
+        Path disks = lab.dir().resolve("storage/vms/" + id);
+        assertThat(disks).isDirectory();
+        Http.Response del = lab.api().delete("/api/v1/vms/life-1");
+        assertThat(del.status()).isEqualTo(202);
+        lab.awaitTask(del.json().path("id").asText());
+        assertThat(lab.api().get("/api/v1/vms/life-1").status()).isEqualTo(404);
+        assertThat(Files.exists(disks)).isFalse();
+        JsonNode history = lab.api().get("/api/v1/audit?target=" + id + "&limit=100").json();
+        assertThat(history.findValuesAsText("action")).contains("vm.create", "vm.start", "vm.pause", "vm.resume",
+                "vm.reboot", "vm.shutdown", "vm.update", "vm.poweroff", "vm.delete");
+    }
+
+    @Test
+    void forcedDeleteOfARunningVm() throws Exception {
+        JsonNode vm = lab.createVm("{\"name\":\"life-2\",\"cpus\":1,\"memoryMiB\":128,"
+                + "\"image\":\"carevisor-appliance\",\"start\":true}");
+        Http.Response refused = lab.api().delete("/api/v1/vms/life-2");
+        assertThat(refused.status()).isEqualTo(409);
+        Http.Response del = lab.api().delete("/api/v1/vms/life-2?force=true");
+        assertThat(del.status()).isEqualTo(202);
+        lab.awaitTask(del.json().path("id").asText());
+        assertThat(QemuProcesses.find(vm.path("id").asText())).isEmpty();
+        assertThat(lab.dir().resolve("storage/vms/" + vm.path("id").asText())).doesNotExist();
+    }
+
+    private static GuestProbe.Status status(GuestProbe guest) {
+        try {
+            return guest.status();
+        } catch (java.io.IOException e) {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,81 @@
+package org.carevisor.manager;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.carevisor.manager.db.Database;
+
+/**
+ * Settings of the manager. Each has an option ({@code --data-dir DIR}) and an environment variable
+ * ({@code CAREVISOR_MANAGER_DATA_DIR}); all are documented in docs/operations.md.
+ *
+ * @param dataDir                 manager state (embedded database)
+ * @param dbUrl                   JDBC URL; H2 in {@code dataDir} by default, {@code jdbc:postgresql://...} for PostgreSQL
+ * @param listenAddress           address of the API and web console
+ * @param port                    port of the API and web console (0: any free port)
+ * @param guestPortFrom           first host port handed out for guest port forwards
+ * @param guestPortTo             last host port handed out for guest port forwards
+ * @param hostTimeout             a host that has not reported for this long is "not responding"
+ * @param reconcileInterval       how often the reconcile loop compares desired and observed state
+ * @param shutdownTimeoutSeconds  default time a guest gets to shut down before it is powered off
+ */
+public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String dbPassword, String listenAddress,
+                            int port, int guestPortFrom, int guestPortTo, Duration hostTimeout,
+                            Duration reconcileInterval, int shutdownTimeoutSeconds) {
+
+    public static ManagerConfig parse(String[] args, Map<String, String> env) {
+        Map<String, String> opts = new LinkedHashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (!a.startsWith("--")) {
+                throw new IllegalArgumentException("unexpected argument '" + a + "'; options look like --port 7700");
+            }
+            String key = a.substring(2);
+            int eq = key.indexOf('=');
+            if (eq >= 0) {
+                opts.put(key.substring(0, eq), key.substring(eq + 1));
+            } else if (i + 1 < args.length) {
+                opts.put(key, args[++i]);
+            } else {
+                throw new IllegalArgumentException("option --" + key + " needs a value");
+            }
+        }
+        Set<String> known = new HashSet<>();
+        java.util.function.BiFunction<String, String, String> get = (k, d) -> {
+            known.add(k);
+            String v = opts.get(k);
+            if (v == null) {
+                v = env.get("CAREVISOR_MANAGER_" + k.toUpperCase(Locale.ROOT).replace('-', '_'));
+            }
+            return v == null || v.isEmpty() ? d : v;
+        };
+        Path dataDir = Path.of(get.apply("data-dir", "var/manager")).toAbsolutePath();
+        String range = get.apply("guest-port-range", "20000-20999");
+        String[] ends = range.split("-");
+        if (ends.length != 2) {
+            throw new IllegalArgumentException("--guest-port-range must look like 20000-20999, not " + range);
+        }
+        ManagerConfig c = new ManagerConfig(dataDir, get.apply("db-url", Database.h2Url(dataDir)),
+                get.apply("db-user", null), get.apply("db-password", null), get.apply("listen", "127.0.0.1"),
+                Integer.parseInt(get.apply("port", "7700")), Integer.parseInt(ends[0].strip()),
+                Integer.parseInt(ends[1].strip()),
+                Duration.ofMillis(Long.parseLong(get.apply("host-timeout-ms", "10000"))),
+                Duration.ofMillis(Long.parseLong(get.apply("reconcile-interval-ms", "1000"))),
+                Integer.parseInt(get.apply("shutdown-timeout-seconds", "60")));
+        for (String k : opts.keySet()) {
+            if (!known.contains(k)) {
+                throw new IllegalArgumentException("unknown option --" + k + "; known: --"
+                        + String.join(", --", new TreeSet<>(known)));
+            }
+        }
+        if (c.guestPortFrom < 1024 || c.guestPortTo > 65535 || c.guestPortFrom > c.guestPortTo) {
+            throw new IllegalArgumentException("--guest-port-range must lie within 1024-65535 and start <= end");
+        }
+        return c;
+    }
+}

@@ -1,0 +1,59 @@
+package org.carevisor.manager;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Command-line entry of the manager: {@code carevisor-manager --data-dir DIR --port 7700 ...}. */
+public final class ManagerMain {
+    private ManagerMain() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        System.setProperty("carevisor.component", "manager");
+        if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h"))) {
+            System.out.println("""
+                    Usage: carevisor-manager [--option value ...]
+                      --data-dir DIR                manager state (embedded database)          [var/manager]
+                      --db-url URL                  JDBC URL; jdbc:postgresql://host/db for PostgreSQL
+                                                    [jdbc:h2:file:<data-dir>/carevisor]
+                      --db-user USER, --db-password PASSWORD
+                      --listen ADDRESS              API and web console address                [127.0.0.1]
+                      --port N                      API and web console port (0: any free)     [7700]
+                      --guest-port-range A-B        host ports for guest port forwards         [20000-20999]
+                      --host-timeout-ms N           host "not responding" after this silence   [10000]
+                      --reconcile-interval-ms N     reconcile loop period                      [1000]
+                      --shutdown-timeout-seconds N  default graceful shutdown time             [60]
+                    Every option can also be set as CAREVISOR_MANAGER_<OPTION> (e.g. CAREVISOR_MANAGER_DB_URL).""");
+            return;
+        }
+        ManagerConfig config;
+        try {
+            config = ManagerConfig.parse(args, System.getenv());
+        } catch (IllegalArgumentException e) {
+            System.err.println("carevisor-manager: " + e.getMessage() + " (see --help)");
+            System.exit(2);
+            return;
+        }
+        Logger log = LoggerFactory.getLogger(ManagerMain.class);
+        Manager manager;
+        try {
+            manager = Manager.start(config);
+        } catch (Exception e) {
+            log.error("manager cannot start: {}", e.getMessage(), e);
+            System.exit(1);
+            return;
+        }
+        String url = "http://" + config.listenAddress() + ":" + manager.port() + "/";
+        Files.writeString(config.dataDir().resolve("manager.url"), url + "\n", StandardCharsets.UTF_8);
+        CountDownLatch stop = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            log.info("manager stopping");
+            manager.close();
+            stop.countDown();
+        }));
+        stop.await();
+    }
+}

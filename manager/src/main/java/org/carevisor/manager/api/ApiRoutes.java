@@ -1,0 +1,170 @@
+package org.carevisor.manager.api;
+
+import io.javalin.http.Context;
+import io.javalin.http.Handler;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.carevisor.manager.audit.AuditLog;
+import org.carevisor.manager.db.Database;
+import org.carevisor.manager.host.HostBoard;
+import org.carevisor.manager.host.HostRecord;
+import org.carevisor.manager.host.HostRepository;
+import org.carevisor.manager.host.ReportIngest;
+import org.carevisor.manager.image.ImageCatalog;
+import org.carevisor.manager.task.TaskRecord;
+import org.carevisor.manager.task.TaskService;
+import org.carevisor.manager.vm.VmPowerService;
+import org.carevisor.manager.vm.VmRequests;
+import org.carevisor.manager.vm.VmService;
+import org.carevisor.manager.vm.VmView;
+import org.carevisor.protocol.HostInventory;
+import org.carevisor.protocol.HostReport;
+import org.carevisor.protocol.ProtocolJson;
+
+/** Every endpoint of the manager, each a thin translation between HTTP and a domain service. */
+public final class ApiRoutes {
+    /** Receives the routes. */
+    public interface Registrar {
+        void add(String method, String path, Handler handler);
+    }
+
+    private final VmService vms;
+    private final VmPowerService power;
+    private final TaskService tasks;
+    private final HostRepository hostRepo;
+    private final HostBoard board;
+    private final ImageCatalog images;
+    private final ReportIngest ingest;
+    private final AuditLog audit;
+    private final Database db;
+    private final Instant startedAt = Instant.now();
+    private final String version;
+
+    public ApiRoutes(VmService vms, VmPowerService power, TaskService tasks, HostRepository hostRepo, HostBoard board,
+                     ImageCatalog images, ReportIngest ingest, AuditLog audit, Database db, String version) {
+        this.vms = vms;
+        this.power = power;
+        this.tasks = tasks;
+        this.hostRepo = hostRepo;
+        this.board = board;
+        this.images = images;
+        this.ingest = ingest;
+        this.audit = audit;
+        this.db = db;
+        this.version = version;
+    }
+
+    void register(Registrar r) {
+        String v = "/api/v1";
+        r.add("GET", v + "/health", this::health);
+        r.add("GET", v + "/openapi.json", ctx -> ApiServer.resource(ctx, "/openapi.json", "application/json"));
+        r.add("GET", v + "/hosts", ctx -> ctx.json(hostRepo.list().stream().map(this::hostView).toList()));
+        r.add("GET", v + "/hosts/{id}", ctx -> ctx.json(hostView(hostRepo.find(ctx.pathParam("id"))
+                .or(() -> hostRepo.list().stream().filter(h -> h.name().equals(ctx.pathParam("id"))).findFirst())
+                .orElseThrow(() -> ApiException.notFound("host", ctx.pathParam("id"))))));
+        r.add("GET", v + "/images", ctx -> ctx.json(images.list()));
+        r.add("GET", v + "/vms", ctx -> ctx.json(vms.list()));
+        r.add("POST", v + "/vms", ctx -> {
+            VmService.Created c = vms.create(Json.read(ctx.bodyAsBytes(), VmRequests.Create.class),
+                    ApiServer.actor(ctx));
+            ctx.status(202).header("Location", v + "/vms/" + c.vm().id()).json(c.task());
+        });
+        r.add("GET", v + "/vms/{id}", ctx -> ctx.json(vms.view(ctx.pathParam("id"))));
+        r.add("PATCH", v + "/vms/{id}", ctx -> ctx.json(vms.patch(ctx.pathParam("id"),
+                Json.read(ctx.bodyAsBytes(), VmRequests.Patch.class), ApiServer.actor(ctx))));
+        r.add("DELETE", v + "/vms/{id}", ctx -> accepted(ctx, vms.delete(ctx.pathParam("id"),
+                booleanQuery(ctx, "force"), ApiServer.actor(ctx))));
+        r.add("POST", v + "/vms/{id}/start", ctx -> accepted(ctx, power.start(id(ctx), ApiServer.actor(ctx))));
+        r.add("POST", v + "/vms/{id}/shutdown", ctx -> {
+            VmRequests.Shutdown body = ctx.bodyAsBytes().length == 0 ? new VmRequests.Shutdown(null)
+                    : Json.read(ctx.bodyAsBytes(), VmRequests.Shutdown.class);
+            accepted(ctx, power.shutdown(id(ctx), body.timeoutSeconds(), ApiServer.actor(ctx)));
+        });
+        r.add("POST", v + "/vms/{id}/poweroff", ctx -> accepted(ctx, power.powerOff(id(ctx), ApiServer.actor(ctx))));
+        r.add("POST", v + "/vms/{id}/reboot", ctx -> accepted(ctx, power.reboot(id(ctx), ApiServer.actor(ctx))));
+        r.add("POST", v + "/vms/{id}/pause", ctx -> accepted(ctx, power.pause(id(ctx), ApiServer.actor(ctx))));
+        r.add("POST", v + "/vms/{id}/resume", ctx -> accepted(ctx, power.resume(id(ctx), ApiServer.actor(ctx))));
+        r.add("GET", v + "/vms/{id}/console", ctx -> ctx.json(vms.console(id(ctx),
+                longQuery(ctx, "offset", -65536), (int) longQuery(ctx, "max", 65536))));
+        r.add("GET", v + "/vms/{id}/history", ctx -> ctx.json(audit.query(vms.get(id(ctx)).id(),
+                (int) longQuery(ctx, "limit", 100))));
+        r.add("GET", v + "/tasks", ctx -> ctx.json(tasks.list(ctx.queryParam("target"),
+                (int) Math.min(1000, longQuery(ctx, "limit", 50)))));
+        r.add("GET", v + "/tasks/{id}", ctx -> ctx.json(tasks.get(ctx.pathParam("id"))));
+        r.add("GET", v + "/audit", ctx -> ctx.json(audit.query(ctx.queryParam("target"),
+                (int) Math.min(10000, longQuery(ctx, "limit", 100)))));
+        r.add("POST", "/agent/v1/reports", ctx -> {
+            ingest.accept(ProtocolJson.mapper().readValue(ctx.bodyAsBytes(), HostReport.class));
+            ctx.status(204);
+        });
+    }
+
+    private static String id(Context ctx) {
+        return ctx.pathParam("id");
+    }
+
+    private static void accepted(Context ctx, TaskRecord task) {
+        ctx.status(202).header("Location", "/api/v1/tasks/" + task.id()).json(task);
+    }
+
+    private void health(Context ctx) {
+        boolean dbOk = db.healthy();
+        List<HostRecord> all = hostRepo.list();
+        long connected = all.stream().filter(h -> board.connected(h.id())).count();
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("status", !dbOk ? "down" : connected < all.size() || all.isEmpty() ? "degraded" : "ok");
+        body.put("version", version);
+        body.put("database", Map.of("status", dbOk ? "ok" : "down", "product", db.product()));
+        body.put("hosts", Map.of("total", all.size(), "connected", connected));
+        body.put("vms", vms.list().size());
+        body.put("startedAt", startedAt);
+        body.put("uptimeSeconds", Duration.between(startedAt, Instant.now()).toSeconds());
+        ctx.status(dbOk ? 200 : 503).json(body);
+    }
+
+    /** A host as the API shows it. */
+    public record HostView(String id, String name, String status, Instant lastSeen, Instant firstSeen,
+                           String endpoint, int cpus, String cpuModel, long memoryMiB, long memoryAvailableMiB,
+                           String storagePath, long storageTotalBytes, long storageFreeBytes, String qemuVersion,
+                           String accelerator, List<String> warnings, String agentVersion, int vmCount,
+                           int runningVms) {
+    }
+
+    private HostView hostView(HostRecord h) {
+        HostBoard.Entry live = board.get(h.id()).orElse(null);
+        HostInventory inv = live == null ? h.inventory() : live.inventory();
+        Instant lastSeen = live == null ? h.lastSeen() : live.receivedAt();
+        List<VmView> all = vms.list().stream().filter(v -> h.id().equals(v.hostId())).toList();
+        int running = (int) all.stream().filter(v -> v.state().equals("running") || v.state().equals("paused")).count();
+        return new HostView(h.id(), inv.hostname(), board.connected(h.id()) ? "connected" : "not-responding", lastSeen,
+                h.firstSeen(), inv.endpoint(), inv.cpus(), inv.cpuModelName(), inv.memoryMiB(),
+                inv.memoryAvailableMiB(), inv.storagePath(), inv.storageTotalBytes(), inv.storageFreeBytes(),
+                inv.qemuVersion(), inv.accelerator(), inv.warnings(), inv.agentVersion(), all.size(), running);
+    }
+
+    private static boolean booleanQuery(Context ctx, String name) {
+        String v = ctx.queryParam(name);
+        if (v == null || v.isEmpty() || v.equals("false")) {
+            return false;
+        }
+        if (v.equals("true")) {
+            return true;
+        }
+        throw ApiException.invalid(name, "must be true or false, not '" + v + "'");
+    }
+
+    private static long longQuery(Context ctx, String name, long fallback) {
+        String v = ctx.queryParam(name);
+        if (v == null || v.isEmpty()) {
+            return fallback;
+        }
+        try {
+            return Long.parseLong(v);
+        } catch (NumberFormatException e) {
+            throw ApiException.invalid(name, "must be a whole number, not '" + v + "'");
+        }
+    }
+}

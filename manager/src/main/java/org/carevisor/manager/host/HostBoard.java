@@ -1,0 +1,58 @@
+package org.carevisor.manager.host;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import org.carevisor.protocol.HostInventory;
+import org.carevisor.protocol.HostReport;
+
+/**
+ * The manager's live picture of its hosts: the newest report of each and when it arrived. A host whose
+ * last report is older than the timeout is not responding. Thread-safe.
+ */
+public final class HostBoard {
+    /** The newest report of a host and when it arrived. */
+    public record Entry(HostReport report, Instant receivedAt) {
+        public HostInventory inventory() {
+            return report.inventory();
+        }
+    }
+
+    private final Map<String, Entry> hosts = new ConcurrentHashMap<>();
+    private final Duration timeout;
+
+    public HostBoard(Duration timeout) {
+        this.timeout = timeout;
+    }
+
+    /** Stores a report; returns the previous entry of the host, if any. */
+    public Optional<Entry> put(HostReport report) {
+        return Optional.ofNullable(hosts.put(report.inventory().hostId(), new Entry(report, Instant.now())));
+    }
+
+    public Optional<Entry> get(String hostId) {
+        return Optional.ofNullable(hosts.get(hostId));
+    }
+
+    /** True when the host reported within the timeout. */
+    public boolean connected(String hostId) {
+        Entry e = hosts.get(hostId);
+        return e != null && e.receivedAt().isAfter(Instant.now().minus(timeout));
+    }
+
+    public List<Entry> connectedHosts() {
+        return hosts.values().stream().filter(e -> connected(e.inventory().hostId())).toList();
+    }
+
+    public Collection<Entry> all() {
+        return hosts.values();
+    }
+
+    public Duration timeout() {
+        return timeout;
+    }
+}

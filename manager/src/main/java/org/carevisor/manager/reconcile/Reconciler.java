@@ -1,0 +1,141 @@
+package org.carevisor.manager.reconcile;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import org.carevisor.manager.audit.Actor;
+import org.carevisor.manager.audit.AuditLog;
+import org.carevisor.manager.audit.AuditLog.Outcome;
+import org.carevisor.manager.host.AgentClient;
+import org.carevisor.manager.host.HostBoard;
+import org.carevisor.manager.task.TaskService;
+import org.carevisor.manager.vm.ObservedStore;
+import org.carevisor.manager.vm.VmRecord;
+import org.carevisor.manager.vm.VmRepository;
+import org.carevisor.protocol.VmStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The reconcile loop: periodically (and after each report) compares every VM's desired and observed state
+ * and acts through the agents. VMs with a running task are left to the task. After a failed action the
+ * VM is left alone for a back-off period. Every action is audited as the system's. Thread-safe.
+ */
+public final class Reconciler implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
+    private static final Duration BACKOFF = Duration.ofSeconds(30);
+    private static final Actor ACTOR = Actor.system("reconciler");
+
+    private final VmRepository vms;
+    private final ObservedStore observed;
+    private final HostBoard hosts;
+    private final AgentClient agents;
+    private final TaskService tasks;
+    private final AuditLog audit;
+    private final Duration interval;
+    private final int shutdownTimeoutSeconds;
+    private final Semaphore wake = new Semaphore(0);
+    private final Map<String, Instant> backoff = new ConcurrentHashMap<>();
+    private volatile boolean running = true;
+    private Thread thread;
+
+    public Reconciler(VmRepository vms, ObservedStore observed, HostBoard hosts, AgentClient agents, TaskService tasks,
+                      AuditLog audit, Duration interval, int shutdownTimeoutSeconds) {
+        this.vms = vms;
+        this.observed = observed;
+        this.hosts = hosts;
+        this.agents = agents;
+        this.tasks = tasks;
+        this.audit = audit;
+        this.interval = interval;
+        this.shutdownTimeoutSeconds = shutdownTimeoutSeconds;
+    }
+
+    public void start() {
+        thread = Thread.ofPlatform().daemon().name("reconciler").start(this::loop);
+    }
+
+    /** Runs a pass soon. */
+    public void kick() {
+        wake.release();
+    }
+
+    private void loop() {
+        while (running) {
+            try {
+                wake.tryAcquire(interval.toMillis(), TimeUnit.MILLISECONDS);
+                wake.drainPermits();
+                if (running) {
+                    pass();
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (RuntimeException e) {
+                LOG.warn("reconcile pass failed", e);
+            }
+        }
+    }
+
+    /** One pass over all VMs. */
+    public void pass() {
+        for (VmRecord vm : vms.list()) {
+            Instant until = backoff.get(vm.id());
+            if (until != null && until.isAfter(Instant.now())) {
+                continue;
+            }
+            Optional<ObservedStore.Observed> o = observed.get(vm.id());
+            boolean connected = vm.hostId() != null && hosts.connected(vm.hostId());
+            VmStatus s = o.map(ObservedStore.Observed::status).orElse(null);
+            ReconcileDecision.Decision d = ReconcileDecision.decide(new ReconcileDecision.Input(vm.powerState(),
+                    vm.lifecycle(), connected, tasks.isLocked(vm.id()),
+                    s == null ? org.carevisor.protocol.VmState.STOPPED : s.state(), s == null ? null : s.cause(),
+                    s != null));
+            if (d.action() != ReconcileAction.NONE) {
+                act(vm, d);
+            }
+        }
+    }
+
+    private void act(VmRecord vm, ReconcileDecision.Decision d) {
+        String endpoint = hosts.get(vm.hostId()).map(e -> e.inventory().endpoint()).orElse(null);
+        if (endpoint == null) {
+            return;
+        }
+        LOG.info("reconcile VM {}: {} ({})", vm.name(), d.action().json(), d.why());
+        try {
+            VmStatus s = switch (d.action()) {
+                case START -> agents.start(endpoint, vm.toSpec());
+                case SHUTDOWN -> agents.shutdown(endpoint, vm.id(), shutdownTimeoutSeconds);
+                case PAUSE -> agents.pause(endpoint, vm.id());
+                case RESUME -> agents.resume(endpoint, vm.id());
+                case NONE -> null;
+            };
+            if (s != null) {
+                observed.put(vm.hostId(), s);
+            }
+            backoff.remove(vm.id());
+            audit.record(new AuditLog.Entry(ACTOR, "vm.reconcile." + d.action().json(), "vm", vm.id(), vm.name(),
+                    null, Map.of("powerState", vm.powerState().json()), d.why(), Outcome.SUCCESS, null));
+        } catch (RuntimeException e) {
+            backoff.put(vm.id(), Instant.now().plus(BACKOFF));
+            LOG.warn("reconcile VM {}: {} failed: {} (next try in {} s)", vm.name(), d.action().json(), e.getMessage(),
+                    BACKOFF.toSeconds());
+            audit.record(new AuditLog.Entry(ACTOR, "vm.reconcile." + d.action().json(), "vm", vm.id(), vm.name(),
+                    null, Map.of("powerState", vm.powerState().json()), d.why() + "; failed: " + e.getMessage(),
+                    Outcome.FAILURE, null));
+        }
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        wake.release();
+        if (thread != null) {
+            thread.interrupt();
+        }
+    }
+}

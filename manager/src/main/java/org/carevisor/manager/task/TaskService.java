@@ -1,0 +1,203 @@
+package org.carevisor.manager.task;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.carevisor.manager.api.ApiException;
+import org.carevisor.manager.audit.Actor;
+import org.carevisor.manager.db.Sql;
+import org.carevisor.manager.host.AgentCallException;
+import org.jdbi.v3.core.Jdbi;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs long operations as tasks: persisted with phase and progress, one at a time per locked object
+ * (e.g. a VM). Tasks that were running when the manager stopped are marked failed at the next start;
+ * the reconcile loop then converges the desired state they had already recorded. Thread-safe.
+ */
+public final class TaskService implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(TaskService.class);
+
+    /** The work of a task. */
+    @FunctionalInterface
+    public interface Body {
+        void run(TaskContext ctx) throws Exception;
+    }
+
+    private final Jdbi jdbi;
+    private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+    private final Map<String, String> locks = new ConcurrentHashMap<>();
+
+    public TaskService(Jdbi jdbi) {
+        this.jdbi = jdbi;
+    }
+
+    /** Marks tasks left unfinished by a previous manager process as failed; returns how many. */
+    public int failInterrupted() {
+        return jdbi.withHandle(h -> h.createUpdate("""
+                UPDATE tasks SET state = 'failed', error_code = 'manager-restarted',
+                  error_detail = 'the manager stopped while this task ran; the desired state it recorded is kept and the reconcile loop converges it',
+                  finished_at = :now
+                WHERE state IN ('queued', 'running')""").bind("now", Sql.ts(Instant.now())).execute());
+    }
+
+    /**
+     * Starts a task. When {@code lockKey} is given and another task holds it, the request is refused with
+     * 409 before anything is recorded.
+     */
+    public TaskRecord submit(String kind, TaskRecord.Target target, Actor actor, String lockKey, Body body) {
+        String id = UUID.randomUUID().toString();
+        if (lockKey != null) {
+            String holder = locks.putIfAbsent(lockKey, id);
+            if (holder != null) {
+                TaskRecord other = find(holder).orElse(null);
+                throw ApiException.conflict("busy", (target == null ? lockKey : target.type() + " " + target.name())
+                        + " is busy with task " + holder + (other == null ? "" : " (" + other.kind() + ")")
+                        + "; wait until it finishes (GET /api/v1/tasks/" + holder + ")");
+            }
+        }
+        try {
+            jdbi.useHandle(h -> h.createUpdate("""
+                    INSERT INTO tasks (id, kind, target_type, target_id, target_name, state, progress, actor, created_at)
+                    VALUES (:id, :kind, :tt, :tid, :tname, 'queued', 0, :actor, :now)""")
+                    .bind("id", id).bind("kind", kind)
+                    .bind("tt", target == null ? null : target.type())
+                    .bind("tid", target == null ? null : target.id())
+                    .bind("tname", target == null ? null : target.name())
+                    .bind("actor", actor.name()).bind("now", Sql.ts(Instant.now())).execute());
+        } catch (RuntimeException e) {
+            if (lockKey != null) {
+                locks.remove(lockKey, id);
+            }
+            throw e;
+        }
+        executor.execute(() -> run(id, kind, lockKey, body));
+        return get(id);
+    }
+
+    /** True while a task holds the lock (the reconciler leaves such objects alone). */
+    public boolean isLocked(String lockKey) {
+        return locks.containsKey(lockKey);
+    }
+
+    private void run(String id, String kind, String lockKey, Body body) {
+        update(id, "UPDATE tasks SET state = 'running', started_at = :now WHERE id = :id");
+        Context ctx = new Context(id);
+        try {
+            body.run(ctx);
+            jdbi.useHandle(h -> h.createUpdate("""
+                    UPDATE tasks SET state = 'succeeded', progress = 100, finished_at = :now,
+                      phase = 'done', message = COALESCE(:message, message) WHERE id = :id""")
+                    .bind("id", id).bind("now", Sql.ts(Instant.now())).bind("message", ctx.result).execute());
+        } catch (Throwable t) {
+            String code;
+            String detail;
+            if (t instanceof ApiException a) {
+                code = a.code();
+                detail = a.getMessage();
+            } else if (t instanceof AgentCallException a) {
+                code = a.code();
+                detail = a.getMessage();
+            } else {
+                code = "internal-error";
+                detail = t.toString();
+                LOG.error("task {} ({}) failed", id, kind, t);
+            }
+            jdbi.useHandle(h -> h.createUpdate("""
+                    UPDATE tasks SET state = 'failed', finished_at = :now, error_code = :code, error_detail = :detail
+                    WHERE id = :id""").bind("id", id).bind("now", Sql.ts(Instant.now())).bind("code", code)
+                    .bind("detail", truncate(detail, 4000)).execute());
+            LOG.info("task {} ({}) failed: {}", id, kind, detail);
+        } finally {
+            if (lockKey != null) {
+                locks.remove(lockKey, id);
+            }
+        }
+    }
+
+    private final class Context implements TaskContext {
+        private final String id;
+        private volatile String result;
+
+        Context(String id) {
+            this.id = id;
+        }
+
+        @Override
+        public String taskId() {
+            return id;
+        }
+
+        @Override
+        public void progress(int percent, String phase) {
+            jdbi.useHandle(h -> h.createUpdate("UPDATE tasks SET progress = :p, phase = :phase WHERE id = :id")
+                    .bind("p", Math.max(0, Math.min(99, percent))).bind("phase", phase).bind("id", id).execute());
+        }
+
+        @Override
+        public void message(String message) {
+            result = truncate(message, 2000);
+        }
+    }
+
+    private void update(String id, String sql) {
+        jdbi.useHandle(h -> h.createUpdate(sql).bind("id", id).bind("now", Sql.ts(Instant.now())).execute());
+    }
+
+    public Optional<TaskRecord> find(String id) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM tasks WHERE id = :id").bind("id", id)
+                .map((rs, c) -> map(rs)).findOne());
+    }
+
+    public TaskRecord get(String id) {
+        return find(id).orElseThrow(() -> ApiException.notFound("task", id));
+    }
+
+    /** Newest tasks first, optionally of one target only. */
+    public List<TaskRecord> list(String targetId, int limit) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM tasks"
+                        + (targetId == null ? "" : " WHERE target_id = :t") + " ORDER BY created_at DESC LIMIT :limit")
+                .bind("t", targetId).bind("limit", limit).map((rs, c) -> map(rs)).list());
+    }
+
+    /** Waits until a task has finished (for callers that need the result synchronously). */
+    public TaskRecord await(String id, Duration limit) throws InterruptedException {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (true) {
+            TaskRecord t = get(id);
+            if (t.state().finished() || System.nanoTime() > deadline) {
+                return t;
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    private static TaskRecord map(java.sql.ResultSet rs) throws java.sql.SQLException {
+        String errorCode = rs.getString("error_code");
+        String targetType = rs.getString("target_type");
+        return new TaskRecord(rs.getString("id"), rs.getString("kind"),
+                targetType == null ? null : new TaskRecord.Target(targetType, rs.getString("target_id"),
+                        rs.getString("target_name")),
+                TaskState.valueOf(rs.getString("state").toUpperCase(java.util.Locale.ROOT)), rs.getString("phase"),
+                rs.getInt("progress"), rs.getString("message"),
+                errorCode == null ? null : new TaskRecord.TaskError(errorCode, rs.getString("error_detail")),
+                rs.getString("actor"), Sql.instant(rs, "created_at"), Sql.instant(rs, "started_at"),
+                Sql.instant(rs, "finished_at"));
+    }
+
+    private static String truncate(String s, int max) {
+        return s == null || s.length() <= max ? s : s.substring(0, max - 1) + "…";
+    }
+
+    @Override
+    public void close() {
+        executor.shutdownNow();
+    }
+}

@@ -1,0 +1,108 @@
+package org.carevisor.manager.vm;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import org.carevisor.manager.db.Sql;
+import org.carevisor.protocol.StopCause;
+import org.carevisor.protocol.VmState;
+import org.carevisor.protocol.VmStatus;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * Observed VM state as the agents report it: kept in memory for every report, written to the database
+ * only when it changes, and loaded from there at start so that a restarted manager knows the last state
+ * before the first report arrives. Thread-safe.
+ */
+public final class ObservedStore {
+    /** What a host last said about a VM. */
+    public record Observed(String hostId, VmStatus status, Instant receivedAt) {
+    }
+
+    private final Jdbi jdbi;
+    private final Map<String, Observed> observed = new ConcurrentHashMap<>();
+
+    public ObservedStore(Jdbi jdbi) {
+        this.jdbi = jdbi;
+    }
+
+    /** Loads the last persisted observations (at manager start). */
+    public void load() {
+        jdbi.useHandle(h -> h.createQuery("SELECT * FROM vm_observed").map((rs, c) -> {
+            String cause = rs.getString("stop_cause");
+            VmStatus s = new VmStatus(rs.getString("vm_id"), VmState.valueOf(rs.getString("state")
+                    .toUpperCase(java.util.Locale.ROOT)), rs.getString("reason"),
+                    cause == null ? null : StopCause.valueOf(cause.toUpperCase(java.util.Locale.ROOT).replace('-', '_')),
+                    Sql.longOrNull(rs, "pid"), Sql.instant(rs, "since"), Sql.instant(rs, "started_at"),
+                    Sql.intOrNull(rs, "exit_code"), List.of(), 0);
+            return new Observed(rs.getString("host_id"), s, Sql.instant(rs, "observed_at"));
+        }).forEach(o -> observed.put(o.status().vmId(), o)));
+    }
+
+    public Optional<Observed> get(String vmId) {
+        return Optional.ofNullable(observed.get(vmId));
+    }
+
+    /** Stores a new observation and returns the previous one; persists it when something meaningful changed. */
+    public Optional<Observed> put(String hostId, VmStatus status) {
+        Observed next = new Observed(hostId, status, Instant.now());
+        Observed previous = observed.put(status.vmId(), next);
+        if (previous == null || changed(previous, next)) {
+            persist(next);
+        }
+        return Optional.ofNullable(previous);
+    }
+
+    public void remove(String vmId) {
+        observed.remove(vmId);
+    }
+
+    private static boolean changed(Observed a, Observed b) {
+        VmStatus x = a.status();
+        VmStatus y = b.status();
+        return !Objects.equals(a.hostId(), b.hostId()) || x.state() != y.state() || !Objects.equals(x.reason(), y.reason())
+                || x.cause() != y.cause() || !Objects.equals(x.pid(), y.pid()) || !Objects.equals(x.since(), y.since());
+    }
+
+    private void persist(Observed o) {
+        VmStatus s = o.status();
+        jdbi.useHandle(h -> {
+            boolean exists = h.createQuery("SELECT COUNT(*) FROM vms WHERE id = :id").bind("id", s.vmId())
+                    .mapTo(Integer.class).one() > 0;
+            if (!exists) {
+                return;
+            }
+            int n = h.createUpdate("""
+                    UPDATE vm_observed SET host_id = :host, state = :state, reason = :reason, stop_cause = :cause,
+                      pid = :pid, since = :since, started_at = :started, exit_code = :exit, observed_at = :at
+                    WHERE vm_id = :vm""").bindMap(values(o)).execute();
+            if (n == 0) {
+                h.createUpdate("""
+                        INSERT INTO vm_observed (vm_id, host_id, state, reason, stop_cause, pid, since, started_at,
+                                                 exit_code, observed_at)
+                        VALUES (:vm, :host, :state, :reason, :cause, :pid, :since, :started, :exit, :at)""")
+                        .bindMap(values(o)).execute();
+            }
+        });
+    }
+
+    private static Map<String, Object> values(Observed o) {
+        VmStatus s = o.status();
+        Map<String, Object> m = new java.util.HashMap<>();
+        m.put("vm", s.vmId());
+        m.put("host", o.hostId());
+        m.put("state", s.state().json());
+        m.put("reason", s.reason() == null ? null : s.reason().length() > 2000 ? s.reason().substring(0, 2000)
+                : s.reason());
+        m.put("cause", s.cause() == null ? null : s.cause().json());
+        m.put("pid", s.pid());
+        m.put("since", Sql.ts(s.since()));
+        m.put("started", Sql.ts(s.startedAt()));
+        m.put("exit", s.exitCode());
+        m.put("at", Sql.ts(o.receivedAt()));
+        return m;
+    }
+}

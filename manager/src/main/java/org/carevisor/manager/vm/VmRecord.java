@@ -1,0 +1,55 @@
+package org.carevisor.manager.vm;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.carevisor.protocol.DiskSpec;
+import org.carevisor.protocol.NicSpec;
+import org.carevisor.protocol.PortForward;
+import org.carevisor.protocol.VmSpec;
+
+/** A VM's desired state as stored: definition, assigned host and desired power state. */
+public record VmRecord(String id, String name, String description, int cpus, int memoryMiB, String machine,
+                       String cpuModel, String hostId, PowerState powerState, Lifecycle lifecycle, long specVersion,
+                       Instant createdAt, Instant updatedAt, Instant powerChangedAt, List<Disk> disks,
+                       List<Nic> nics) {
+    public VmRecord {
+        disks = List.copyOf(disks);
+        nics = List.copyOf(nics);
+    }
+
+    /** One disk: a file in the storage domain. */
+    public record Disk(String diskId, int position, String path, String format, long sizeBytes,
+                       String sourceImageId) {
+    }
+
+    /** One NIC with its MAC and port forwards. */
+    public record Nic(String nicId, int position, String mac, String network, List<Forward> forwards) {
+        public Nic {
+            forwards = List.copyOf(forwards);
+        }
+    }
+
+    /** A host port forwarded into the guest. */
+    public record Forward(String protocol, int hostPort, int guestPort) {
+    }
+
+    /** The spec the agent needs to run this VM. */
+    public VmSpec toSpec() {
+        List<DiskSpec> d = new ArrayList<>();
+        for (Disk disk : disks) {
+            d.add(new DiskSpec(disk.diskId(), disk.path(), disk.format(), false));
+        }
+        List<NicSpec> n = new ArrayList<>();
+        for (Nic nic : nics) {
+            n.add(new NicSpec(nic.nicId(), nic.mac(), nic.network(), nic.forwards().stream()
+                    .map(f -> new PortForward(f.protocol(), null, f.hostPort(), f.guestPort())).toList()));
+        }
+        return new VmSpec(id, name, cpus, memoryMiB, machine, cpuModel, d, n, specVersion);
+    }
+
+    public VmRecord withPower(PowerState state, Instant at) {
+        return new VmRecord(id, name, description, cpus, memoryMiB, machine, cpuModel, hostId, state, lifecycle,
+                specVersion, createdAt, at, at, disks, nics);
+    }
+}

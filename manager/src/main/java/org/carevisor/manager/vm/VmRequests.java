@@ -1,0 +1,46 @@
+package org.carevisor.manager.vm;
+
+import java.util.List;
+
+/** Request bodies of the VM API. Unknown fields are refused when they are read. */
+public final class VmRequests {
+    private VmRequests() {
+    }
+
+    /**
+     * Create a VM.
+     *
+     * @param name        unique name
+     * @param description free text
+     * @param cpus        virtual CPUs (1 to the host's CPUs)
+     * @param memoryMiB   memory in MiB (16 to the host's memory)
+     * @param image       id or name of an image: the boot disk is a copy of it
+     * @param diskSizeMiB grow the boot disk copied from {@code image} to this size
+     * @param disks       further disks, each blank with a size or a copy of an image
+     * @param nics        network interfaces; when omitted, one user-mode NIC forwarding a host port to guest port 80
+     * @param start       start the VM once it is created
+     */
+    public record Create(String name, String description, Integer cpus, Integer memoryMiB, String image,
+                         Long diskSizeMiB, List<Disk> disks, List<Nic> nics, Boolean start) {
+    }
+
+    /** A disk to create: blank ({@code sizeMiB}) or copied from {@code image}. */
+    public record Disk(String image, Long sizeMiB, String format) {
+    }
+
+    /** A NIC to create. */
+    public record Nic(String network, List<Forward> forwards) {
+    }
+
+    /** A port forward; {@code hostPort} is chosen from the configured range when omitted. */
+    public record Forward(String protocol, Integer guestPort, Integer hostPort) {
+    }
+
+    /** Change a VM; fields left out stay as they are. CPUs and memory only while the VM is stopped. */
+    public record Patch(String name, String description, Integer cpus, Integer memoryMiB) {
+    }
+
+    /** Options of a graceful shutdown. */
+    public record Shutdown(Integer timeoutSeconds) {
+    }
+}

@@ -1,0 +1,377 @@
+package org.carevisor.manager.vm;
+
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import org.carevisor.manager.ManagerConfig;
+import org.carevisor.manager.api.ApiException;
+import org.carevisor.manager.audit.Actor;
+import org.carevisor.manager.audit.AuditLog;
+import org.carevisor.manager.audit.AuditLog.Outcome;
+import org.carevisor.manager.host.AgentCallException;
+import org.carevisor.manager.host.AgentClient;
+import org.carevisor.manager.host.HostBoard;
+import org.carevisor.manager.image.ImageCatalog;
+import org.carevisor.manager.image.ImageRecord;
+import org.carevisor.manager.task.TaskRecord;
+import org.carevisor.manager.task.TaskService;
+import org.carevisor.protocol.ConsoleChunk;
+import org.carevisor.protocol.DiskCreateRequest;
+import org.carevisor.protocol.PortForward;
+import org.carevisor.protocol.VmState;
+import org.carevisor.protocol.VmStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * VM definitions: create (with disks), change, delete, look up and show. Every request is validated
+ * before anything changes; a create that fails part-way removes what it made. Thread-safe.
+ */
+public final class VmService {
+    private static final Logger LOG = LoggerFactory.getLogger(VmService.class);
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final VmRepository repo;
+    private final ObservedStore observed;
+    private final HostBoard hosts;
+    private final AgentClient agents;
+    private final ImageCatalog images;
+    private final TaskService tasks;
+    private final AuditLog audit;
+    private final ManagerConfig config;
+    private final VmPowerService power;
+    private final Object allocationLock = new Object();
+
+    public VmService(VmRepository repo, ObservedStore observed, HostBoard hosts, AgentClient agents,
+                     ImageCatalog images, TaskService tasks, AuditLog audit, ManagerConfig config,
+                     VmPowerService power) {
+        this.repo = repo;
+        this.observed = observed;
+        this.hosts = hosts;
+        this.agents = agents;
+        this.images = images;
+        this.tasks = tasks;
+        this.audit = audit;
+        this.config = config;
+        this.power = power;
+    }
+
+    /** A VM by id, or by name when no id matches. */
+    public VmRecord get(String idOrName) {
+        return repo.find(idOrName).or(() -> repo.findByName(idOrName))
+                .orElseThrow(() -> ApiException.notFound("VM", idOrName));
+    }
+
+    public List<VmView> list() {
+        return repo.list().stream().map(this::view).toList();
+    }
+
+    public VmView view(String idOrName) {
+        return view(get(idOrName));
+    }
+
+    /** Validates, records the VM as "creating" and starts the task that makes its disks. */
+    public Created create(VmRequests.Create request, Actor actor) {
+        VmValidator.Capacity capacity = capacity();
+        VmValidator.Plan plan = VmValidator.create(request, capacity,
+                ref -> images.resolve(ref).orElse(null));
+        HostBoard.Entry host = place(plan.cpus(), plan.memoryMiB());
+        VmRecord vm;
+        synchronized (allocationLock) {
+            if (repo.nameTaken(plan.name(), null)) {
+                throw ApiException.conflict("name-taken", "name", "a VM named '" + plan.name() + "' already exists");
+            }
+            vm = buildRecord(plan, host.inventory().hostId());
+            VmRecord toInsert = vm;
+            repo.jdbi().useTransaction(h -> {
+                repo.insert(h, toInsert);
+                audit.record(h, new AuditLog.Entry(actor, "vm.create", "vm", toInsert.id(), toInsert.name(), null,
+                        definition(toInsert), null, Outcome.SUCCESS, null));
+            });
+        }
+        VmRecord created = vm;
+        TaskRecord task = tasks.submit("vm.create", target(vm), actor, vm.id(), ctx -> {
+            ctx.progress(5, "creating disks");
+            String endpoint = host.inventory().endpoint();
+            try {
+                int i = 0;
+                for (VmRecord.Disk d : created.disks()) {
+                    ImageRecord source = d.sourceImageId() == null ? null
+                            : images.list().stream().filter(x -> x.id().equals(d.sourceImageId())).findFirst()
+                            .orElseThrow(() -> ApiException.conflict("image-gone", "image " + d.sourceImageId()
+                                    + " disappeared from the storage"));
+                    agents.createDisk(endpoint, new DiskCreateRequest(d.path(), d.format(), d.sizeBytes(),
+                            source == null ? null : source.path(), source == null ? DiskCreateRequest.Mode.BLANK
+                            : DiskCreateRequest.Mode.COPY));
+                    ctx.progress(10 + 70 * ++i / created.disks().size(), "created disk " + d.diskId());
+                }
+                repo.jdbi().useTransaction(h -> repo.setLifecycle(h, created.id(), Lifecycle.READY));
+            } catch (Exception e) {
+                undoCreate(created, endpoint, actor, ctx.taskId(), e);
+                throw e;
+            }
+            ctx.message("VM " + created.name() + " created");
+            if (plan.start()) {
+                ctx.progress(85, "starting");
+                power.startNow(created.id(), actor, ctx.taskId());
+                ctx.message("VM " + created.name() + " created and started");
+            }
+        });
+        return new Created(view(vm.id()), task);
+    }
+
+    /** A created VM and the task that finishes creating it. */
+    public record Created(VmView vm, TaskRecord task) {
+    }
+
+    private void undoCreate(VmRecord vm, String endpoint, Actor actor, String taskId, Exception cause) {
+        LOG.warn("creating VM {} failed, removing what was made: {}", vm.name(), cause.getMessage());
+        try {
+            agents.deleteVmDisks(endpoint, vm.id());
+        } catch (AgentCallException e) {
+            LOG.warn("could not remove the disks of the failed VM {}: {}", vm.name(), e.getMessage());
+        }
+        repo.jdbi().useTransaction(h -> {
+            repo.delete(h, vm.id());
+            audit.record(h, new AuditLog.Entry(actor, "vm.create", "vm", vm.id(), vm.name(), definition(vm), null,
+                    "creation failed and was rolled back: " + cause.getMessage(), Outcome.FAILURE, taskId));
+        });
+        observed.remove(vm.id());
+    }
+
+    private VmRecord buildRecord(VmValidator.Plan plan, String hostId) {
+        String id = UUID.randomUUID().toString();
+        List<VmRecord.Disk> disks = new ArrayList<>();
+        for (int i = 0; i < plan.disks().size(); i++) {
+            VmValidator.PlannedDisk d = plan.disks().get(i);
+            disks.add(new VmRecord.Disk("disk" + i, i, "vms/" + id + "/disk" + i + "." + d.format(), d.format(),
+                    d.sizeBytes(), d.image() == null ? null : d.image().id()));
+        }
+        Set<String> macs = repo.usedMacs();
+        Map<String, Set<Integer>> ports = new HashMap<>();
+        List<VmRecord.Nic> nics = new ArrayList<>();
+        for (int i = 0; i < plan.nics().size(); i++) {
+            VmValidator.PlannedNic n = plan.nics().get(i);
+            List<VmRecord.Forward> forwards = new ArrayList<>();
+            for (int j = 0; j < n.forwards().size(); j++) {
+                VmRequests.Forward f = n.forwards().get(j);
+                String protocol = f.protocol() == null ? "tcp" : f.protocol();
+                Set<Integer> used = ports.computeIfAbsent(protocol, repo::usedHostPorts);
+                int hostPort;
+                if (f.hostPort() != null) {
+                    if (used.contains(f.hostPort())) {
+                        throw ApiException.conflict("port-in-use", "nics[" + i + "].forwards[" + j + "].hostPort",
+                                "host port " + f.hostPort() + "/" + protocol + " is already forwarded to another VM");
+                    }
+                    hostPort = f.hostPort();
+                } else {
+                    hostPort = freePort(used);
+                }
+                used.add(hostPort);
+                forwards.add(new VmRecord.Forward(protocol, hostPort, f.guestPort()));
+            }
+            nics.add(new VmRecord.Nic("nic" + i, i, newMac(macs), n.network(), forwards));
+        }
+        Instant now = Instant.now();
+        return new VmRecord(id, plan.name(), plan.description(), plan.cpus(), plan.memoryMiB(), "pc", "qemu64", hostId,
+                PowerState.STOPPED, Lifecycle.CREATING, 1, now, now, now, disks, nics);
+    }
+
+    private int freePort(Set<Integer> used) {
+        for (int p = config.guestPortFrom(); p <= config.guestPortTo(); p++) {
+            if (!used.contains(p)) {
+                return p;
+            }
+        }
+        throw ApiException.conflict("no-free-port", "every host port of the guest port range "
+                + config.guestPortFrom() + "-" + config.guestPortTo() + " is in use; widen --guest-port-range");
+    }
+
+    private static String newMac(Set<String> used) {
+        while (true) {
+            String mac = String.format("52:54:00:%02x:%02x:%02x", RANDOM.nextInt(256), RANDOM.nextInt(256),
+                    RANDOM.nextInt(256));
+            if (used.add(mac)) {
+                return mac;
+            }
+        }
+    }
+
+    /** Changes name, description, CPUs or memory; CPUs and memory only while the VM is stopped. */
+    public VmView patch(String idOrName, VmRequests.Patch patch, Actor actor) {
+        VmRecord vm = get(idOrName);
+        requireReady(vm);
+        VmRequests.Patch next = VmValidator.patch(vm, patch, capacity());
+        boolean sizeChange = next.cpus() != vm.cpus() || next.memoryMiB() != vm.memoryMiB();
+        if (sizeChange && (vm.powerState() != PowerState.STOPPED || observedState(vm).hasProcess())) {
+            throw ApiException.conflict("vm-running", "CPUs and memory can only be changed while the VM is stopped; "
+                    + "VM '" + vm.name() + "' is " + observedState(vm).json() + " - shut it down first");
+        }
+        if (!next.name().equals(vm.name()) && repo.nameTaken(next.name(), vm.id())) {
+            throw ApiException.conflict("name-taken", "name", "a VM named '" + next.name() + "' already exists");
+        }
+        Map<String, Object> before = Map.of("name", vm.name(), "description", String.valueOf(vm.description()),
+                "cpus", vm.cpus(), "memoryMiB", vm.memoryMiB());
+        Map<String, Object> after = Map.of("name", next.name(), "description", String.valueOf(next.description()),
+                "cpus", next.cpus(), "memoryMiB", next.memoryMiB());
+        if (before.equals(after)) {
+            return view(vm);
+        }
+        repo.jdbi().useTransaction(h -> {
+            repo.updateConfig(h, vm.id(), next.name(), next.description(), next.cpus(), next.memoryMiB());
+            audit.record(h, new AuditLog.Entry(actor, "vm.update", "vm", vm.id(), next.name(), before, after, null,
+                    Outcome.SUCCESS, null));
+        });
+        return view(vm.id());
+    }
+
+    /** Deletes a VM and its disk files; a running VM only with {@code force} (it is powered off first). */
+    public TaskRecord delete(String idOrName, boolean force, Actor actor) {
+        VmRecord vm = get(idOrName);
+        if (vm.lifecycle() == Lifecycle.DELETING) {
+            throw ApiException.conflict("vm-deleting", "VM '" + vm.name() + "' is already being deleted");
+        }
+        VmState state = observedState(vm);
+        boolean running = state.hasProcess() || state == VmState.UNKNOWN && vm.powerState() != PowerState.STOPPED;
+        if (running && !force) {
+            throw ApiException.conflict("vm-running", "VM '" + vm.name() + "' is " + state.json()
+                    + "; shut it down first, or delete with force=true to power it off and delete it");
+        }
+        String endpoint = endpointOf(vm);
+        return tasks.submit("vm.delete", target(vm), actor, vm.id(), ctx -> {
+            repo.jdbi().useTransaction(h -> repo.setLifecycle(h, vm.id(), Lifecycle.DELETING));
+            try {
+                if (observedState(vm).hasProcess()) {
+                    ctx.progress(10, "powering off");
+                    power.powerOffNow(vm, endpoint);
+                }
+                ctx.progress(50, "removing runtime files");
+                agents.undefine(endpoint, vm.id());
+                ctx.progress(70, "deleting disks");
+                agents.deleteVmDisks(endpoint, vm.id());
+            } catch (Exception e) {
+                repo.jdbi().useTransaction(h -> {
+                    repo.setLifecycle(h, vm.id(), Lifecycle.READY);
+                    audit.record(h, new AuditLog.Entry(actor, "vm.delete", "vm", vm.id(), vm.name(), definition(vm),
+                            null, e.getMessage(), Outcome.FAILURE, ctx.taskId()));
+                });
+                throw e;
+            }
+            repo.jdbi().useTransaction(h -> {
+                repo.delete(h, vm.id());
+                audit.record(h, new AuditLog.Entry(actor, "vm.delete", "vm", vm.id(), vm.name(), definition(vm), null,
+                        force && running ? "forced while " + state.json() : null, Outcome.SUCCESS, ctx.taskId()));
+            });
+            observed.remove(vm.id());
+            ctx.message("VM " + vm.name() + " and its disks deleted");
+        });
+    }
+
+    /** A piece of the VM's serial console log. */
+    public ConsoleChunk console(String idOrName, long offset, int max) {
+        VmRecord vm = get(idOrName);
+        try {
+            return agents.console(endpointOf(vm), vm.id(), offset, max);
+        } catch (AgentCallException e) {
+            if (e.status() == 404) {
+                return new ConsoleChunk(0, 0, "");
+            }
+            throw e;
+        }
+    }
+
+    String endpointOf(VmRecord vm) {
+        return power.endpointOf(vm);
+    }
+
+    private void requireReady(VmRecord vm) {
+        if (vm.lifecycle() != Lifecycle.READY) {
+            throw ApiException.conflict("vm-not-ready", "VM '" + vm.name() + "' is " + vm.lifecycle().json());
+        }
+    }
+
+    /** What the hosts can offer now; 503 when no host is connected. */
+    VmValidator.Capacity capacity() {
+        List<HostBoard.Entry> connected = hosts.connectedHosts();
+        if (connected.isEmpty()) {
+            throw ApiException.unavailable("no-host", "no host is connected; start an agent "
+                    + "(./carevisor up starts one for this machine)");
+        }
+        int cpus = connected.stream().mapToInt(e -> e.inventory().cpus()).max().orElse(0);
+        long memory = connected.stream().mapToLong(e -> e.inventory().memoryMiB()).max().orElse(0);
+        long storage = connected.stream().mapToLong(e -> e.inventory().storageFreeBytes()).max().orElse(0);
+        return new VmValidator.Capacity(cpus, memory, storage);
+    }
+
+    private HostBoard.Entry place(int cpus, int memoryMiB) {
+        return hosts.connectedHosts().stream()
+                .filter(e -> e.inventory().cpus() >= cpus && e.inventory().memoryMiB() >= memoryMiB)
+                .max(Comparator.comparingLong(e -> e.inventory().memoryAvailableMiB()))
+                .orElseThrow(() -> ApiException.unavailable("no-host", "no connected host has " + cpus + " CPUs and "
+                        + memoryMiB + " MiB"));
+    }
+
+    VmState observedState(VmRecord vm) {
+        return power.observedState(vm);
+    }
+
+    static TaskRecord.Target target(VmRecord vm) {
+        return new TaskRecord.Target("vm", vm.id(), vm.name());
+    }
+
+    /** The definition as it is audited. */
+    static Map<String, Object> definition(VmRecord vm) {
+        Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("name", vm.name());
+        m.put("cpus", vm.cpus());
+        m.put("memoryMiB", vm.memoryMiB());
+        m.put("host", vm.hostId());
+        m.put("disks", vm.disks().stream().map(d -> Map.of("id", d.diskId(), "path", d.path(),
+                "sizeBytes", d.sizeBytes())).toList());
+        m.put("nics", vm.nics().stream().map(n -> Map.of("id", n.nicId(), "mac", n.mac())).toList());
+        return m;
+    }
+
+    VmView view(VmRecord vm) {
+        Optional<ObservedStore.Observed> o = observed.get(vm.id());
+        VmState state = observedState(vm);
+        String reason;
+        String hostName = hosts.get(vm.hostId()).map(e -> e.inventory().hostname()).orElse(null);
+        if (state == VmState.UNKNOWN) {
+            reason = "host " + (hostName == null ? vm.hostId() : hostName) + " is not reporting"
+                    + o.map(x -> "; last seen " + x.status().state().json() + " at " + x.receivedAt()).orElse("");
+        } else {
+            reason = o.map(x -> x.status().reason()).orElse("never started");
+        }
+        VmStatus s = o.map(ObservedStore.Observed::status).orElse(null);
+        boolean live = s != null && state.hasProcess();
+        List<VmView.ForwardView> forwards = new ArrayList<>();
+        for (VmRecord.Nic n : vm.nics()) {
+            for (VmRecord.Forward f : n.forwards()) {
+                String address = live ? s.forwards().stream().filter(x -> x.hostPort() == f.hostPort())
+                        .map(PortForward::hostAddress).findFirst().orElse(null) : null;
+                forwards.add(new VmView.ForwardView(n.nicId(), f.protocol(), address, f.hostPort(), f.guestPort()));
+            }
+        }
+        VmView.ForwardView http = forwards.stream().filter(f -> f.guestPort() == 80 && f.protocol().equals("tcp"))
+                .findFirst().orElse(null);
+        return new VmView(vm.id(), vm.name(), vm.description(), vm.cpus(), vm.memoryMiB(), vm.powerState(),
+                state.json(), reason, s == null || s.cause() == null ? null : s.cause().json(),
+                s == null ? null : s.since(), hostName, vm.hostId(), http == null ? null : http.hostPort(),
+                http != null && http.hostAddress() != null ? "http://" + http.hostAddress() + ":" + http.hostPort() + "/"
+                        : null,
+                forwards,
+                vm.disks().stream().map(d -> new VmView.DiskView(d.diskId(), d.path(), d.format(), d.sizeBytes(),
+                        d.sourceImageId())).toList(),
+                vm.nics().stream().map(n -> new VmView.NicView(n.nicId(), n.mac(), n.network())).toList(),
+                vm.lifecycle(), live ? s.pid() : null, s == null ? null : s.startedAt(),
+                s == null ? null : s.exitCode(), vm.specVersion(), vm.createdAt(), vm.updatedAt());
+    }
+}

@@ -1,0 +1,207 @@
+package org.carevisor.manager.db;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.carevisor.manager.audit.Actor;
+import org.carevisor.manager.audit.AuditLog;
+import org.carevisor.manager.audit.AuditRecord;
+import org.carevisor.manager.host.HostRepository;
+import org.carevisor.manager.task.TaskRecord;
+import org.carevisor.manager.task.TaskService;
+import org.carevisor.manager.task.TaskState;
+import org.carevisor.manager.vm.Lifecycle;
+import org.carevisor.manager.vm.ObservedStore;
+import org.carevisor.manager.vm.PowerState;
+import org.carevisor.manager.vm.VmRecord;
+import org.carevisor.manager.vm.VmRepository;
+import org.carevisor.protocol.HostInventory;
+import org.carevisor.protocol.StopCause;
+import org.carevisor.protocol.VmState;
+import org.carevisor.protocol.VmStatus;
+import org.carevisor.testkit.PostgresServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The manager's storage (schema migrations, repositories, audit log, tasks) against both databases it
+ * supports: embedded H2 and a real PostgreSQL server started for this test.
+ */
+class StorageTest {
+    @TempDir
+    static Path dir;
+    private static PostgresServer postgres;
+
+    @BeforeAll
+    static void startPostgres() throws Exception {
+        postgres = PostgresServer.start();
+    }
+
+    @AfterAll
+    static void stopPostgres() throws Exception {
+        if (postgres != null) {
+            postgres.close();
+        }
+    }
+
+    static Stream<String> databases() {
+        return Stream.of("h2", "postgresql");
+    }
+
+    private static int counter;
+
+    private static Database open(String kind) {
+        if (kind.equals("h2")) {
+            return Database.open(Database.h2Url(dir.resolve("h2-" + (++counter))), null, null);
+        }
+        Database db = Database.open(postgres.jdbcUrl(), postgres.user(), null);
+        db.jdbi().useHandle(h -> {
+            for (String t : List.of("vm_port_forwards", "vm_nics", "vm_disks", "vm_observed", "vms", "images", "hosts",
+                    "tasks", "audit_log")) {
+                h.execute("DELETE FROM " + t);
+            }
+        });
+        return db;
+    }
+
+    private static HostInventory inventory(String id) {
+        return new HostInventory(id, "host-a", "http://127.0.0.1:7701", 2, "cpu", 4096, 3000, "/srv", 100, 50,
+                "7.2", "tcg", List.of("no kvm"), "dev", 1);
+    }
+
+    private static VmRecord vm(String id, String name, String hostId) {
+        Instant now = Instant.now();
+        return new VmRecord(id, name, "a test VM", 1, 256, "pc", "qemu64", hostId, PowerState.STOPPED, Lifecycle.READY,
+                1, now, now, now,
+                List.of(new VmRecord.Disk("disk0", 0, "vms/" + id + "/disk0.qcow2", "qcow2", 1L << 30, null)),
+                List.of(new VmRecord.Nic("nic0", 0, "52:54:00:00:00:0" + name.length(), "user",
+                        List.of(new VmRecord.Forward("tcp", 20000 + name.length(), 80)))));
+    }
+
+    @ParameterizedTest
+    @MethodSource("databases")
+    void hostsVmsAndObservedStateRoundTrip(String kind) {
+        try (Database db = open(kind)) {
+            HostRepository hosts = new HostRepository(db.jdbi());
+            assertThat(hosts.upsert(inventory("h1"), Instant.now())).isTrue();
+            assertThat(hosts.upsert(inventory("h1"), Instant.now())).isFalse();
+            assertThat(hosts.find("h1")).get().satisfies(h -> assertThat(h.inventory().warnings()).containsExactly("no kvm"));
+
+            VmRepository vms = new VmRepository(db.jdbi());
+            String id = "00000000-0000-4000-8000-000000000001";
+            db.jdbi().useTransaction(h -> vms.insert(h, vm(id, "ehr-01", "h1")));
+            VmRecord back = vms.find(id).orElseThrow();
+            assertThat(back.name()).isEqualTo("ehr-01");
+            assertThat(back.disks()).singleElement().satisfies(d -> assertThat(d.sizeBytes()).isEqualTo(1L << 30));
+            assertThat(back.nics()).singleElement().satisfies(n -> assertThat(n.forwards()).hasSize(1));
+            assertThat(vms.nameTaken("ehr-01", null)).isTrue();
+            assertThat(vms.nameTaken("ehr-01", id)).isFalse();
+            assertThat(vms.usedHostPorts("tcp")).containsExactly(20006);
+
+            Instant at = Instant.now();
+            db.jdbi().useTransaction(h -> vms.setPower(h, id, PowerState.RUNNING, at));
+            assertThat(vms.find(id).orElseThrow().powerState()).isEqualTo(PowerState.RUNNING);
+            db.jdbi().useTransaction(h -> vms.updateConfig(h, id, "ehr-02", null, 2, 512));
+            assertThat(vms.find(id).orElseThrow()).satisfies(v -> {
+                assertThat(v.specVersion()).isEqualTo(2);
+                assertThat(v.memoryMiB()).isEqualTo(512);
+            });
+
+            ObservedStore observed = new ObservedStore(db.jdbi());
+            observed.put("h1", new VmStatus(id, VmState.CRASHED, "QEMU was killed by signal 9 (SIGKILL)",
+                    StopCause.CRASH, null, at, at, 137, List.of(), 2));
+            ObservedStore reloaded = new ObservedStore(db.jdbi());
+            reloaded.load();
+            assertThat(reloaded.get(id)).get().satisfies(o -> {
+                assertThat(o.status().state()).isEqualTo(VmState.CRASHED);
+                assertThat(o.status().cause()).isEqualTo(StopCause.CRASH);
+                assertThat(o.status().exitCode()).isEqualTo(137);
+            });
+
+            db.jdbi().useTransaction(h -> vms.delete(h, id));
+            assertThat(vms.find(id)).isEmpty();
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("databases")
+    void duplicateNamesAreRefusedByTheSchema(String kind) {
+        try (Database db = open(kind)) {
+            new HostRepository(db.jdbi()).upsert(inventory("h1"), Instant.now());
+            VmRepository vms = new VmRepository(db.jdbi());
+            db.jdbi().useTransaction(h -> vms.insert(h, vm("00000000-0000-4000-8000-000000000002", "pacs", "h1")));
+            assertThatThrownBy(() -> db.jdbi().useTransaction(h ->
+                    vms.insert(h, vm("00000000-0000-4000-8000-000000000003", "pacs", "h1"))))
+                    .hasMessageContaining("vms");
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("databases")
+    void auditRecordsKeepOrderAndValues(String kind) {
+        try (Database db = open(kind)) {
+            AuditLog audit = new AuditLog(db.jdbi());
+            long first = audit.record(new AuditLog.Entry(Actor.user("anonymous", "127.0.0.1"), "vm.create", "vm", "v1",
+                    "lab", null, Map.of("cpus", 1), null, AuditLog.Outcome.SUCCESS, null));
+            long second = audit.record(new AuditLog.Entry(Actor.system("reconciler"), "vm.reconcile.start", "vm", "v1",
+                    "lab", Map.of("state", "stopped"), Map.of("state", "running"), "desired running",
+                    AuditLog.Outcome.FAILURE, null));
+            assertThat(second).isEqualTo(first + 1);
+            List<AuditRecord> records = audit.query("v1", 10);
+            assertThat(records).extracting(AuditRecord::seq).containsExactly(second, first);
+            assertThat(records.get(0).newValue()).contains("running");
+            assertThat(records.get(0).outcome()).isEqualTo("failure");
+            assertThat(records.get(1).clientAddress()).isEqualTo("127.0.0.1");
+            assertThat(new AuditLog(db.jdbi()).record(new AuditLog.Entry(Actor.system("manager"), "manager.start",
+                    "manager", null, null, null, null, null, AuditLog.Outcome.SUCCESS, null))).isEqualTo(second + 1);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("databases")
+    void tasksRunFailLockAndSurviveRestart(String kind) throws Exception {
+        try (Database db = open(kind); TaskService tasks = new TaskService(db.jdbi())) {
+            TaskRecord.Target target = new TaskRecord.Target("vm", "v1", "lab");
+            TaskRecord ok = tasks.submit("vm.start", target, Actor.system("test"), "v1", ctx -> {
+                ctx.progress(50, "halfway");
+                ctx.message("done well");
+            });
+            assertThat(tasks.await(ok.id(), Duration.ofSeconds(10))).satisfies(t -> {
+                assertThat(t.state()).isEqualTo(TaskState.SUCCEEDED);
+                assertThat(t.progress()).isEqualTo(100);
+                assertThat(t.message()).isEqualTo("done well");
+                assertThat(t.finishedAt()).isNotNull();
+            });
+
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            TaskRecord slow = tasks.submit("vm.stop", target, Actor.system("test"), "v1", ctx -> release.await());
+            assertThatThrownBy(() -> tasks.submit("vm.start", target, Actor.system("test"), "v1", ctx -> { }))
+                    .hasMessageContaining("busy with task " + slow.id());
+            release.countDown();
+            tasks.await(slow.id(), Duration.ofSeconds(10));
+
+            TaskRecord bad = tasks.submit("vm.start", target, Actor.system("test"), "v1", ctx -> {
+                throw org.carevisor.manager.api.ApiException.conflict("vm-running", "it runs");
+            });
+            assertThat(tasks.await(bad.id(), Duration.ofSeconds(10)).error()).satisfies(e -> {
+                assertThat(e.code()).isEqualTo("vm-running");
+                assertThat(e.detail()).isEqualTo("it runs");
+            });
+
+            db.jdbi().useHandle(h -> h.execute("UPDATE tasks SET state = 'running', finished_at = NULL WHERE id = ?",
+                    ok.id()));
+            assertThat(tasks.failInterrupted()).isEqualTo(1);
+            assertThat(tasks.get(ok.id()).error().code()).isEqualTo("manager-restarted");
+            assertThat(tasks.list("v1", 10)).hasSize(3);
+        }
+    }
+}

@@ -1,0 +1,31 @@
+package org.carevisor.protocol;
+
+import java.util.List;
+
+/**
+ * What an agent reports about its host.
+ *
+ * @param hostId             stable host id created by the agent on first start
+ * @param hostname           host name
+ * @param endpoint           base URL where the agent accepts commands
+ * @param cpus               logical CPUs
+ * @param cpuModelName       CPU model name from /proc/cpuinfo
+ * @param memoryMiB          physical memory
+ * @param memoryAvailableMiB memory available now
+ * @param storagePath        storage root
+ * @param storageTotalBytes  size of the storage file system
+ * @param storageFreeBytes   free bytes on the storage file system
+ * @param qemuVersion        version printed by qemu-system-x86_64
+ * @param accelerator        {@code kvm} or {@code tcg}
+ * @param warnings           conditions an operator should know about (e.g. running without KVM)
+ * @param agentVersion       agent build version
+ * @param protocolVersion    protocol version the agent speaks
+ */
+public record HostInventory(String hostId, String hostname, String endpoint, int cpus, String cpuModelName,
+                            long memoryMiB, long memoryAvailableMiB, String storagePath, long storageTotalBytes,
+                            long storageFreeBytes, String qemuVersion, String accelerator, List<String> warnings,
+                            String agentVersion, int protocolVersion) {
+    public HostInventory {
+        warnings = warnings == null ? List.of() : List.copyOf(warnings);
+    }
+}

@@ -1,0 +1,20 @@
+package org.carevisor.protocol;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * The heartbeat an agent sends to the manager: its inventory and the state of every VM it knows.
+ *
+ * @param inventory      host inventory
+ * @param vms            every VM the agent runs or recently ran
+ * @param sequence       increases with every report of this agent process
+ * @param sentAt         when the agent sent it
+ * @param agentStartedAt when this agent process started (a change means the agent restarted)
+ */
+public record HostReport(HostInventory inventory, List<VmStatus> vms, long sequence, Instant sentAt,
+                         Instant agentStartedAt) {
+    public HostReport {
+        vms = vms == null ? List.of() : List.copyOf(vms);
+    }
+}

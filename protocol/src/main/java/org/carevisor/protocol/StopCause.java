@@ -1,0 +1,22 @@
+package org.carevisor.protocol;
+
+import com.fasterxml.jackson.annotation.JsonValue;
+
+/** Why a VM's QEMU process ended. */
+public enum StopCause {
+    /** The guest powered itself off. */
+    GUEST,
+    /** A shutdown or power-off the manager asked for. */
+    REQUESTED,
+    /** The agent stopped all VMs because its host is shutting down. */
+    HOST_SHUTDOWN,
+    /** QEMU died unexpectedly (signal, error, vanished). */
+    CRASH,
+    /** QEMU could not start. */
+    START_FAILED;
+
+    @JsonValue
+    public String json() {
+        return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+    }
+}

@@ -1,0 +1,92 @@
+package org.carevisor.qemu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.carevisor.protocol.DiskSpec;
+import org.carevisor.protocol.NicSpec;
+import org.carevisor.protocol.PortForward;
+import org.carevisor.protocol.VmSpec;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Golden tests: VM spec to QEMU argv. Set UPDATE_GOLDEN=1 to rewrite the files after an intended change,
+ * then review the diff.
+ */
+class QemuCommandLineTest {
+    private static final QemuHostConfig HOST = new QemuHostConfig("qemu-system-x86_64", "tcg",
+            Path.of("/srv/carevisor/storage"), "127.0.0.1", true);
+    private static final VmRuntimePaths PATHS = new VmRuntimePaths(
+            Path.of("/var/lib/carevisor/agent/vms/0b6f3f0e-4a8e-4c55-9a3c-2f5a4ad1c0de"));
+    private static final String ID = "0b6f3f0e-4a8e-4c55-9a3c-2f5a4ad1c0de";
+
+    @Test
+    void applianceVmWithForwardedHttpPort() throws IOException {
+        VmSpec spec = new VmSpec(ID, "lab-ehr-01", 1, 256, "pc", "qemu64",
+                List.of(new DiskSpec("disk0", "vms/" + ID + "/disk0.qcow2", "qcow2", false)),
+                List.of(new NicSpec("nic0", "52:54:00:aa:bb:01", "user",
+                        List.of(new PortForward("tcp", null, 20001, 80)))), 1);
+        assertGolden("appliance-vm", QemuCommandLine.build(spec, HOST, PATHS));
+    }
+
+    @Test
+    void twoDisksTwoNicsNoSandboxKvm() throws IOException {
+        QemuHostConfig kvmHost = new QemuHostConfig("/usr/bin/qemu-system-x86_64", "kvm",
+                Path.of("/srv/storage"), "10.1.2.3", false);
+        VmSpec spec = new VmSpec(ID, "pacs,archive", 4, 8192, "pc", "host",
+                List.of(new DiskSpec("disk0", "vms/a/disk0.qcow2", "qcow2", false),
+                        new DiskSpec("disk1", "vms/a/data.raw", "raw", true)),
+                List.of(new NicSpec("nic0", "52:54:00:00:00:01", "user",
+                                List.of(new PortForward("tcp", null, 20001, 80),
+                                        new PortForward("udp", "127.0.0.2", 20002, 514))),
+                        new NicSpec("nic1", "52:54:00:00:00:02", "user", List.of())), 7);
+        assertGolden("two-disks-two-nics", QemuCommandLine.build(spec, kvmHost, PATHS));
+    }
+
+    @Test
+    void noDisksNoNics() throws IOException {
+        VmSpec spec = new VmSpec(ID, "empty", 1, 64, null, null, List.of(), List.of(), 1);
+        assertGolden("empty-vm", QemuCommandLine.build(spec, HOST, PATHS));
+    }
+
+    @Test
+    void refusesDiskPathOutsideStorage() {
+        for (String bad : List.of("../etc/passwd", "/etc/passwd", "vms/../../x", "", ".")) {
+            VmSpec spec = new VmSpec(ID, "x", 1, 64, null, null,
+                    List.of(new DiskSpec("disk0", bad, "qcow2", false)), List.of(), 1);
+            assertThatThrownBy(() -> QemuCommandLine.build(spec, HOST, PATHS))
+                    .isInstanceOf(QemuException.class)
+                    .hasMessageContaining("storage root");
+        }
+    }
+
+    @Test
+    void refusesBadMacAndIds() {
+        VmSpec badMac = new VmSpec(ID, "x", 1, 64, null, null, List.of(),
+                List.of(new NicSpec("nic0", "52:54:00:AA:BB", "user", List.of())), 1);
+        assertThatThrownBy(() -> QemuCommandLine.build(badMac, HOST, PATHS)).hasMessageContaining("MAC");
+        VmSpec badId = new VmSpec(ID, "x", 1, 64, null, null,
+                List.of(new DiskSpec("0disk,x", "a.qcow2", "qcow2", false)), List.of(), 1);
+        assertThatThrownBy(() -> QemuCommandLine.build(badId, HOST, PATHS)).hasMessageContaining("disk id");
+    }
+
+    @Test
+    void escapesCommasInOptionValues() {
+        assertThat(QemuCommandLine.escape("a,b")).isEqualTo("a,,b");
+    }
+
+    private static void assertGolden(String name, List<String> argv) throws IOException {
+        Path file = Path.of("src/test/resources/golden", name + ".argv");
+        String actual = String.join("\n", argv) + "\n";
+        if ("1".equals(System.getenv("UPDATE_GOLDEN"))) {
+            Files.writeString(file, actual, StandardCharsets.UTF_8);
+        }
+        assertThat(file).as("golden file %s (run with UPDATE_GOLDEN=1 to create it)", file).exists();
+        assertThat(actual).isEqualTo(Files.readString(file, StandardCharsets.UTF_8));
+    }
+}

@@ -1,0 +1,66 @@
+package org.carevisor.testkit;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.net.HttpURLConnection;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+
+/**
+ * Talks to the guest appliance's HTTP service through a forwarded host port: its boot id, in-memory
+ * counter, SMBIOS UUID, MAC and on-disk counter.
+ */
+public final class GuestProbe {
+    /** What the guest reports about itself. */
+    public record Status(String bootId, long counter, String uuid, String mac, long diskCounter, long bootCount) {
+    }
+
+    private final String base;
+
+    public GuestProbe(String host, int port) {
+        this.base = "http://" + host + ":" + port;
+    }
+
+    public Status status() throws IOException {
+        JsonNode n = Http.json().readTree(request("GET", "/cgi-bin/status", 2000));
+        return new Status(n.path("bootId").asText(), n.path("counter").asLong(), n.path("uuid").asText(),
+                n.path("mac").asText(), n.path("diskCounter").asLong(), n.path("bootCount").asLong());
+    }
+
+    /** Increments the counter kept on the guest's disk (flushed before the answer); returns the new value. */
+    public long incrementDiskCounter() throws IOException {
+        return Http.json().readTree(request("POST", "/cgi-bin/disk-counter", 5000)).path("diskCounter").asLong();
+    }
+
+    /** Waits until the guest's service answers. */
+    public Status awaitReady(Duration limit) {
+        return Poll.until(limit, "guest service at " + base, () -> {
+            try {
+                return status();
+            } catch (IOException e) {
+                return null;
+            }
+        });
+    }
+
+    private String request(String method, String path, int timeoutMillis) throws IOException {
+        HttpURLConnection c = (HttpURLConnection) URI.create(base + path).toURL().openConnection();
+        c.setRequestMethod(method);
+        c.setConnectTimeout(timeoutMillis);
+        c.setReadTimeout(timeoutMillis);
+        if (method.equals("POST")) {
+            c.setDoOutput(true);
+            c.getOutputStream().close();
+        }
+        try {
+            int code = c.getResponseCode();
+            if (code != 200) {
+                throw new IOException("guest answered HTTP " + code + " for " + path);
+            }
+            return new String(c.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        } finally {
+            c.disconnect();
+        }
+    }
+}

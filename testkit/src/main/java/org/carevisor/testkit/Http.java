@@ -1,0 +1,71 @@
+package org.carevisor.testkit;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+
+/** A small JSON HTTP client for tests; never throws on 4xx/5xx, so tests can look at problem documents. */
+public final class Http {
+    /** Status, headers and parsed body of a response. */
+    public record Response(int status, String contentType, String location, JsonNode json, String text) {
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+
+    private final String base;
+
+    public Http(String base) {
+        this.base = base.replaceAll("/+$", "");
+    }
+
+    public Response get(String path) {
+        return send("GET", path, null);
+    }
+
+    public Response post(String path, String body) {
+        return send("POST", path, body);
+    }
+
+    public Response patch(String path, String body) {
+        return send("PATCH", path, body);
+    }
+
+    public Response delete(String path) {
+        return send("DELETE", path, null);
+    }
+
+    public Response send(String method, String path, String body) {
+        try {
+            HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30));
+            if (body != null) {
+                b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));
+            } else {
+                b.method(method, HttpRequest.BodyPublishers.noBody());
+            }
+            HttpResponse<String> r = CLIENT.send(b.build(), HttpResponse.BodyHandlers.ofString());
+            JsonNode json = null;
+            try {
+                json = r.body().isEmpty() ? null : JSON.readTree(r.body());
+            } catch (IOException e) {
+                // not JSON
+            }
+            return new Response(r.statusCode(), r.headers().firstValue("Content-Type").orElse(""),
+                    r.headers().firstValue("Location").orElse(null), json, r.body());
+        } catch (IOException e) {
+            throw new IllegalStateException(method + " " + base + path + " failed: " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public static ObjectMapper json() {
+        return JSON;
+    }
+}

@@ -1,0 +1,63 @@
+package org.carevisor.testkit;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A Carevisor component (manager or agent) started as its own JVM process with the test's classpath,
+ * so tests can kill it (-9), freeze it or restart it like a real deployment.
+ */
+public final class JavaProcess implements AutoCloseable {
+    private final Process process;
+    private final Path log;
+
+    private JavaProcess(Process process, Path log) {
+        this.process = process;
+        this.log = log;
+    }
+
+    public static JavaProcess start(String mainClass, List<String> args, Path log) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of("-XX:+UseSerialGC", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp",
+                System.getProperty("java.class.path"), mainClass));
+        cmd.addAll(args);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        return new JavaProcess(p, log);
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    public boolean alive() {
+        return process.isAlive();
+    }
+
+    public Path log() {
+        return log;
+    }
+
+    /** Kills the process like a power loss of the component (SIGKILL). */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
+    }
+
+    /** Stops the process normally (SIGTERM), then kills it if it does not end. */
+    @Override
+    public void close() throws InterruptedException {
+        if (process.isAlive()) {
+            process.destroy();
+            if (!process.waitFor(15, TimeUnit.SECONDS)) {
+                kill();
+            }
+        }
+    }
+}
