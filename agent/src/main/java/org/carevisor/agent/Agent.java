@@ -102,7 +102,7 @@ public final class Agent implements AutoCloseable {
         String advertised = config.listenAddress().equals("0.0.0.0") ? config.hostName() : config.listenAddress();
         String endpoint = "http://" + advertised + ":" + server.getAddress().getPort();
         HostInventoryCollector inventory = new HostInventoryCollector(hostId, config.hostName(), endpoint,
-                qemuVersion, accel.accelerator(), warnings, storage);
+                qemuVersion, accel.accelerator(), warnings, storage, vms::shuttingDown);
         ReportBuilder reports = new ReportBuilder(inventory, vms);
         server.createContext("/", AgentApi.routes(vms, storage, inventory, reports));
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());

@@ -126,6 +126,28 @@ class VmLifecycleIT {
     }
 
     @Test
+    void guestThatPowersItselfOffStaysOff() throws Exception {
+        lab.createVm("{\"name\":\"life-3\",\"cpus\":1,\"memoryMiB\":128,"
+                + "\"image\":\"carevisor-appliance\",\"start\":true}");
+        GuestProbe guest = lab.guest("life-3");
+        guest.awaitReady(BOOT);
+        guest.powerOffFromInside();
+        JsonNode off = lab.awaitState("life-3", "stopped", Duration.ofSeconds(30));
+        assertThat(off.path("stopCause").asText()).isEqualTo("guest");
+        JsonNode vm = Poll.until(Duration.ofSeconds(10), "desired state to follow the guest", () -> {
+            JsonNode v = lab.vm("life-3");
+            return v.path("powerState").asText().equals("stopped") ? v : null;
+        });
+        assertThat(vm.path("stateReason").asText()).contains("guest powered off");
+        Poll.sleep(3000);
+        assertThat(lab.vm("life-3").path("state").asText()).as("not started again by the reconcile loop")
+                .isEqualTo("stopped");
+        assertThat(lab.api().get("/api/v1/vms/life-3/history").json().findValuesAsText("action"))
+                .contains("vm.guest-shutdown");
+        lab.awaitTask(lab.api().delete("/api/v1/vms/life-3").json().path("id").asText());
+    }
+
+    @Test
     void forcedDeleteOfARunningVm() throws Exception {
         JsonNode vm = lab.createVm("{\"name\":\"life-2\",\"cpus\":1,\"memoryMiB\":128,"
                 + "\"image\":\"carevisor-appliance\",\"start\":true}");

@@ -18,13 +18,14 @@ import java.util.List;
  * @param qemuVersion        version printed by qemu-system-x86_64
  * @param accelerator        {@code kvm} or {@code tcg}
  * @param warnings           conditions an operator should know about (e.g. running without KVM)
+ * @param shuttingDown       the host is stopping all its VMs; nothing may be started on it
  * @param agentVersion       agent build version
  * @param protocolVersion    protocol version the agent speaks
  */
 public record HostInventory(String hostId, String hostname, String endpoint, int cpus, String cpuModelName,
                             long memoryMiB, long memoryAvailableMiB, String storagePath, long storageTotalBytes,
                             long storageFreeBytes, String qemuVersion, String accelerator, List<String> warnings,
-                            String agentVersion, int protocolVersion) {
+                            boolean shuttingDown, String agentVersion, int protocolVersion) {
     public HostInventory {
         warnings = warnings == null ? List.of() : List.copyOf(warnings);
     }

@@ -33,6 +33,11 @@ public final class GuestProbe {
         return Http.json().readTree(request("POST", "/cgi-bin/disk-counter", 5000)).path("diskCounter").asLong();
     }
 
+    /** Asks the guest itself to power off (as if an administrator ran poweroff inside it). */
+    public void powerOffFromInside() throws IOException {
+        request("POST", "/cgi-bin/power?action=poweroff", 5000, 202);
+    }
+
     /** Waits until the guest's service answers. */
     public Status awaitReady(Duration limit) {
         return Poll.until(limit, "guest service at " + base, () -> {
@@ -45,6 +50,10 @@ public final class GuestProbe {
     }
 
     private String request(String method, String path, int timeoutMillis) throws IOException {
+        return request(method, path, timeoutMillis, 200);
+    }
+
+    private String request(String method, String path, int timeoutMillis, int expected) throws IOException {
         HttpURLConnection c = (HttpURLConnection) URI.create(base + path).toURL().openConnection();
         c.setRequestMethod(method);
         c.setConnectTimeout(timeoutMillis);
@@ -55,7 +64,7 @@ public final class GuestProbe {
         }
         try {
             int code = c.getResponseCode();
-            if (code != 200) {
+            if (code != expected) {
                 throw new IOException("guest answered HTTP " + code + " for " + path);
             }
             return new String(c.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

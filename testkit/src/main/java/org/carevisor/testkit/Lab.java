@@ -195,6 +195,21 @@ public final class Lab implements AutoCloseable {
             Thread.currentThread().interrupt();
         } finally {
             QemuProcesses.killAll(dir.toString());
+            keepLogs();
+        }
+    }
+
+    /** Copies the lab's logs to target/lab-logs/ so a failed run can be read after the temp dir is gone. */
+    private void keepLogs() {
+        Path target = Path.of("target", "lab-logs", dir.getParent().getFileName() + "-" + dir.getFileName());
+        try (var logs = Files.walk(dir)) {
+            for (Path p : logs.filter(f -> f.toString().endsWith(".log") && Files.isRegularFile(f)).toList()) {
+                Path copy = target.resolve(dir.relativize(p));
+                Files.createDirectories(copy.getParent());
+                Files.copy(p, copy, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (IOException e) {
+            // logs are a convenience
         }
     }
 }

@@ -36,7 +36,7 @@ public final class AgentApi {
                         throw AgentException.badRequest("id-mismatch", "spec id " + spec.id()
                                 + " differs from the path's VM id " + r.param(1));
                     }
-                    return vms.getOrCreate(r.param(1)).start(spec);
+                    return vms.forStart(r.param(1)).start(spec);
                 })
                 .add("POST", ID + "/shutdown", r -> vms.get(r.param(1))
                         .shutdown(r.body(ShutdownRequest.class).timeoutSeconds(), StopCause.REQUESTED))

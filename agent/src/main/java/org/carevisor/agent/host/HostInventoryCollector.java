@@ -18,9 +18,11 @@ public final class HostInventoryCollector {
     private final List<String> warnings;
     private final String cpuModel;
     private final StorageService storage;
+    private final java.util.function.BooleanSupplier shuttingDown;
 
     public HostInventoryCollector(String hostId, String hostName, String endpoint, String qemuVersion,
-                                  String accelerator, List<String> warnings, StorageService storage) {
+                                  String accelerator, List<String> warnings, StorageService storage,
+                                  java.util.function.BooleanSupplier shuttingDown) {
         this.hostId = hostId;
         this.hostName = hostName;
         this.endpoint = endpoint;
@@ -28,6 +30,7 @@ public final class HostInventoryCollector {
         this.accelerator = accelerator;
         this.warnings = List.copyOf(warnings);
         this.storage = storage;
+        this.shuttingDown = shuttingDown;
         this.cpuModel = readCpuModel();
     }
 
@@ -35,7 +38,7 @@ public final class HostInventoryCollector {
         long[] mem = readMemInfo();
         return new HostInventory(hostId, hostName, endpoint, Runtime.getRuntime().availableProcessors(), cpuModel,
                 mem[0], mem[1], storage.root().toString(), storage.totalBytes(), storage.freeBytes(), qemuVersion,
-                accelerator, warnings, AgentVersion.VERSION, Protocol.VERSION);
+                accelerator, warnings, shuttingDown.getAsBoolean(), AgentVersion.VERSION, Protocol.VERSION);
     }
 
     /** MemTotal and MemAvailable in MiB. */

@@ -30,6 +30,7 @@ public final class VmRegistry {
     private final Path vmsDir;
     private final VmHost host;
     private final Map<String, VmSupervisor> vms = new ConcurrentHashMap<>();
+    private volatile boolean shuttingDown;
 
     public VmRegistry(Path stateDir, VmHost host) throws IOException {
         this.vmsDir = stateDir.resolve("vms");
@@ -67,9 +68,18 @@ public final class VmRegistry {
         }
     }
 
-    /** The supervisor of a VM, created on first use (a start makes the VM known to this host). */
-    public VmSupervisor getOrCreate(String id) {
+    /** True once {@link #stopAll} was called: this agent process starts no more VMs. */
+    public boolean shuttingDown() {
+        return shuttingDown;
+    }
+
+    /** The supervisor of a VM about to be started, created on first use; refused while the host shuts down. */
+    public VmSupervisor forStart(String id) {
         checkId(id);
+        if (shuttingDown) {
+            throw AgentException.conflict("host-shutting-down", "this host is shutting down its VMs; "
+                    + "no VM can be started on it until its agent restarts");
+        }
         return vms.computeIfAbsent(id, k -> new VmSupervisor(k, new VmFiles(vmsDir.resolve(k)), host));
     }
 
@@ -107,8 +117,13 @@ public final class VmRegistry {
         deleteTree(vm.files().directory());
     }
 
-    /** Shuts every VM down (ACPI, power-off after the timeout) and waits until all have stopped. */
+    /**
+     * Marks the host as shutting down (reported to the manager, so nothing is started here any more),
+     * shuts every VM down (ACPI, power-off after the timeout) and waits until all have stopped.
+     */
     public List<VmStatus> stopAll(int timeoutSeconds) {
+        shuttingDown = true;
+        host.onChange().run();
         for (VmSupervisor vm : vms.values()) {
             vm.shutdown(timeoutSeconds, StopCause.HOST_SHUTDOWN);
         }

@@ -39,6 +39,11 @@ public final class VmSupervisor {
     private static final Duration START_LIMIT = Duration.ofSeconds(20);
     private static final Duration EXIT_STATUS_WAIT = Duration.ofSeconds(5);
     private static final Duration KILL_GRACE = Duration.ofSeconds(10);
+    /**
+     * How often the ACPI power button is pressed again during a graceful shutdown: a press before the
+     * guest has loaded its power-button driver (early boot) is lost, so a single press is not enough.
+     */
+    private static final Duration ACPI_REPEAT = Duration.ofSeconds(2);
 
     private final String vmId;
     private final VmFiles files;
@@ -63,6 +68,7 @@ public final class VmSupervisor {
     private VmFiles.StopRequest stopRequest;
     private String stopDetail;
     private ScheduledFuture<?> stopTimer;
+    private ScheduledFuture<?> acpiRepeat;
     private Boolean guestShutdown;
     private String shutdownReason;
 
@@ -345,6 +351,7 @@ public final class VmSupervisor {
             transition(VmState.STOPPING, "stop requested before the agent restarted ("
                     + request.cause().json() + ")");
             scheduleDeadline(gen, request.deadline());
+            scheduleAcpiRepeat(gen);
         }
     }
 
@@ -368,6 +375,7 @@ public final class VmSupervisor {
             transition(VmState.STOPPING, "ACPI shutdown requested; power-off after " + timeoutSeconds + " s");
             gen = generation;
             scheduleDeadline(gen, deadline);
+            scheduleAcpiRepeat(gen);
             client = qmp;
         }
         host.onChange().run();
@@ -578,6 +586,10 @@ public final class VmSupervisor {
                 stopTimer.cancel(false);
                 stopTimer = null;
             }
+            if (acpiRepeat != null) {
+                acpiRepeat.cancel(false);
+                acpiRepeat = null;
+            }
             stopRequest = null;
             stopDetail = null;
             pid = null;
@@ -638,6 +650,28 @@ public final class VmSupervisor {
         } catch (IOException e) {
             LOG.warn("VM {}: cannot persist stop request: {}", vmId, e.getMessage());
         }
+    }
+
+    private void scheduleAcpiRepeat(long gen) {
+        if (acpiRepeat != null) {
+            acpiRepeat.cancel(false);
+        }
+        acpiRepeat = host.scheduler().scheduleWithFixedDelay(() -> {
+            QmpClient client;
+            synchronized (lock) {
+                if (gen != generation || exitHandled || stopRequest == null || state != VmState.STOPPING) {
+                    return;
+                }
+                client = qmp;
+            }
+            if (client != null && client.isOpen()) {
+                try {
+                    client.execute("system_powerdown", null);
+                } catch (QmpException e) {
+                    LOG.debug("VM {}: repeated system_powerdown failed: {}", vmId, e.getMessage());
+                }
+            }
+        }, ACPI_REPEAT.toMillis(), ACPI_REPEAT.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     private void scheduleDeadline(long gen, Instant deadline) {

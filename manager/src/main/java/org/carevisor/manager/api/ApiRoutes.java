@@ -139,7 +139,8 @@ public final class ApiRoutes {
         Instant lastSeen = live == null ? h.lastSeen() : live.receivedAt();
         List<VmView> all = vms.list().stream().filter(v -> h.id().equals(v.hostId())).toList();
         int running = (int) all.stream().filter(v -> v.state().equals("running") || v.state().equals("paused")).count();
-        return new HostView(h.id(), inv.hostname(), board.connected(h.id()) ? "connected" : "not-responding", lastSeen,
+        String status = !board.connected(h.id()) ? "not-responding" : inv.shuttingDown() ? "shutting-down" : "connected";
+        return new HostView(h.id(), inv.hostname(), status, lastSeen,
                 h.firstSeen(), inv.endpoint(), inv.cpus(), inv.cpuModelName(), inv.memoryMiB(),
                 inv.memoryAvailableMiB(), inv.storagePath(), inv.storageTotalBytes(), inv.storageFreeBytes(),
                 inv.qemuVersion(), inv.accelerator(), inv.warnings(), inv.agentVersion(), all.size(), running);

@@ -29,9 +29,9 @@ public final class HostBoard {
         this.timeout = timeout;
     }
 
-    /** Stores a report; returns the previous entry of the host, if any. */
-    public Optional<Entry> put(HostReport report) {
-        return Optional.ofNullable(hosts.put(report.inventory().hostId(), new Entry(report, Instant.now())));
+    /** Stores a report as the host's newest. */
+    public void put(HostReport report) {
+        hosts.put(report.inventory().hostId(), new Entry(report, Instant.now()));
     }
 
     public Optional<Entry> get(String hostId) {

@@ -65,7 +65,7 @@ public final class ReportIngest {
                             + Protocol.VERSION + "; upgrade the agent or the manager", null);
         }
         String hostId = report.inventory().hostId();
-        Optional<HostBoard.Entry> previous = board.put(report);
+        Optional<HostBoard.Entry> previous = board.get(hostId);
         Instant now = Instant.now();
         boolean inventoryChanged = previous.isEmpty()
                 || !previous.get().inventory().endpoint().equals(report.inventory().endpoint())
@@ -88,10 +88,13 @@ public final class ReportIngest {
                     hostId, report.inventory().hostname(), null, null, "agent process restarted at "
                     + report.agentStartedAt(), Outcome.SUCCESS, null));
         }
+        // VM states first, then the host counts as reporting: a reader must never see a freshly connected
+        // host together with the observations of its previous agent.
+        ingestVms(report);
+        board.put(report);
         if (previous.isEmpty()) {
             onNewHost.run();
         }
-        ingestVms(report);
         onChange.run();
     }
 

@@ -11,8 +11,8 @@ import org.carevisor.protocol.VmState;
  */
 public final class ReconcileDecision {
     /** What the loop knows about one VM. */
-    public record Input(PowerState desired, Lifecycle lifecycle, boolean hostConnected, boolean busy,
-                        VmState observed, StopCause cause, boolean everObserved) {
+    public record Input(PowerState desired, Lifecycle lifecycle, boolean hostConnected, boolean hostShuttingDown,
+                        boolean busy, VmState observed, StopCause cause, boolean everObserved) {
     }
 
     /** The decision and why. */
@@ -38,7 +38,9 @@ public final class ReconcileDecision {
                 case RUNNING, STARTING, STOPPING -> none("converged or in transition");
                 case PAUSED -> new Decision(ReconcileAction.RESUME, "desired running, observed paused");
                 case CRASHED -> none("VM crashed; it is restarted only by an operator (or an HA policy)");
-                case STOPPED -> in.cause() == StopCause.START_FAILED
+                case STOPPED -> in.hostShuttingDown()
+                        ? none("the host is shutting down; the VM starts again when the host is back")
+                        : in.cause() == StopCause.START_FAILED
                         ? none("the last start failed; waiting for an operator")
                         : in.cause() == StopCause.GUEST
                         ? none("the guest powered off; desired state follows the guest")

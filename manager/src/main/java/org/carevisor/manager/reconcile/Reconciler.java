@@ -89,9 +89,10 @@ public final class Reconciler implements AutoCloseable {
             }
             Optional<ObservedStore.Observed> o = observed.get(vm.id());
             boolean connected = vm.hostId() != null && hosts.connected(vm.hostId());
+            boolean shuttingDown = hosts.get(vm.hostId()).map(e -> e.inventory().shuttingDown()).orElse(false);
             VmStatus s = o.map(ObservedStore.Observed::status).orElse(null);
             ReconcileDecision.Decision d = ReconcileDecision.decide(new ReconcileDecision.Input(vm.powerState(),
-                    vm.lifecycle(), connected, tasks.isLocked(vm.id()),
+                    vm.lifecycle(), connected, shuttingDown, tasks.isLocked(vm.id()),
                     s == null ? org.carevisor.protocol.VmState.STOPPED : s.state(), s == null ? null : s.cause(),
                     s != null));
             if (d.action() != ReconcileAction.NONE) {

@@ -98,6 +98,10 @@ public final class VmPowerService {
                     + (state == VmState.PAUSED ? "; resume it instead" : ""));
         }
         String endpoint = connectedEndpoint(vm);
+        if (hosts.get(vm.hostId()).map(e -> e.inventory().shuttingDown()).orElse(false)) {
+            throw ApiException.conflict("host-shutting-down", "the host of VM '" + vm.name()
+                    + "' is shutting down; start the VM when the host is back");
+        }
         long available = hosts.get(vm.hostId()).map(e -> e.inventory().memoryAvailableMiB()).orElse(0L);
         if (available < vm.memoryMiB()) {
             throw ApiException.conflict("insufficient-memory", "host has " + available + " MiB available but VM '"

@@ -75,7 +75,7 @@ class StorageTest {
 
     private static HostInventory inventory(String id) {
         return new HostInventory(id, "host-a", "http://127.0.0.1:7701", 2, "cpu", 4096, 3000, "/srv", 100, 50,
-                "7.2", "tcg", List.of("no kvm"), "dev", 1);
+                "7.2", "tcg", List.of("no kvm"), false, "dev", 1);
     }
 
     private static VmRecord vm(String id, String name, String hostId) {

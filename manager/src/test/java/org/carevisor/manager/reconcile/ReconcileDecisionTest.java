@@ -43,20 +43,28 @@ class ReconcileDecisionTest {
                 row(PAUSE, Lifecycle.READY, true, false, VmState.RUNNING, null, true, ReconcileAction.PAUSE),
                 row(PAUSE, Lifecycle.READY, true, false, VmState.PAUSED, null, true, ReconcileAction.NONE),
                 row(PAUSE, Lifecycle.READY, true, false, VmState.STOPPED, null, true, ReconcileAction.NONE),
-                row(RUN, Lifecycle.READY, true, false, VmState.UNKNOWN, null, true, ReconcileAction.NONE));
+                row(RUN, Lifecycle.READY, true, false, VmState.UNKNOWN, null, true, ReconcileAction.NONE),
+                shuttingDown(RUN, VmState.STOPPED, StopCause.HOST_SHUTDOWN, ReconcileAction.NONE),
+                shuttingDown(RUN, VmState.STOPPING, StopCause.HOST_SHUTDOWN, ReconcileAction.NONE),
+                shuttingDown(STOP, VmState.RUNNING, null, ReconcileAction.SHUTDOWN));
     }
 
     private static Arguments row(PowerState desired, Lifecycle lifecycle, boolean connected, boolean busy,
                                  VmState observed, StopCause cause, boolean ever, ReconcileAction action) {
-        return Arguments.of(desired, lifecycle, connected, busy, observed, cause, ever, action);
+        return Arguments.of(desired, lifecycle, connected, false, busy, observed, cause, ever, action);
     }
 
-    @ParameterizedTest(name = "desired {0}, {1}, host connected {2}, busy {3}, observed {4} ({5}) -> {7}")
+    /** The host reports that it is shutting down. */
+    private static Arguments shuttingDown(PowerState desired, VmState observed, StopCause cause, ReconcileAction action) {
+        return Arguments.of(desired, Lifecycle.READY, true, true, false, observed, cause, true, action);
+    }
+
+    @ParameterizedTest(name = "desired {0}, {1}, host connected {2}, shutting down {3}, busy {4}, observed {5} ({6}) -> {8}")
     @MethodSource("table")
-    void decides(PowerState desired, Lifecycle lifecycle, boolean connected, boolean busy, VmState observed,
-                 StopCause cause, boolean ever, ReconcileAction expected) {
+    void decides(PowerState desired, Lifecycle lifecycle, boolean connected, boolean shuttingDown, boolean busy,
+                 VmState observed, StopCause cause, boolean ever, ReconcileAction expected) {
         ReconcileDecision.Decision d = ReconcileDecision.decide(new ReconcileDecision.Input(desired, lifecycle,
-                connected, busy, observed, cause, ever));
+                connected, shuttingDown, busy, observed, cause, ever));
         assertThat(d.action()).isEqualTo(expected);
         assertThat(d.why()).isNotBlank();
     }

@@ -1,0 +1,92 @@
+package org.carevisor.agent.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.Map;
+import org.carevisor.agent.Agent;
+import org.carevisor.agent.AgentConfig;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The agent speaks protocol v1 only and says so; its options are checked. */
+class AgentProtocolTest {
+    @TempDir
+    static Path dir;
+    static Agent agent;
+    static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    @BeforeAll
+    static void start() throws Exception {
+        agent = Agent.start(AgentConfig.parse(new String[] {"--state-dir", dir.resolve("state").toString(),
+                "--storage-dir", dir.resolve("storage").toString(), "--port", "0", "--accel", "tcg"}, Map.of()));
+    }
+
+    @AfterAll
+    static void stop() {
+        if (agent != null) {
+            agent.close();
+        }
+    }
+
+    private static HttpResponse<String> get(String path, String version) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(agent.endpoint() + path));
+        if (version != null) {
+            b.header("Carevisor-Protocol", version);
+        }
+        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void answersVersionOne() throws Exception {
+        HttpResponse<String> r = get("/v1/host", "1");
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.headers().firstValue("Carevisor-Protocol")).contains("1");
+        assertThat(r.body()).contains("\"accelerator\":\"tcg\"", "no hardware acceleration");
+    }
+
+    @Test
+    void refusesAnotherVersionWithAClearError() throws Exception {
+        HttpResponse<String> wrong = get("/v1/host", "2");
+        assertThat(wrong.statusCode()).isEqualTo(400);
+        assertThat(wrong.body()).contains("protocol-version-mismatch", "speaks protocol version 1", "'2'");
+        HttpResponse<String> missing = get("/v1/host", null);
+        assertThat(missing.statusCode()).isEqualTo(400);
+        assertThat(missing.body()).contains("header Carevisor-Protocol missing");
+        HttpResponse<String> v2 = get("/v2/host", "2");
+        assertThat(v2.statusCode()).isEqualTo(404);
+        assertThat(v2.body()).contains("unsupported-protocol");
+    }
+
+    @Test
+    void refusesDiskPathsOutsideStorageAndUnknownVms() throws Exception {
+        HttpRequest post = HttpRequest.newBuilder(URI.create(agent.endpoint() + "/v1/disks"))
+                .header("Carevisor-Protocol", "1").header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"path\":\"../escape.qcow2\",\"format\":\"qcow2\",\"sizeBytes\":1048576,\"mode\":\"BLANK\"}"))
+                .build();
+        HttpResponse<String> r = HTTP.send(post, HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(400);
+        assertThat(r.body()).contains("invalid-path", "storage root");
+        assertThat(dir.resolve("escape.qcow2")).doesNotExist();
+        assertThat(get("/v1/vms/00000000-0000-4000-8000-000000000000", "1").statusCode()).isEqualTo(404);
+        assertThat(get("/v1/vms/not-a-uuid", "1").statusCode()).isEqualTo(400);
+    }
+
+    @Test
+    void optionsAreChecked() {
+        assertThatThrownBy(() -> AgentConfig.parse(new String[] {"--colour", "red"}, Map.of()))
+                .hasMessageContaining("unknown option --colour");
+        assertThatThrownBy(() -> AgentConfig.parse(new String[] {"--accel", "xen"}, Map.of()))
+                .hasMessageContaining("auto, kvm or tcg");
+        assertThat(AgentConfig.parse(new String[0], Map.of("CAREVISOR_AGENT_PORT", "9999")).listenPort())
+                .isEqualTo(9999);
+    }
+}
