@@ -7,9 +7,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 ./carevisor deps >/dev/null
 ./carevisor appliance >/dev/null
-source <(sed -n '/^java_major()/,/^}/p; /^find_jdk()/,/^}/p; /^die()/p; /^say()/p' ./carevisor)
-find_jdk
+export JAVA_HOME=$(./carevisor java-home)
 mvn -q -B package -DskipTests -pl bench -am
-exec "$JAVA" -XX:+UseSerialGC -cp "bench/target/classes:bench/target/lib/*" \
+exec "$JAVA_HOME/bin/java" -XX:+UseSerialGC -cp "bench/target/classes:bench/target/lib/*" \
   -Dcarevisor.appliance="$ROOT/build/appliance/carevisor-appliance.qcow2" \
   org.carevisor.bench.VmStartBench "${1:-10}"

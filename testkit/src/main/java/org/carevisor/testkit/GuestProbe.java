@@ -23,7 +23,11 @@ public final class GuestProbe {
     }
 
     public Status status() throws IOException {
-        JsonNode n = Http.json().readTree(request("GET", "/cgi-bin/status", 2000));
+        return status(2000);
+    }
+
+    private Status status(int timeoutMillis) throws IOException {
+        JsonNode n = Http.json().readTree(request("GET", "/cgi-bin/status", timeoutMillis));
         return new Status(n.path("bootId").asText(), n.path("counter").asLong(), n.path("uuid").asText(),
                 n.path("mac").asText(), n.path("diskCounter").asLong(), n.path("bootCount").asLong());
     }
@@ -38,11 +42,14 @@ public final class GuestProbe {
         request("POST", "/cgi-bin/power?action=poweroff", 5000, 202);
     }
 
-    /** Waits until the guest's service answers. */
+    /**
+     * Waits until the guest's service answers. Polls with short timeouts: user-mode networking accepts the
+     * connection on the host before the guest listens, and such a request only hangs.
+     */
     public Status awaitReady(Duration limit) {
-        return Poll.until(limit, "guest service at " + base, () -> {
+        return Poll.until(limit, Duration.ofMillis(50), "guest service at " + base, () -> {
             try {
-                return status();
+                return status(300);
             } catch (IOException e) {
                 return null;
             }

@@ -20,16 +20,33 @@ public final class JavaProcess implements AutoCloseable {
         this.log = log;
     }
 
-    public static JavaProcess start(String mainClass, List<String> args, Path log) throws IOException {
+    /**
+     * Starts {@code mainClass} with the JVM options of {@code component} from the repository's
+     * {@code jvm/<component>.options}, the same file ./carevisor up uses.
+     */
+    public static JavaProcess start(String component, String mainClass, List<String> args, Path log)
+            throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(List.of("-XX:+UseSerialGC", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp",
-                System.getProperty("java.class.path"), mainClass));
+        cmd.addAll(jvmOptions(component));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
         cmd.addAll(args);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         return new JavaProcess(p, log);
+    }
+
+    /** The options in jvm/<component>.options, found by walking up from the working directory. */
+    static List<String> jvmOptions(String component) throws IOException {
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            Path file = dir.resolve("jvm").resolve(component + ".options");
+            if (java.nio.file.Files.isRegularFile(file)) {
+                return java.nio.file.Files.readAllLines(file).stream().map(String::strip)
+                        .filter(l -> !l.isEmpty() && !l.startsWith("#")).toList();
+            }
+        }
+        throw new IOException("jvm/" + component + ".options not found above " + Path.of("").toAbsolutePath());
     }
 
     public long pid() {

@@ -86,7 +86,8 @@ public final class Lab implements AutoCloseable {
         if (managerPort != 0) {
             args.set(args.indexOf("--port") + 1, Integer.toString(managerPort));
         }
-        manager = JavaProcess.start("org.carevisor.manager.ManagerMain", args, dir.resolve("log/manager.log"));
+        manager = JavaProcess.start("manager", "org.carevisor.manager.ManagerMain", args,
+                dir.resolve("log/manager.log"));
         String url = Poll.until(Duration.ofSeconds(60), "manager to start (see " + manager.log() + ")", () -> {
             if (!manager.alive()) {
                 throw new IllegalStateException("manager exited; see " + manager.log());
@@ -105,7 +106,7 @@ public final class Lab implements AutoCloseable {
     public void startAgent() throws IOException {
         List<String> args = new ArrayList<>(agentArgs);
         args.addAll(List.of("--manager-url", managerUrl()));
-        agent = JavaProcess.start("org.carevisor.agent.AgentMain", args, dir.resolve("log/agent.log"));
+        agent = JavaProcess.start("agent", "org.carevisor.agent.AgentMain", args, dir.resolve("log/agent.log"));
     }
 
     /** Reconnects a restarted manager's agent (the agent was told the manager's URL at start). */

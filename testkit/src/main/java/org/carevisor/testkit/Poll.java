@@ -8,8 +8,13 @@ public final class Poll {
     private Poll() {
     }
 
-    /** Polls until {@code condition} returns a non-null value; returns it or fails after {@code limit}. */
+    /** Polls every 100 ms until {@code condition} returns a non-null value; returns it or fails after {@code limit}. */
     public static <T> T until(Duration limit, String what, Supplier<T> condition) {
+        return until(limit, Duration.ofMillis(100), what, condition);
+    }
+
+    /** Polls every {@code every} until {@code condition} returns a non-null value (not false). */
+    public static <T> T until(Duration limit, Duration every, String what, Supplier<T> condition) {
         long deadline = System.nanoTime() + limit.toNanos();
         RuntimeException last = null;
         while (System.nanoTime() < deadline) {
@@ -21,7 +26,7 @@ public final class Poll {
             } catch (RuntimeException e) {
                 last = e;
             }
-            sleep(100);
+            sleep(every.toMillis());
         }
         throw new AssertionError("timed out after " + limit.toMillis() + " ms waiting for: " + what
                 + (last == null ? "" : " (last error: " + last + ")"), last);
