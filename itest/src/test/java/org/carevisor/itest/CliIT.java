@@ -6,43 +6,27 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import org.carevisor.cli.CarevisorCli;
 import org.carevisor.cli.ExitCodes;
 import org.carevisor.testkit.Http;
-import org.carevisor.testkit.Lab;
 import org.carevisor.testkit.Poll;
-import org.carevisor.testkit.QemuProcesses;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The carevisor CLI against a real manager and agent: tables, --json, console, exit codes. */
-class CliIT {
-    @TempDir
-    static Path dir;
-    static Lab lab;
+class CliIT extends ApplianceLabTest {
+    @Override
+    int guestPortFrom() {
+        return 21600;
+    }
 
     /** Output and exit code of one CLI run. */
     record Run(int code, String out, String err) {
     }
 
-    @BeforeAll
-    static void startLab() throws Exception {
-        lab = Lab.start(dir.resolve("lab"), 21600, Lab.applianceImage());
-    }
 
-    @AfterAll
-    static void stopLab() {
-        if (lab != null) {
-            lab.close();
-        }
-        assertThat(QemuProcesses.find(dir.toString())).isEmpty();
-    }
 
-    static Run cli(String... args) {
+    Run cli(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         CarevisorCli root = new CarevisorCli(new PrintStream(out, true, StandardCharsets.UTF_8),

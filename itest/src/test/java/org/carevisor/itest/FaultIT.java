@@ -3,41 +3,24 @@ package org.carevisor.itest;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import org.carevisor.testkit.GuestProbe;
-import org.carevisor.testkit.Lab;
 import org.carevisor.testkit.Poll;
-import org.carevisor.testkit.QemuProcesses;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Faults with real guests: QEMU killed with SIGKILL, the agent killed and restarted while VMs run, the
  * manager restarted. Manager and agent are separate processes, as in a deployment.
  */
-class FaultIT {
-    private static final Duration BOOT = Duration.ofSeconds(90);
-
-    @TempDir
-    static Path dir;
-    static Lab lab;
-
-    @BeforeAll
-    static void startLab() throws Exception {
-        lab = Lab.start(dir.resolve("lab"), 21400, Lab.applianceImage());
+class FaultIT extends ApplianceLabTest {
+    @Override
+    int guestPortFrom() {
+        return 21400;
     }
 
-    @AfterAll
-    static void stopLab() {
-        if (lab != null) {
-            lab.close();
-        }
-        assertThat(QemuProcesses.find(dir.toString())).as("QEMU processes left behind").isEmpty();
-    }
+
+
 
     @Test
     void killedQemuIsShownCrashedWithinFiveSeconds() throws Exception {

@@ -8,38 +8,23 @@ import java.nio.file.Path;
 import java.time.Duration;
 import org.carevisor.testkit.GuestProbe;
 import org.carevisor.testkit.Http;
-import org.carevisor.testkit.Lab;
 import org.carevisor.testkit.Poll;
 import org.carevisor.testkit.QemuProcesses;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The life of a real appliance guest through the API: create and start, the guest's own view of its
  * identity, console marker, pause/resume, reboot, graceful ACPI shutdown with the disk counter kept,
  * resize while stopped, delete with its files.
  */
-class VmLifecycleIT {
-    private static final Duration BOOT = Duration.ofSeconds(90);
-
-    @TempDir
-    static Path dir;
-    static Lab lab;
-
-    @BeforeAll
-    static void startLab() throws Exception {
-        lab = Lab.start(dir.resolve("lab"), 21200, Lab.applianceImage());
+class VmLifecycleIT extends ApplianceLabTest {
+    @Override
+    int guestPortFrom() {
+        return 21200;
     }
 
-    @AfterAll
-    static void stopLab() {
-        if (lab != null) {
-            lab.close();
-        }
-        assertThat(QemuProcesses.find(dir.toString())).as("QEMU processes left behind").isEmpty();
-    }
+
+
 
     @Test
     void applianceGuestLifecycle() throws Exception {

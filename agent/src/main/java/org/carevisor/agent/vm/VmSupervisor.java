@@ -1,28 +1,20 @@
 package org.carevisor.agent.vm;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.File;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.carevisor.agent.AgentException;
-import org.carevisor.protocol.DiskSpec;
 import org.carevisor.protocol.NicSpec;
 import org.carevisor.protocol.PortForward;
 import org.carevisor.protocol.StopCause;
 import org.carevisor.protocol.VmSpec;
 import org.carevisor.protocol.VmState;
 import org.carevisor.protocol.VmStatus;
-import org.carevisor.qemu.QemuCommandLine;
-import org.carevisor.qemu.QemuException;
 import org.carevisor.qemu.QmpClient;
 import org.carevisor.qemu.QmpEvent;
 import org.carevisor.qemu.QmpException;
@@ -36,18 +28,15 @@ import org.slf4j.LoggerFactory;
  */
 public final class VmSupervisor {
     private static final Logger LOG = LoggerFactory.getLogger(VmSupervisor.class);
-    private static final Duration START_LIMIT = Duration.ofSeconds(20);
     private static final Duration EXIT_STATUS_WAIT = Duration.ofSeconds(5);
     private static final Duration KILL_GRACE = Duration.ofSeconds(10);
-    /**
-     * How often the ACPI power button is pressed again during a graceful shutdown: a press before the
-     * guest has loaded its power-button driver (early boot) is lost, so a single press is not enough.
-     */
-    private static final Duration ACPI_REPEAT = Duration.ofSeconds(2);
+
 
     private final String vmId;
     private final VmFiles files;
     private final VmHost host;
+    private final QemuLauncher launcher;
+    private final StopTimers stopTimers;
     private final Object lock = new Object();
 
     // all guarded by lock
@@ -67,8 +56,6 @@ public final class VmSupervisor {
     private boolean killedByAgent;
     private VmFiles.StopRequest stopRequest;
     private String stopDetail;
-    private ScheduledFuture<?> stopTimer;
-    private ScheduledFuture<?> acpiRepeat;
     private Boolean guestShutdown;
     private String shutdownReason;
 
@@ -76,6 +63,8 @@ public final class VmSupervisor {
         this.vmId = vmId;
         this.files = files;
         this.host = host;
+        this.launcher = new QemuLauncher(vmId, files, host);
+        this.stopTimers = new StopTimers(host.scheduler());
     }
 
     public String vmId() {
@@ -118,31 +107,7 @@ public final class VmSupervisor {
                 throw AgentException.conflict("vm-running", "VM " + vmId + " is already " + state.json()
                         + " on this host (pid " + pid + ")");
             }
-            checkDisks(newSpec);
-            List<String> argv;
-            try {
-                files.paths().checkSocketPaths();
-                argv = QemuCommandLine.build(newSpec, host.qemu(), files.paths());
-                files.prepareForStart(newSpec);
-            } catch (QemuException e) {
-                throw AgentException.badRequest(e.code(), e.getMessage());
-            } catch (IOException e) {
-                throw new AgentException(500, "io-error", "cannot prepare " + files.directory() + ": "
-                        + e.getMessage(), e);
-            }
-            List<String> command = new ArrayList<>(List.of("setsid", "/bin/sh", host.wrapper().toString(),
-                    files.paths().exitStatus().toString()));
-            command.addAll(argv);
-            try {
-                process = new ProcessBuilder(command)
-                        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                        .redirectErrorStream(true)
-                        .redirectOutput(files.paths().qemuLog().toFile())
-                        .start();
-            } catch (IOException e) {
-                throw new AgentException(500, "start-failed", "cannot run " + host.qemu().qemuBinary() + ": "
-                        + e.getMessage(), e);
-            }
+            process = launcher.launch(newSpec);
             spec = newSpec;
             wrapperPid = process.pid();
             gen = ++generation;
@@ -161,7 +126,7 @@ public final class VmSupervisor {
         }
         process.onExit().thenRun(() -> onProcessGone(gen));
         try {
-            awaitMonitor(process, gen);
+            attach(gen, launcher.awaitMonitor(process, socket -> connect(gen)), true);
         } catch (AgentException e) {
             handleStartFailure(gen, e);
             throw e;
@@ -170,52 +135,8 @@ public final class VmSupervisor {
         return status();
     }
 
-    private void checkDisks(VmSpec newSpec) {
-        for (DiskSpec d : newSpec.disks()) {
-            Path file;
-            try {
-                file = QemuCommandLine.resolveInStorage(host.qemu().storageRoot(), d.path());
-            } catch (QemuException e) {
-                throw AgentException.badRequest("invalid-path", e.getMessage());
-            }
-            if (!Files.isRegularFile(file)) {
-                throw AgentException.badRequest("disk-missing", "disk " + d.id() + " of VM " + vmId
-                        + " does not exist: " + file);
-            }
-        }
-    }
-
-    private void awaitMonitor(Process process, long gen) {
-        long deadline = System.nanoTime() + START_LIMIT.toNanos();
-        Path socket = files.paths().qmpSocket();
-        while (true) {
-            if (!process.isAlive()) {
-                throw new AgentException(500, "start-failed", "QEMU exited during start: "
-                        + startFailureText());
-            }
-            if (Files.exists(socket)) {
-                try {
-                    QmpClient client = QmpClient.connect(socket, vmName(), e -> onEvent(gen, e),
-                            () -> onMonitorClosed(gen));
-                    attach(gen, client, true);
-                    return;
-                } catch (QmpException e) {
-                    LOG.debug("VM {}: monitor not ready yet: {}", vmId, e.getMessage());
-                }
-            }
-            if (System.nanoTime() > deadline) {
-                process.destroyForcibly();
-                throw new AgentException(500, "start-failed", "QEMU's monitor did not answer within "
-                        + START_LIMIT.toSeconds() + " s; QEMU was killed. " + startFailureText());
-            }
-            sleep(10);
-        }
-    }
-
-    private String startFailureText() {
-        sleep(50);
-        String tail = files.qemuLogTail(3);
-        return tail.isBlank() ? "QEMU printed nothing (see " + files.paths().qemuLog() + ")" : tail;
+    private QmpClient connect(long gen) {
+        return QmpClient.connect(files.paths().qmpSocket(), vmName(), e -> onEvent(gen, e), () -> onMonitorClosed(gen));
     }
 
     private void handleStartFailure(long gen, AgentException e) {
@@ -245,22 +166,19 @@ public final class VmSupervisor {
         if (saved.isEmpty()) {
             return false;
         }
-        if (savedPid.isPresent() && isOurQemu(savedPid.get())) {
+        if (savedPid.isPresent() && ProcessFacts.isQemuOf(savedPid.get(), vmId)) {
             long gen;
             synchronized (lock) {
                 gen = ++generation;
                 exitHandled = false;
                 adopted = true;
                 pid = savedPid.get();
-                wrapperPid = ProcessHandle.of(savedPid.get()).flatMap(ProcessHandle::parent)
-                        .map(ProcessHandle::pid).orElse(null);
-                startedAt = processStart(savedPid.get());
+                wrapperPid = ProcessFacts.parent(savedPid.get());
+                startedAt = ProcessFacts.startTime(savedPid.get());
                 transition(VmState.STARTING, "re-adopting running QEMU");
             }
             try {
-                QmpClient client = QmpClient.connect(files.paths().qmpSocket(), vmName(), e -> onEvent(gen, e),
-                        () -> onMonitorClosed(gen));
-                attach(gen, client, false);
+                attach(gen, connect(gen), false);
                 files.readStopRequest().ifPresent(r -> resumeStop(gen, r));
                 ProcessHandle.of(savedPid.get()).ifPresent(h -> h.onExit().thenRun(() -> onProcessGone(gen)));
                 LOG.info("VM {} re-adopted: QEMU pid {} is {}", vmId, savedPid.get(), status().state().json());
@@ -306,20 +224,6 @@ public final class VmSupervisor {
         }
     }
 
-    private boolean isOurQemu(long candidate) {
-        Path cmdline = Path.of("/proc", Long.toString(candidate), "cmdline");
-        try {
-            String args = new String(Files.readAllBytes(cmdline), StandardCharsets.UTF_8);
-            return args.contains("\0-uuid\0" + vmId + "\0");
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    private static Instant processStart(long pid) {
-        return ProcessHandle.of(pid).flatMap(h -> h.info().startInstant()).orElse(Instant.now());
-    }
-
     private void attach(long gen, QmpClient client, boolean fresh) {
         JsonNode status = client.execute("query-status", null);
         synchronized (lock) {
@@ -350,8 +254,7 @@ public final class VmSupervisor {
             stopRequest = request;
             transition(VmState.STOPPING, "stop requested before the agent restarted ("
                     + request.cause().json() + ")");
-            scheduleDeadline(gen, request.deadline());
-            scheduleAcpiRepeat(gen);
+            armStopTimers(gen, request.deadline());
         }
     }
 
@@ -374,8 +277,7 @@ public final class VmSupervisor {
             setStopRequest(new VmFiles.StopRequest(requestedBy, deadline));
             transition(VmState.STOPPING, "ACPI shutdown requested; power-off after " + timeoutSeconds + " s");
             gen = generation;
-            scheduleDeadline(gen, deadline);
-            scheduleAcpiRepeat(gen);
+            armStopTimers(gen, deadline);
             client = qmp;
         }
         host.onChange().run();
@@ -549,9 +451,9 @@ public final class VmSupervisor {
         }
         Optional<VmFiles.ExitStatus> exit = files.readExitStatus();
         long deadline = System.nanoTime() + EXIT_STATUS_WAIT.toNanos();
-        while (exit.isEmpty() && System.nanoTime() < deadline && alive(wrapper)) {
+        while (exit.isEmpty() && System.nanoTime() < deadline && ProcessFacts.alive(wrapper)) {
             Optional<Long> p = pidSnapshot();
-            if (p.isPresent() && alive(p.get())) {
+            if (p.isPresent() && ProcessFacts.alive(p.get())) {
                 // QEMU still runs: only the monitor connection broke. Leave the state alone.
                 if (!files.paths().qmpSocket().toFile().exists()) {
                     sleep(100);
@@ -582,14 +484,7 @@ public final class VmSupervisor {
                 qmp.close();
                 qmp = null;
             }
-            if (stopTimer != null) {
-                stopTimer.cancel(false);
-                stopTimer = null;
-            }
-            if (acpiRepeat != null) {
-                acpiRepeat.cancel(false);
-                acpiRepeat = null;
-            }
+            stopTimers.cancel();
             stopRequest = null;
             stopDetail = null;
             pid = null;
@@ -618,23 +513,16 @@ public final class VmSupervisor {
             target = pid;
             reconnect = qmp == null || !qmp.isOpen();
         }
-        boolean alive = target != null && ProcessHandle.of(target).map(ProcessHandle::isAlive).orElse(false);
-        if (!alive) {
+        if (!ProcessFacts.alive(target)) {
             concludeExit(gen);
         } else if (reconnect) {
             try {
-                QmpClient client = QmpClient.connect(files.paths().qmpSocket(), vmName(), e -> onEvent(gen, e),
-                        () -> onMonitorClosed(gen));
-                attach(gen, client, false);
+                attach(gen, connect(gen), false);
                 LOG.info("VM {}: monitor reconnected", vmId);
             } catch (QmpException e) {
                 LOG.debug("VM {}: monitor reconnect failed: {}", vmId, e.getMessage());
             }
         }
-    }
-
-    private static boolean alive(Long processId) {
-        return processId != null && ProcessHandle.of(processId).map(ProcessHandle::isAlive).orElse(false);
     }
 
     private Optional<Long> pidSnapshot() {
@@ -652,11 +540,9 @@ public final class VmSupervisor {
         }
     }
 
-    private void scheduleAcpiRepeat(long gen) {
-        if (acpiRepeat != null) {
-            acpiRepeat.cancel(false);
-        }
-        acpiRepeat = host.scheduler().scheduleWithFixedDelay(() -> {
+    /** Presses the power button again every few seconds and powers off at the deadline, while the stop lasts. */
+    private void armStopTimers(long gen, Instant deadline) {
+        stopTimers.arm(deadline, () -> {
             QmpClient client;
             synchronized (lock) {
                 if (gen != generation || exitHandled || stopRequest == null || state != VmState.STOPPING) {
@@ -671,15 +557,7 @@ public final class VmSupervisor {
                     LOG.debug("VM {}: repeated system_powerdown failed: {}", vmId, e.getMessage());
                 }
             }
-        }, ACPI_REPEAT.toMillis(), ACPI_REPEAT.toMillis(), TimeUnit.MILLISECONDS);
-    }
-
-    private void scheduleDeadline(long gen, Instant deadline) {
-        if (stopTimer != null) {
-            stopTimer.cancel(false);
-        }
-        long delay = Math.max(0, Duration.between(Instant.now(), deadline).toMillis());
-        stopTimer = host.scheduler().schedule(() -> {
+        }, () -> {
             StopCause requestedBy;
             synchronized (lock) {
                 if (gen != generation || exitHandled || stopRequest == null) {
@@ -689,7 +567,7 @@ public final class VmSupervisor {
             }
             LOG.info("VM {}: guest did not shut down in time; powering off", vmId);
             powerOff(requestedBy, "the guest did not shut down before the deadline; powered off");
-        }, delay, TimeUnit.MILLISECONDS);
+        });
     }
 
     private void transition(VmState next, String why) {

@@ -5,6 +5,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.BiFunction;
 import java.util.function.Predicate;
 import org.carevisor.manager.ManagerConfig;
 import org.carevisor.manager.api.ApiException;
@@ -168,36 +169,33 @@ public final class VmPowerService {
         await(vm, st -> !st.hasProcess(), POWEROFF_WAIT);
     }
 
+    /** Hard reset of a running VM (like the reset button); the guest boots again. */
     public TaskRecord reboot(String idOrName, Actor actor) {
-        VmRecord vm = find(idOrName);
-        requireState(vm, VmState.RUNNING, "reboot");
-        String endpoint = connectedEndpoint(vm);
-        return tasks.submit("vm.reboot", VmService.target(vm), actor, vm.id(),
-                ctx -> ctx.message(change(vm, null, "vm.reboot", actor, ctx.taskId(), () -> {
-                    observed.put(vm.hostId(), agents.reset(endpoint, vm.id()));
-                    return "VM " + vm.name() + " was reset and boots again";
-                })));
+        return oneCall(idOrName, VmState.RUNNING, "reboot", null, actor, agents::reset, "was reset and boots again");
     }
 
     public TaskRecord pause(String idOrName, Actor actor) {
-        VmRecord vm = find(idOrName);
-        requireState(vm, VmState.RUNNING, "pause");
-        String endpoint = connectedEndpoint(vm);
-        return tasks.submit("vm.pause", VmService.target(vm), actor, vm.id(),
-                ctx -> ctx.message(change(vm, PowerState.PAUSED, "vm.pause", actor, ctx.taskId(), () -> {
-                    observed.put(vm.hostId(), agents.pause(endpoint, vm.id()));
-                    return "VM " + vm.name() + " is paused";
-                })));
+        return oneCall(idOrName, VmState.RUNNING, "pause", PowerState.PAUSED, actor, agents::pause, "is paused");
     }
 
     public TaskRecord resume(String idOrName, Actor actor) {
+        return oneCall(idOrName, VmState.PAUSED, "resume", PowerState.RUNNING, actor, agents::resume, "is running");
+    }
+
+    /**
+     * An operation that is one agent call on a VM in the {@code required} observed state; {@code next} is the
+     * new desired power state (null: unchanged).
+     */
+    private TaskRecord oneCall(String idOrName, VmState required, String verb, PowerState next, Actor actor,
+                               BiFunction<String, String, VmStatus> call, String done) {
         VmRecord vm = find(idOrName);
-        requireState(vm, VmState.PAUSED, "resume");
+        requireState(vm, required, verb);
         String endpoint = connectedEndpoint(vm);
-        return tasks.submit("vm.resume", VmService.target(vm), actor, vm.id(),
-                ctx -> ctx.message(change(vm, PowerState.RUNNING, "vm.resume", actor, ctx.taskId(), () -> {
-                    observed.put(vm.hostId(), agents.resume(endpoint, vm.id()));
-                    return "VM " + vm.name() + " is running";
+        String kind = "vm." + verb;
+        return tasks.submit(kind, VmService.target(vm), actor, vm.id(),
+                ctx -> ctx.message(change(vm, next, kind, actor, ctx.taskId(), () -> {
+                    observed.put(vm.hostId(), call.apply(endpoint, vm.id()));
+                    return "VM " + vm.name() + " " + done;
                 })));
     }
 
