@@ -116,7 +116,8 @@ async function pollConsole() {
     const chunk = await call("GET", "/vms/" + consoleVm.id + "/console?offset=" + consoleOffset);
     const pre = document.getElementById("console");
     if (chunk.offset === 0 && consoleOffset > 0) pre.textContent = "";
-    pre.textContent += chunk.text;
+    // Terminal control sequences (cursor queries, colours) mean nothing in a <pre>; drop them.
+    pre.textContent += chunk.text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "");
     consoleOffset = chunk.nextOffset;
     pre.scrollTop = pre.scrollHeight;
   } catch (e) { show("console: " + e.message); }

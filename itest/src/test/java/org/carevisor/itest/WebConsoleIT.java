@@ -1,0 +1,121 @@
+package org.carevisor.itest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
+import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.WebDriver;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.ExpectedConditions;
+import org.openqa.selenium.support.ui.Select;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/** The web console in a real headless Chromium: create, watch, console, errors, power off, delete. */
+class WebConsoleIT extends ApplianceLabTest {
+    private WebDriver browser;
+
+    @Override
+    int guestPortFrom() {
+        return 21900;
+    }
+
+    @BeforeAll
+    void startBrowser(@TempDir Path profile) {
+        File chromium = new File("/usr/bin/chromium");
+        File driver = new File("/usr/bin/chromedriver");
+        assertThat(chromium).as("Debian's chromium (./carevisor test installs it)").exists();
+        assertThat(driver).as("Debian's chromium-driver (./carevisor test installs it)").exists();
+        ChromeOptions options = new ChromeOptions();
+        options.setBinary(chromium);
+        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--window-size=1400,1000", "--user-data-dir=" + profile);
+        browser = new ChromeDriver(new ChromeDriverService.Builder().usingDriverExecutable(driver).build(), options);
+    }
+
+    @AfterAll
+    void stopBrowser() {
+        if (browser != null) {
+            browser.quit();
+        }
+    }
+
+    /** A wait that tolerates the page re-rendering its tables (every 2 s) under our feet. */
+    private WebDriverWait waitUpTo(Duration d) {
+        WebDriverWait wait = new WebDriverWait(browser, d, Duration.ofMillis(200));
+        wait.ignoring(StaleElementReferenceException.class);
+        return wait;
+    }
+
+    /** Text of a VM table cell, read in one step (null while the row does not exist). */
+    private String cell(String vm, int column) {
+        return (String) ((JavascriptExecutor) browser).executeScript(
+                "const c = document.querySelector(arguments[0]); return c ? c.textContent : null;",
+                "#vms tr[data-vm='" + vm + "'] td:nth-child(" + column + ")");
+    }
+
+    /** Clicks a VM's action button, retrying when the table was just re-rendered. */
+    private void clickAction(String vm, String action) {
+        waitUpTo(Duration.ofSeconds(10)).until(d -> {
+            d.findElement(By.cssSelector("#vms tr[data-vm='" + vm + "'] button[data-action='" + action + "']")).click();
+            return true;
+        });
+    }
+
+    @Test
+    void operatorManagesAVmFromTheBrowser() throws Exception {
+        browser.get(lab.managerUrl() + "/");
+        waitUpTo(Duration.ofSeconds(20)).until(ExpectedConditions.textToBePresentInElementLocated(By.id("health"), "ok"));
+        assertThat(browser.findElement(By.id("hosts")).getText()).contains("lab-host", "connected", "tcg");
+
+        // Create and start a VM through the form.
+        WebElement form = browser.findElement(By.id("create"));
+        form.findElement(By.name("name")).sendKeys("web-1");
+        WebElement memory = form.findElement(By.name("memoryMiB"));
+        memory.clear();
+        memory.sendKeys("128");
+        waitUpTo(Duration.ofSeconds(20)).until(d -> !new Select(form.findElement(By.name("image"))).getOptions().isEmpty());
+        new Select(form.findElement(By.name("image"))).selectByValue("carevisor-appliance");
+        form.findElement(By.cssSelector("button[type=submit]")).click();
+        waitUpTo(Duration.ofSeconds(60)).until(d -> "running".equals(cell("web-1", 2)));
+        assertThat(cell("web-1", 3)).isEqualTo("running");
+
+        // Its serial console shows the guest's ready marker.
+        clickAction("web-1", "console");
+        waitUpTo(BOOT).until(ExpectedConditions.textToBePresentInElementLocated(By.id("console"),
+                "CAREVISOR-GUEST-READY boot_id="));
+        Path shot = Path.of("target", "web-console.png");
+        Files.createDirectories(shot.getParent());
+        Files.copy(((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE).toPath(), shot,
+                StandardCopyOption.REPLACE_EXISTING);
+
+        // A refused request is shown with the manager's explanation.
+        form.findElement(By.name("name")).sendKeys("web-1");
+        form.findElement(By.cssSelector("button[type=submit]")).click();
+        waitUpTo(Duration.ofSeconds(10)).until(ExpectedConditions.textToBePresentInElementLocated(By.id("message"),
+                "already exists"));
+
+        // Power off, then delete (confirming the dialog).
+        clickAction("web-1", "power off");
+        waitUpTo(Duration.ofSeconds(60)).until(d -> "stopped".equals(cell("web-1", 2)));
+        clickAction("web-1", "delete");
+        waitUpTo(Duration.ofSeconds(5)).until(ExpectedConditions.alertIsPresent()).accept();
+        waitUpTo(Duration.ofSeconds(60)).until(d -> cell("web-1", 1) == null);
+        assertThat(browser.findElement(By.id("tasks")).getText()).contains("vm.delete", "succeeded");
+    }
+}
