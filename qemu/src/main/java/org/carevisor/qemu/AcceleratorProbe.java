@@ -77,8 +77,7 @@ public final class AcceleratorProbe {
                     + r.stderr().strip() + "); using TCG software emulation");
         } catch (QemuException e) {
             return new Result("tcg", kvmDevice + " exists but a KVM test guest did not finish within "
-                    + limit.toSeconds() + " s (" + e.getMessage() + "); using TCG software emulation, "
-                    + "which is 10-50x slower");
+                    + limit.toSeconds() + " s; using TCG software emulation, which is 10-50x slower");
         } catch (IOException e) {
             return new Result("tcg", "KVM probe could not run (" + e.getMessage() + "); using TCG");
         } finally {
