@@ -258,17 +258,30 @@ public final class VmSupervisor {
         }
     }
 
-    /** Presses the ACPI power button and powers off after {@code timeoutSeconds} (0: at once). */
+    /**
+     * Presses the ACPI power button and powers off after {@code timeoutSeconds} (0: at once). QMP calls are
+     * made outside the lock: the monitor's reader thread needs the lock to deliver events.
+     */
     public VmStatus shutdown(int timeoutSeconds, StopCause requestedBy) {
         QmpClient client;
         long gen;
+        String powerOffNow = null;
         synchronized (lock) {
             if (!state.hasProcess()) {
                 return status();
             }
-            if (timeoutSeconds <= 0 || state == VmState.PAUSED) {
-                return powerOff(requestedBy, timeoutSeconds <= 0 ? "powered off"
-                        : "the VM was paused, so it cannot react to ACPI; powered off");
+            if (timeoutSeconds <= 0) {
+                powerOffNow = "powered off";
+            } else if (state == VmState.PAUSED) {
+                powerOffNow = "the VM was paused, so it cannot react to ACPI; powered off";
+            }
+        }
+        if (powerOffNow != null) {
+            return powerOff(requestedBy, powerOffNow);
+        }
+        synchronized (lock) {
+            if (!state.hasProcess()) {
+                return status();
             }
             Instant deadline = Instant.now().plusSeconds(timeoutSeconds);
             if (stopRequest != null && !stopRequest.deadline().isAfter(deadline)) {
