@@ -133,6 +133,19 @@ class VmLifecycleIT extends ApplianceLabTest {
     }
 
     @Test
+    void shutdownOfAPausedVmPowersItOffAtOnce() throws Exception {
+        lab.createVm("{\"name\":\"life-4\",\"cpus\":1,\"memoryMiB\":128,"
+                + "\"image\":\"carevisor-appliance\",\"start\":true}");
+        lab.guest("life-4").awaitReady(BOOT);
+        lab.act("life-4", "pause");
+        JsonNode task = lab.act("life-4", "shutdown");
+        assertThat(task.path("message").asText()).as("powered off at once: a paused guest cannot react to ACPI")
+                .contains("paused", "powered off");
+        assertThat(lab.vm("life-4").path("state").asText()).isEqualTo("stopped");
+        lab.awaitTask(lab.api().delete("/api/v1/vms/life-4").json().path("id").asText());
+    }
+
+    @Test
     void forcedDeleteOfARunningVm() throws Exception {
         JsonNode vm = lab.createVm("{\"name\":\"life-2\",\"cpus\":1,\"memoryMiB\":128,"
                 + "\"image\":\"carevisor-appliance\",\"start\":true}");
