@@ -133,6 +133,37 @@ class VmLifecycleIT extends ApplianceLabTest {
     }
 
     @Test
+    void createsGrownBootDiskBlankDisksAndNoNic() throws Exception {
+        JsonNode vm = lab.createVm("{\"name\":\"disks-1\",\"cpus\":1,\"memoryMiB\":128,"
+                + "\"image\":\"carevisor-appliance\",\"diskSizeMiB\":512,"
+                + "\"disks\":[{\"sizeMiB\":64},{\"sizeMiB\":32,\"format\":\"raw\"}],\"nics\":[],\"start\":true}");
+        assertThat(vm.path("nics")).isEmpty();
+        assertThat(vm.path("guestPort").isNull() || vm.path("guestPort").isMissingNode()).isTrue();
+        Path storage = lab.dir().resolve("storage");
+        assertThat(vm.path("disks").findValuesAsText("path")).hasSize(3);
+        long[] expected = {512L << 20, 64L << 20, 32L << 20};
+        String[] formats = {"qcow2", "qcow2", "raw"};
+        for (int i = 0; i < 3; i++) {
+            JsonNode d = vm.path("disks").get(i);
+            assertThat(d.path("format").asText()).isEqualTo(formats[i]);
+            Process info = new ProcessBuilder("qemu-img", "info", "-U", "--output=json",
+                    storage.resolve(d.path("path").asText()).toString()).start();
+            JsonNode img = org.carevisor.testkit.Http.json().readTree(info.getInputStream());
+            assertThat(img.path("virtual-size").asLong()).isEqualTo(expected[i]);
+            assertThat(img.path("format").asText()).isEqualTo(formats[i]);
+        }
+        JsonNode running = lab.awaitState("disks-1", "running", Duration.ofSeconds(10));
+        String console = org.carevisor.testkit.Poll.until(BOOT, "boot from the grown disk", () -> {
+            String text = lab.api().get("/api/v1/vms/disks-1/console").json().path("text").asText();
+            return text.contains("CAREVISOR-GUEST-READY") ? text : null;
+        });
+        assertThat(console).contains("CAREVISOR-GUEST-READY");
+        assertThat(running.path("pid").asLong()).isPositive();
+        lab.awaitTask(lab.api().delete("/api/v1/vms/disks-1?force=true").json().path("id").asText());
+        assertThat(storage.resolve("vms/" + vm.path("id").asText())).doesNotExist();
+    }
+
+    @Test
     void shutdownOfAPausedVmPowersItOffAtOnce() throws Exception {
         lab.createVm("{\"name\":\"life-4\",\"cpus\":1,\"memoryMiB\":128,"
                 + "\"image\":\"carevisor-appliance\",\"start\":true}");
