@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 import org.carevisor.agent.storage.StorageService;
 import org.carevisor.protocol.HostInventory;
 import org.carevisor.protocol.Protocol;
@@ -18,11 +19,11 @@ public final class HostInventoryCollector {
     private final List<String> warnings;
     private final String cpuModel;
     private final StorageService storage;
-    private final java.util.function.BooleanSupplier shuttingDown;
+    private final BooleanSupplier shuttingDown;
 
     public HostInventoryCollector(String hostId, String hostName, String endpoint, String qemuVersion,
                                   String accelerator, List<String> warnings, StorageService storage,
-                                  java.util.function.BooleanSupplier shuttingDown) {
+                                  BooleanSupplier shuttingDown) {
         this.hostId = hostId;
         this.hostName = hostName;
         this.endpoint = endpoint;

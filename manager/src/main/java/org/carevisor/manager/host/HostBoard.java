@@ -44,6 +44,12 @@ public final class HostBoard {
         return e != null && e.receivedAt().isAfter(Instant.now().minus(timeout));
     }
 
+    /** True when the host's newest report says it is shutting down (nothing may be started there). */
+    public boolean shuttingDown(String hostId) {
+        Entry e = hostId == null ? null : hosts.get(hostId);
+        return e != null && e.inventory().shuttingDown();
+    }
+
     public List<Entry> connectedHosts() {
         return hosts.values().stream().filter(e -> connected(e.inventory().hostId())).toList();
     }

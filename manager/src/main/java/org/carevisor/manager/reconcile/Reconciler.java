@@ -16,6 +16,7 @@ import org.carevisor.manager.task.TaskService;
 import org.carevisor.manager.vm.ObservedStore;
 import org.carevisor.manager.vm.VmRecord;
 import org.carevisor.manager.vm.VmRepository;
+import org.carevisor.protocol.VmState;
 import org.carevisor.protocol.VmStatus;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -89,11 +90,10 @@ public final class Reconciler implements AutoCloseable {
             }
             Optional<ObservedStore.Observed> o = observed.get(vm.id());
             boolean connected = vm.hostId() != null && hosts.connected(vm.hostId());
-            boolean shuttingDown = hosts.get(vm.hostId()).map(e -> e.inventory().shuttingDown()).orElse(false);
             VmStatus s = o.map(ObservedStore.Observed::status).orElse(null);
             ReconcileDecision.Decision d = ReconcileDecision.decide(new ReconcileDecision.Input(vm.powerState(),
-                    vm.lifecycle(), connected, shuttingDown, tasks.isLocked(vm.id()),
-                    s == null ? org.carevisor.protocol.VmState.STOPPED : s.state(), s == null ? null : s.cause(),
+                    vm.lifecycle(), connected, hosts.shuttingDown(vm.hostId()), tasks.isLocked(vm.id()),
+                    s == null ? VmState.STOPPED : s.state(), s == null ? null : s.cause(),
                     s != null));
             if (d.action() != ReconcileAction.NONE) {
                 act(vm, d);

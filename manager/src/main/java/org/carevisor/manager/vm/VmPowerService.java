@@ -99,7 +99,7 @@ public final class VmPowerService {
                     + (state == VmState.PAUSED ? "; resume it instead" : ""));
         }
         String endpoint = connectedEndpoint(vm);
-        if (hosts.get(vm.hostId()).map(e -> e.inventory().shuttingDown()).orElse(false)) {
+        if (hosts.shuttingDown(vm.hostId())) {
             throw ApiException.conflict("host-shutting-down", "the host of VM '" + vm.name()
                     + "' is shutting down; start the VM when the host is back");
         }
