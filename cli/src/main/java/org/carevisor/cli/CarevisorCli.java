@@ -15,8 +15,10 @@ import picocli.CommandLine.ScopeType;
         description = "Manage Carevisor hosts, images, VMs and tasks through the manager's REST API.",
         subcommands = {HealthCommand.class, HostCommand.class, ImageCommand.class, VmCommand.class,
                 TaskCommand.class, AuditCommand.class, CommandLine.HelpCommand.class},
-        footer = {"", "The manager URL comes from --url, else $CAREVISOR_URL, else the file manager/manager.url"
-                + " in $CAREVISOR_VAR (default ./var), else http://127.0.0.1:7700.", ExitCodes.HELP})
+        footer = {"", "The manager URL comes from --url, else $CAREVISOR_URL, else",
+                "var/manager/manager.url (under $CAREVISOR_VAR if set), else http://127.0.0.1:7700.", "",
+                "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict (e.g. VM running),",
+                "  5 invalid request, 6 task failed, 7 manager unreachable, 8 timed out waiting"})
 public final class CarevisorCli implements Runnable {
     @Option(names = "--url", scope = ScopeType.INHERIT, paramLabel = "URL", description = "manager URL")
     String url;

@@ -20,10 +20,6 @@ public final class ExitCodes {
     /** Gave up waiting for a task. */
     public static final int TIMEOUT = 8;
 
-    public static final String HELP = """
-            Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict with the current state,
-                        5 invalid request, 6 task failed, 7 manager unreachable, 8 timed out waiting""";
-
     private ExitCodes() {
     }
 
