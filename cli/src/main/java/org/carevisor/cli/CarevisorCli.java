@@ -16,7 +16,7 @@ import picocli.CommandLine.ScopeType;
         subcommands = {HealthCommand.class, HostCommand.class, ImageCommand.class, VmCommand.class,
                 TaskCommand.class, AuditCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "The manager URL comes from --url, else $CAREVISOR_URL, else",
-                "var/manager/manager.url (under $CAREVISOR_VAR if set), else http://127.0.0.1:7700.", "",
+                "var/manager/manager.url (under $CAREVISOR_VAR if set),", "else http://127.0.0.1:7700.", "",
                 "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict (e.g. VM running),",
                 "  5 invalid request, 6 task failed, 7 manager unreachable, 8 timed out waiting"})
 public final class CarevisorCli implements Runnable {
