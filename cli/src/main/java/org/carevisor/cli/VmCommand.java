@@ -16,7 +16,9 @@ import picocli.CommandLine.ParentCommand;
         subcommands = {VmCommand.ListVms.class, VmCommand.Show.class, VmCommand.Create.class, VmCommand.Start.class,
                 VmCommand.Stop.class, VmCommand.Shutdown.class, VmCommand.PowerOff.class, VmCommand.Reboot.class,
                 VmCommand.Pause.class, VmCommand.Resume.class, VmCommand.Set.class, VmCommand.Delete.class,
-                VmCommand.Console.class, VmCommand.History.class})
+                VmCommand.Console.class, VmCommand.History.class, VmFileCommands.Clone.class,
+                VmFileCommands.Export.class, VmFileCommands.Import.class, VmFileCommands.Archive.class,
+                VmFileCommands.Restore.class})
 final class VmCommand implements Runnable {
     @ParentCommand
     CarevisorCli root;
@@ -58,7 +60,9 @@ final class VmCommand implements Runnable {
             }
             Table t = new Table("NAME", "STATE", "DESIRED", "CPUS", "MEMORY", "HOST", "GUEST PORT", "REASON");
             for (JsonNode v : vms) {
-                t.row(v.path("name").asText(), v.path("state").asText(), v.path("powerState").asText(),
+                String lifecycle = v.path("lifecycle").asText("ready");
+                t.row(v.path("name").asText(), v.path("state").asText() + (lifecycle.equals("ready") ? ""
+                                : " (" + lifecycle + ")"), v.path("powerState").asText(),
                         v.path("cpus").asInt(), v.path("memoryMiB").asInt() + " MiB", v.path("host").asText("-"),
                         v.hasNonNull("guestPort") ? v.path("guestPort").asInt() : null,
                         shorten(v.path("stateReason").asText(""), 60));

@@ -85,6 +85,39 @@ class CliIT extends ApplianceLabTest {
     }
 
     @Test
+    void templatesSnapshotsAndExportsThroughTheCli() throws Exception {
+        assertThat(cli("vm", "create", "cli-master", "--image", "carevisor-appliance", "--memory", "128").code()).isZero();
+        Run made = cli("template", "create", "cli-master", "--guest-os", "busybox", "--description", "CLI master");
+        assertThat(made.code()).as(made.err()).isZero();
+        assertThat(made.out()).contains("template cli-master v1 made from VM cli-master");
+        Run qualified = cli("template", "qualify", "cli-master", "--reason", "OQ-17");
+        assertThat(qualified.code()).as(qualified.err()).isZero();
+        assertThat(cli("template", "list").out()).contains("cli-master", "qualified", "busybox");
+        Run deployed = cli("template", "deploy", "cli-master", "cli-clone", "--start");
+        assertThat(deployed.code()).as(deployed.err()).isZero();
+        lab.guest("cli-clone").awaitReady(BOOT);
+
+        assertThat(cli("snapshot", "create", "cli-clone", "first", "--memory").code()).isZero();
+        assertThat(cli("snapshot", "create", "cli-clone", "second").code()).isZero();
+        Run tree = cli("snapshot", "list", "cli-clone");
+        assertThat(tree.out()).contains("first", "└─ second *", "yes", "running");
+        Run revert = cli("snapshot", "revert", "cli-clone", "first");
+        assertThat(revert.code()).as(revert.err()).isZero();
+        assertThat(cli("snapshot", "list", "cli-clone").out()).contains("first *");
+        Run taken = cli("snapshot", "create", "cli-clone", "first");
+        assertThat(taken.code()).isEqualTo(ExitCodes.CONFLICT);
+        assertThat(taken.err()).contains("snapshot-name-taken");
+
+        Run inUse = cli("template", "delete", "cli-master");
+        assertThat(inUse.code()).isEqualTo(ExitCodes.CONFLICT);
+        assertThat(inUse.err()).contains("cli-clone");
+        assertThat(cli("vm", "poweroff", "cli-clone").code()).isZero();
+        Run exported = cli("vm", "export", "cli-clone");
+        assertThat(exported.code()).as(exported.err()).isZero();
+        assertThat(exported.out()).contains("exported to exports/cli-clone-", ".cva", "SHA-256");
+    }
+
+    @Test
     void errorsHaveStableExitCodesAndClearMessages() {
         Run invalid = cli("vm", "create", "bad/name", "--image", "carevisor-appliance");
         assertThat(invalid.code()).isEqualTo(ExitCodes.INVALID);
@@ -99,7 +132,9 @@ class CliIT extends ApplianceLabTest {
 
         Run help = cli("vm", "--help");
         assertThat(help.code()).isZero();
-        assertThat(help.out()).contains("create", "shutdown", "console");
+        assertThat(help.out()).contains("create", "shutdown", "console", "clone", "export", "import", "archive");
+        assertThat(cli("template", "--help").out()).contains("qualify", "deploy", "retire");
+        assertThat(cli("snapshot", "--help").out()).contains("create", "revert", "delete");
 
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         CarevisorCli root = new CarevisorCli(new PrintStream(new ByteArrayOutputStream()),

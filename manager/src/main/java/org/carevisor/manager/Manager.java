@@ -13,6 +13,11 @@ import org.carevisor.manager.host.HostRepository;
 import org.carevisor.manager.host.ReportIngest;
 import org.carevisor.manager.image.ImageCatalog;
 import org.carevisor.manager.reconcile.Reconciler;
+import org.carevisor.manager.snapshot.SnapshotRepository;
+import org.carevisor.manager.snapshot.SnapshotService;
+import org.carevisor.manager.template.TemplateRepository;
+import org.carevisor.manager.template.TemplateService;
+import org.carevisor.manager.transfer.TransferService;
 import org.carevisor.manager.task.TaskService;
 import org.carevisor.manager.vm.ObservedStore;
 import org.carevisor.manager.vm.VmPowerService;
@@ -58,13 +63,19 @@ public final class Manager implements AutoCloseable {
         ImageCatalog images = new ImageCatalog(db.jdbi(), board, agents);
         VmPowerService power = new VmPowerService(vmRepo, observed, board, hostRepo, agents, tasks, audit, config);
         VmService vms = new VmService(vmRepo, observed, board, agents, images, tasks, audit, config, power);
+        SnapshotRepository snapshotRepo = new SnapshotRepository(db.jdbi());
+        SnapshotService snapshots = new SnapshotService(vms, power, vmRepo, snapshotRepo, observed, agents, tasks, audit);
+        TemplateService templates = new TemplateService(new TemplateRepository(db.jdbi()), vmRepo, vms, power,
+                snapshotRepo, observed, board, agents, tasks, audit);
+        TransferService transfer = new TransferService(vms, power, vmRepo, snapshotRepo, board, agents, tasks, audit);
         Reconciler reconciler = new Reconciler(vmRepo, observed, board, agents, tasks, audit,
                 config.reconcileInterval(), config.shutdownTimeoutSeconds());
         ExecutorService background = Executors.newVirtualThreadPerTaskExecutor();
         ReportIngest ingest = new ReportIngest(board, hostRepo, vmRepo, observed, audit,
                 () -> background.execute(images::refresh), reconciler::kick);
         ApiServer api = ApiServer.start(config.listenAddress(), config.port(),
-                new ApiRoutes(vms, power, tasks, hostRepo, board, images, ingest, audit, db, VERSION));
+                new ApiRoutes(vms, power, tasks, hostRepo, board, images, ingest, audit, db, VERSION, templates,
+                        snapshots, transfer));
         reconciler.start();
         audit.record(new AuditLog.Entry(Actor.system("manager"), "manager.start", "manager", null, null, null,
                 java.util.Map.of("version", VERSION, "database", db.product()),

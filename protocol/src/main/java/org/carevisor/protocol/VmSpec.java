@@ -15,10 +15,11 @@ import java.util.Objects;
  * @param cpuModel    QEMU CPU model, e.g. {@code qemu64}
  * @param disks       disks in boot order
  * @param nics        network interfaces
- * @param specVersion increases with every change of the spec
+ * @param specVersion  increases with every change of the spec
+ * @param loadSnapshot when set, QEMU starts from this internal snapshot (memory and disks) instead of booting
  */
 public record VmSpec(String id, String name, int cpus, int memoryMiB, String machine, String cpuModel,
-                     List<DiskSpec> disks, List<NicSpec> nics, long specVersion) {
+                     List<DiskSpec> disks, List<NicSpec> nics, long specVersion, String loadSnapshot) {
     public VmSpec {
         Objects.requireNonNull(id, "id");
         Objects.requireNonNull(name, "name");
@@ -26,5 +27,16 @@ public record VmSpec(String id, String name, int cpus, int memoryMiB, String mac
         cpuModel = cpuModel == null ? "qemu64" : cpuModel;
         disks = disks == null ? List.of() : List.copyOf(disks);
         nics = nics == null ? List.of() : List.copyOf(nics);
+    }
+
+    /** A spec that boots normally. */
+    public VmSpec(String id, String name, int cpus, int memoryMiB, String machine, String cpuModel,
+                  List<DiskSpec> disks, List<NicSpec> nics, long specVersion) {
+        this(id, name, cpus, memoryMiB, machine, cpuModel, disks, nics, specVersion, null);
+    }
+
+    /** The same spec, starting from the given internal snapshot. */
+    public VmSpec withLoadSnapshot(String tag) {
+        return new VmSpec(id, name, cpus, memoryMiB, machine, cpuModel, disks, nics, specVersion, tag);
     }
 }

@@ -16,6 +16,7 @@ import org.carevisor.protocol.VmSpec;
 public final class QemuCommandLine {
     private static final Pattern QEMU_ID = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,30}");
     private static final Pattern MAC = Pattern.compile("[0-9a-f]{2}(:[0-9a-f]{2}){5}");
+    private static final Pattern SNAPSHOT_TAG = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
 
     private QemuCommandLine() {
     }
@@ -79,6 +80,9 @@ public final class QemuCommandLine {
             add(argv, "-netdev", netdev.toString());
             add(argv, "-device", "virtio-net-pci,netdev=" + nic.id() + ",id=" + nic.id() + "-dev,mac=" + nic.mac());
         }
+        if (spec.loadSnapshot() != null) {
+            add(argv, "-loadvm", checkSnapshotTag(spec.loadSnapshot()));
+        }
         return List.copyOf(argv);
     }
 
@@ -94,6 +98,15 @@ public final class QemuCommandLine {
                     + "' must be relative and stay inside the storage root " + root);
         }
         return resolved;
+    }
+
+    /** Snapshot tags are identifiers (Carevisor uses snapshot UUIDs); anything else is refused. */
+    public static String checkSnapshotTag(String tag) {
+        if (tag == null || !SNAPSHOT_TAG.matcher(tag).matches()) {
+            throw new QemuException("invalid-spec", "snapshot tag '" + tag
+                    + "' must be 1-64 letters, digits, '-', '.' or '_'");
+        }
+        return tag;
     }
 
     private static void checkId(String what, String id) {

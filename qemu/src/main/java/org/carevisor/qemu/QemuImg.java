@@ -56,6 +56,37 @@ public final class QemuImg {
                 Long.toString(sizeBytes)), QUICK), "resize " + image);
     }
 
+    /** Operations on internal snapshots of an image that no running VM uses. */
+    public enum SnapshotOp {
+        CREATE("-c"), APPLY("-a"), DELETE("-d");
+
+        private final String flag;
+
+        SnapshotOp(String flag) {
+            this.flag = flag;
+        }
+    }
+
+    /** Creates, applies (reverts the image to) or deletes an internal snapshot. */
+    public void snapshot(Path image, SnapshotOp op, String tag) {
+        check(ProcessRunner.run(List.of(binary, "snapshot", op.flag, tag, image.toString()), COPY),
+                "snapshot " + op.name().toLowerCase(java.util.Locale.ROOT) + " " + tag + " of " + image);
+    }
+
+    /** Tags of the internal snapshots of an image. */
+    public List<String> snapshotTags(Path image) {
+        ProcessRunner.Result r = ProcessRunner.run(List.of(binary, "snapshot", "-U", "-l", image.toString()), QUICK);
+        check(r, "snapshot list of " + image);
+        List<String> tags = new ArrayList<>();
+        for (String line : r.stdout().lines().toList()) {
+            String[] cols = line.strip().split("\\s+");
+            if (cols.length >= 2 && cols[0].chars().allMatch(Character::isDigit) && !cols[0].isEmpty()) {
+                tags.add(cols[1]);
+            }
+        }
+        return tags;
+    }
+
     /** Reads an image's format, sizes and backing file; works while a VM uses the image. */
     public Info info(Path image) {
         ProcessRunner.Result r = ProcessRunner.run(List.of(binary, "info", "-U", "--output=json", image.toString()),

@@ -149,6 +149,46 @@ public final class QmpClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs a command that starts a background job ({@code snapshot-save}, {@code snapshot-load},
+     * {@code snapshot-delete}), waits until the job has concluded, dismisses it and fails with the job's error.
+     */
+    public void runJob(String command, Map<String, ?> arguments, String jobId, java.time.Duration limit) {
+        java.util.Map<String, Object> args = new java.util.LinkedHashMap<>(arguments);
+        args.put("job-id", jobId);
+        execute(command, args);
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (true) {
+            JsonNode job = null;
+            for (JsonNode j : execute("query-jobs", null)) {
+                if (jobId.equals(j.path("id").asText())) {
+                    job = j;
+                }
+            }
+            String status = job == null ? "null" : job.path("status").asText();
+            if (status.equals("concluded") || status.equals("null")) {
+                String error = job == null ? null : job.path("error").asText(null);
+                if (job != null) {
+                    execute("job-dismiss", Map.of("id", jobId));
+                }
+                if (error != null) {
+                    throw QmpException.commandFailed(command, "JobFailed", error);
+                }
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw QmpException.timeout(command, new QmpTimeouts.Limit(limit, "the " + command
+                        + " job did not conclude in time"));
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw QmpException.disconnected("interrupted while waiting for job " + jobId, e);
+            }
+        }
+    }
+
     /** True until the connection ended. */
     public boolean isOpen() {
         return !closed.get();

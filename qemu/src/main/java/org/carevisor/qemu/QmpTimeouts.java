@@ -34,6 +34,13 @@ public final class QmpTimeouts {
             Map.entry("migrate_cancel", limit(10, "only requests cancellation")),
             Map.entry("migrate-set-capabilities", limit(5, "sets flags")),
             Map.entry("migrate-set-parameters", limit(5, "sets parameters")),
+            Map.entry("query-jobs", limit(5, "reads job states")),
+            Map.entry("job-dismiss", limit(5, "removes a concluded job")),
+            Map.entry("snapshot-save", limit(10, "only starts the job; its progress is polled")),
+            Map.entry("snapshot-load", limit(10, "only starts the job; its progress is polled")),
+            Map.entry("snapshot-delete", limit(10, "only starts the job; its progress is polled")),
+            Map.entry("transaction", limit(30,
+                    "internal disk snapshots of all disks at once; writes qcow2 metadata of every disk")),
             Map.entry("human-monitor-command", limit(120,
                     "HMP savevm/loadvm run synchronously and copy guest memory to disk")));
 

@@ -55,6 +55,16 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void startFromAMemorySnapshot() throws IOException {
+        VmSpec spec = new VmSpec(ID, "lab-ehr-01", 1, 256, "pc", "qemu64",
+                List.of(new DiskSpec("disk0", "vms/" + ID + "/disk0.qcow2", "qcow2", false)), List.of(), 3)
+                .withLoadSnapshot("7d1b8a9e-0c1f-4b52-9e1e-2f0d1c3b4a5e");
+        assertGolden("load-snapshot", QemuCommandLine.build(spec, HOST, PATHS));
+        assertThatThrownBy(() -> QemuCommandLine.build(spec.withLoadSnapshot("a,b"), HOST, PATHS))
+                .hasMessageContaining("snapshot tag");
+    }
+
+    @Test
     void refusesDiskPathOutsideStorage() {
         for (String bad : List.of("../etc/passwd", "/etc/passwd", "vms/../../x", "", ".")) {
             VmSpec spec = new VmSpec(ID, "x", 1, 64, null, null,

@@ -35,6 +35,20 @@ class QemuImgTest {
     }
 
     @Test
+    void internalSnapshotsCreateApplyDelete() {
+        Path disk = dir.resolve("snap.qcow2");
+        img.create(disk, "qcow2", 16L << 20, null, null);
+        img.snapshot(disk, QemuImg.SnapshotOp.CREATE, "first");
+        img.snapshot(disk, QemuImg.SnapshotOp.CREATE, "second");
+        assertThat(img.snapshotTags(disk)).containsExactly("first", "second");
+        img.snapshot(disk, QemuImg.SnapshotOp.APPLY, "first");
+        img.snapshot(disk, QemuImg.SnapshotOp.DELETE, "first");
+        assertThat(img.snapshotTags(disk)).containsExactly("second");
+        assertThatThrownBy(() -> img.snapshot(disk, QemuImg.SnapshotOp.APPLY, "first"))
+                .isInstanceOf(QemuException.class).hasMessageContaining("first");
+    }
+
+    @Test
     void errorsCarryQemuImgsMessage() {
         assertThatThrownBy(() -> img.info(dir.resolve("missing.qcow2")))
                 .isInstanceOf(QemuException.class)

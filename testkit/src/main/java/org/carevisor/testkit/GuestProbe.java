@@ -37,6 +37,12 @@ public final class GuestProbe {
         return Http.json().readTree(request("POST", "/cgi-bin/disk-counter", 5000)).path("diskCounter").asLong();
     }
 
+    /** Sets the counter kept on the guest's disk (flushed before the answer); returns the new value. */
+    public long setDiskCounter(long value) throws IOException {
+        return Http.json().readTree(request("POST", "/cgi-bin/disk-counter?set=" + value, 5000)).path("diskCounter")
+                .asLong();
+    }
+
     /** Asks the guest itself to power off (as if an administrator ran poweroff inside it). */
     public void powerOffFromInside() throws IOException {
         request("POST", "/cgi-bin/power?action=poweroff", 5000, 202);

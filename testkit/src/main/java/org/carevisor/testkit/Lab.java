@@ -140,15 +140,29 @@ public final class Lab implements AutoCloseable {
 
     /** Waits for a task to finish and returns it; fails when the task failed. */
     public JsonNode awaitTask(String taskId) {
-        JsonNode task = Poll.until(Duration.ofSeconds(120), "task " + taskId, () -> {
-            JsonNode t = http.get("/api/v1/tasks/" + taskId).json();
-            String s = t.path("state").asText();
-            return s.equals("succeeded") || s.equals("failed") ? t : null;
-        });
+        JsonNode task = awaitTaskEnd(taskId);
         if (!task.path("state").asText().equals("succeeded")) {
             throw new AssertionError("task failed: " + task);
         }
         return task;
+    }
+
+    /** Waits for a task to finish, succeeded or failed, and returns it. */
+    public JsonNode awaitTaskEnd(String taskId) {
+        return Poll.until(Duration.ofSeconds(180), "task " + taskId, () -> {
+            JsonNode t = http.get("/api/v1/tasks/" + taskId).json();
+            String s = t.path("state").asText();
+            return s.equals("succeeded") || s.equals("failed") ? t : null;
+        });
+    }
+
+    /** POSTs {@code body} to an endpoint that answers 202 with a task, and returns the finished task. */
+    public JsonNode run(String path, String body) {
+        Http.Response r = http.post(path, body);
+        if (r.status() != 202) {
+            throw new AssertionError("POST " + path + " failed: " + r.status() + " " + r.text());
+        }
+        return awaitTaskEnd(r.json().path("id").asText());
     }
 
     /** Runs an action that answers 202 with a task and waits for it. */

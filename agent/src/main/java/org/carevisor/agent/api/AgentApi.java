@@ -6,7 +6,13 @@ import org.carevisor.agent.storage.StorageService;
 import org.carevisor.agent.vm.VmRegistry;
 import org.carevisor.agent.vm.VmSupervisor;
 import org.carevisor.agent.AgentException;
+import org.carevisor.protocol.ChecksumRequest;
 import org.carevisor.protocol.DiskCreateRequest;
+import org.carevisor.protocol.DiskSnapshotRequest;
+import org.carevisor.protocol.ExportRequest;
+import org.carevisor.protocol.FileMoveRequest;
+import org.carevisor.protocol.ImportRequest;
+import org.carevisor.protocol.SnapshotRequest;
 import org.carevisor.protocol.ShutdownRequest;
 import org.carevisor.protocol.StopCause;
 import org.carevisor.protocol.VmSpec;
@@ -49,6 +55,27 @@ public final class AgentApi {
                     VmSupervisor vm = vms.get(r.param(1));
                     return vm.files().readConsole(longQuery(r, "offset", -65536), (int) longQuery(r, "max", 0));
                 })
+                .add("POST", ID + "/snapshots", r -> vms.get(r.param(1)).snapshot(r.body(SnapshotRequest.class)))
+                .add("POST", ID + "/snapshots/load", r -> vms.get(r.param(1)).loadSnapshot(r.body(SnapshotRequest.class)))
+                .add("POST", ID + "/snapshots/delete",
+                        r -> vms.get(r.param(1)).deleteSnapshot(r.body(SnapshotRequest.class)))
+                .add("POST", "/disk-snapshots", r -> {
+                    storage.diskSnapshot(r.body(DiskSnapshotRequest.class));
+                    return null;
+                })
+                .add("POST", "/files/move", r -> storage.move(r.body(FileMoveRequest.class)))
+                .add("POST", "/files/checksums", r -> storage.checksums(r.body(ChecksumRequest.class)))
+                .add("DELETE", "/files", r -> {
+                    String path = r.query("path");
+                    if (path == null || path.isEmpty()) {
+                        throw AgentException.badRequest("path-missing", "query parameter path is required");
+                    }
+                    storage.delete(path);
+                    return null;
+                })
+                .add("POST", "/exports", r -> storage.export(r.body(ExportRequest.class)))
+                .add("POST", "/imports", r -> storage.importFile(r.body(ImportRequest.class)))
+                .add("POST", "/imports/inspect", r -> storage.inspect(r.body(ImportRequest.class)))
                 .add("GET", "/images", r -> storage.images())
                 .add("POST", "/disks", r -> storage.createDisk(r.body(DiskCreateRequest.class)))
                 .add("DELETE", "/vm-disks/([0-9a-f-]{36})", r -> {

@@ -5,14 +5,21 @@ import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 import org.carevisor.agent.AgentException;
+import org.carevisor.protocol.ChecksumRequest;
+import org.carevisor.protocol.ChecksumResult;
 import org.carevisor.protocol.DiskCreateRequest;
+import org.carevisor.protocol.DiskSnapshotRequest;
+import org.carevisor.protocol.ExportRequest;
+import org.carevisor.protocol.ExportResult;
+import org.carevisor.protocol.FileMoveRequest;
+import org.carevisor.protocol.ImportRequest;
+import org.carevisor.protocol.ImportResult;
 import org.carevisor.protocol.ImageInfo;
 import org.carevisor.qemu.QemuCommandLine;
 import org.carevisor.qemu.QemuException;
@@ -30,6 +37,7 @@ public final class StorageService {
     private final Path root;
     private final QemuImg qemuImg;
     private final Map<Path, Cached> infoCache = new ConcurrentHashMap<>();
+    private final ExportPacker packer;
 
     private record Cached(long size, long modified, ImageInfo info) {
     }
@@ -37,6 +45,7 @@ public final class StorageService {
     public StorageService(Path root, QemuImg qemuImg) throws IOException {
         this.root = root.toAbsolutePath().normalize();
         this.qemuImg = qemuImg;
+        this.packer = new ExportPacker(qemuImg);
         Files.createDirectories(this.root.resolve("images"));
         Files.createDirectories(this.root.resolve("vms"));
     }
@@ -166,17 +175,184 @@ public final class StorageService {
         }
     }
 
-    /** Deletes the disk directory {@code vms/<vmId>/} with every file in it. */
-    public void deleteVmDisks(String vmId) throws IOException {
-        Path dir = resolve("vms/" + vmId);
-        if (!Files.exists(dir)) {
-            return;
+    /** Creates, applies or deletes an internal snapshot in disk files no running QEMU has open. */
+    public void diskSnapshot(DiskSnapshotRequest request) {
+        QemuImg.SnapshotOp op = QemuImg.SnapshotOp.valueOf(request.op().name());
+        String tag;
+        List<Path> files = new ArrayList<>();
+        try {
+            tag = org.carevisor.qemu.QemuCommandLine.checkSnapshotTag(request.tag());
+        } catch (QemuException e) {
+            throw AgentException.badRequest(e.code(), e.getMessage());
         }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
+        for (String p : request.paths()) {
+            Path file = resolve(p);
+            if (!Files.isRegularFile(file)) {
+                throw AgentException.badRequest("disk-missing", "disk " + p + " does not exist");
+            }
+            files.add(file);
+        }
+        if (op == QemuImg.SnapshotOp.APPLY || op == QemuImg.SnapshotOp.DELETE) {
+            for (Path file : files) {
+                if (!qemuImg.snapshotTags(file).contains(tag)) {
+                    throw AgentException.conflict("snapshot-missing", "disk " + root.relativize(file)
+                            + " has no snapshot " + tag);
+                }
             }
         }
+        try {
+            for (Path file : files) {
+                qemuImg.snapshot(file, op, tag);
+            }
+        } catch (QemuException e) {
+            throw new AgentException(500, "snapshot-failed", e.getMessage());
+        }
+    }
+
+    /**
+     * Renames a disk image within the storage, or writes an independent flattened copy of it (keeping the
+     * source), read-only or writable. The target appears only when complete.
+     */
+    public ImageInfo move(FileMoveRequest request) throws IOException {
+        Path from = resolve(request.from());
+        Path to = resolve(request.to());
+        if (!Files.isRegularFile(from)) {
+            throw AgentException.badRequest("source-missing", "image " + request.from() + " does not exist");
+        }
+        if (Files.exists(to)) {
+            throw AgentException.conflict("target-exists", "image " + request.to() + " already exists");
+        }
+        Files.createDirectories(to.getParent());
+        Path partial = to.resolveSibling("." + to.getFileName() + ".partial");
+        Files.deleteIfExists(partial);
+        try {
+            if (request.copy()) {
+                qemuImg.convert(from, partial, qemuImg.info(from).format());
+            } else {
+                Files.move(from, partial, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            }
+            Files.setPosixFilePermissions(partial, java.nio.file.attribute.PosixFilePermissions.fromString(
+                    request.readOnly() ? "r--r--r--" : "rw-r--r--"));
+            Files.move(partial, to, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException e) {
+            // Leave the source as it was: a renamed file goes back, a partial copy is removed.
+            if (!request.copy() && Files.exists(partial) && !Files.exists(from)) {
+                Files.move(partial, from, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } else {
+                Files.deleteIfExists(partial);
+            }
+            if (e instanceof QemuException q) {
+                throw new AgentException(500, "move-failed", q.getMessage());
+            }
+            throw e;
+        }
+        return describe(to);
+    }
+
+    /** SHA-256 of each file. */
+    public ChecksumResult checksums(ChecksumRequest request) throws IOException {
+        java.util.Map<String, String> sums = new java.util.LinkedHashMap<>();
+        for (String p : request.paths()) {
+            Path file = resolve(p);
+            if (!Files.isRegularFile(file)) {
+                throw AgentException.badRequest("file-missing", "file " + p + " does not exist");
+            }
+            sums.put(p, Sha256.of(file));
+        }
+        return new ChecksumResult(sums);
+    }
+
+    /** Deletes a file or a directory tree below a top-level storage directory (never a top-level one). */
+    public void delete(String relative) throws IOException {
+        Path target = resolve(relative);
+        if (root.relativize(target).getNameCount() < 2) {
+            throw AgentException.badRequest("invalid-path", "refusing to delete the top-level directory " + relative);
+        }
+        FileTrees.delete(target);
+    }
+
+    /** Writes an export file (see {@link ExportPacker}). */
+    public ExportResult export(ExportRequest request) throws IOException {
+        Path target = resolve(request.target());
+        if (Files.exists(target)) {
+            throw AgentException.conflict("target-exists", "export file " + request.target() + " already exists");
+        }
+        List<Path> sources = new ArrayList<>();
+        long needed = 0;
+        for (ExportRequest.Disk d : request.disks()) {
+            Path source = resolve(d.path());
+            if (!Files.isRegularFile(source)) {
+                throw AgentException.badRequest("disk-missing", "disk " + d.path() + " does not exist");
+            }
+            sources.add(source);
+            needed += Files.size(source);
+        }
+        if (2 * needed > freeBytes()) {
+            throw new AgentException(507, "storage-full", "exporting needs about " + 2 * needed
+                    + " bytes of scratch and file space but only " + freeBytes() + " are free on " + root);
+        }
+        Files.createDirectories(target.getParent());
+        Path work = target.resolveSibling(".export-" + java.util.UUID.randomUUID());
+        try {
+            return packer.pack(request, target, sources, work, request.target());
+        } finally {
+            FileTrees.delete(work);
+        }
+    }
+
+    /** The verified manifest of an export file, without unpacking its disks. */
+    public ImportResult inspect(ImportRequest request) throws IOException {
+        Path source = resolve(request.source());
+        if (!Files.isRegularFile(source)) {
+            throw AgentException.badRequest("file-missing", "export file " + request.source() + " does not exist");
+        }
+        Path work = source.resolveSibling(".inspect-" + java.util.UUID.randomUUID());
+        Files.createDirectories(work);
+        try {
+            return new ImportResult(packer.inspect(source, work), List.of());
+        } finally {
+            FileTrees.delete(work);
+        }
+    }
+
+    /** Unpacks and verifies an export file; its disks end up in {@code targetDir}, or nothing does. */
+    public ImportResult importFile(ImportRequest request) throws IOException {
+        Path source = resolve(request.source());
+        Path targetDir = resolve(request.targetDir());
+        if (!Files.isRegularFile(source)) {
+            throw AgentException.badRequest("file-missing", "export file " + request.source() + " does not exist");
+        }
+        if (Files.exists(targetDir)) {
+            throw AgentException.conflict("target-exists", request.targetDir() + " already exists");
+        }
+        if (2 * Files.size(source) > freeBytes()) {
+            throw new AgentException(507, "storage-full", "importing " + request.source() + " needs about "
+                    + 2 * Files.size(source) + " bytes but only " + freeBytes() + " are free on " + root);
+        }
+        Path work = targetDir.resolveSibling(".import-" + java.util.UUID.randomUUID());
+        Files.createDirectories(work);
+        try {
+            ExportPacker.Unpacked unpacked = packer.unpack(source, work);
+            Path staged = work.resolve("staged");
+            Files.createDirectories(staged);
+            List<ImportResult.ImportedDisk> placed = new ArrayList<>();
+            for (ImportResult.ImportedDisk d : unpacked.disks()) {
+                String fileName = d.id() + "." + d.format();
+                Files.move(work.resolve(d.path()), staged.resolve(fileName));
+                placed.add(new ImportResult.ImportedDisk(d.id(), root.relativize(targetDir.resolve(fileName)).toString(),
+                        d.format(), d.virtualSizeBytes(), d.sha256()));
+            }
+            Files.createDirectories(targetDir.getParent());
+            Files.move(staged, targetDir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            return new ImportResult(unpacked.manifest(), placed);
+        } finally {
+            FileTrees.delete(work);
+        }
+    }
+
+    /** Deletes the disk directory {@code vms/<vmId>/} with every file in it. */
+    public void deleteVmDisks(String vmId) throws IOException {
+        FileTrees.delete(resolve("vms/" + vmId));
     }
 
     private Path resolve(String relative) {

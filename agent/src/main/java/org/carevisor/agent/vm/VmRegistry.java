@@ -114,7 +114,7 @@ public final class VmRegistry {
             throw AgentException.conflict("vm-running", "VM " + id + " still runs on this host; stop it first");
         }
         vms.remove(id);
-        deleteTree(vm.files().directory());
+        org.carevisor.agent.storage.FileTrees.delete(vm.files().directory());
     }
 
     /**
@@ -142,17 +142,6 @@ public final class VmRegistry {
     private static void checkId(String id) {
         if (id == null || !VM_ID.matcher(id).matches()) {
             throw AgentException.badRequest("invalid-vm-id", "'" + id + "' is not a VM id (a lower-case UUID)");
-        }
-    }
-
-    static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
         }
     }
 }

@@ -6,11 +6,14 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.carevisor.agent.AgentException;
 import org.carevisor.protocol.NicSpec;
 import org.carevisor.protocol.PortForward;
+import org.carevisor.protocol.SnapshotRequest;
+import org.carevisor.protocol.SnapshotResult;
 import org.carevisor.protocol.StopCause;
 import org.carevisor.protocol.VmSpec;
 import org.carevisor.protocol.VmState;
@@ -58,6 +61,10 @@ public final class VmSupervisor {
     private String stopDetail;
     private Boolean guestShutdown;
     private String shutdownReason;
+    /** A snapshot job in progress: its STOP/RESUME events are recorded, not shown as "paused". */
+    private String jobInProgress;
+    private Instant jobStoppedAt;
+    private Instant jobResumedAt;
 
     public VmSupervisor(String vmId, VmFiles files, VmHost host) {
         this.vmId = vmId;
@@ -385,6 +392,106 @@ public final class VmSupervisor {
         return status();
     }
 
+    /** How long a snapshot job may take: memory is written to or read from the VM's first disk. */
+    private static final Duration SNAPSHOT_LIMIT = Duration.ofMinutes(30);
+
+    /**
+     * Takes an internal snapshot of the running VM: with memory ({@code snapshot-save}: vCPUs pause while
+     * memory and disks are saved) or disk-only (one atomic transaction over all disks, crash-consistent).
+     */
+    public SnapshotResult snapshot(SnapshotRequest request) {
+        List<String> disks = snapshotDisks(request.tag(), "snapshot");
+        if (request.memory()) {
+            return snapshotJob("snapshot-save", Map.of("tag", request.tag(), "vmstate", disks.get(0),
+                    "devices", disks), request.tag(), "saving snapshot " + request.tag());
+        }
+        List<Map<String, Object>> actions = new ArrayList<>();
+        for (String disk : disks) {
+            actions.add(Map.of("type", "blockdev-snapshot-internal-sync",
+                    "data", Map.of("device", disk, "name", request.tag())));
+        }
+        long t0 = System.nanoTime();
+        monitor("snapshot").execute("transaction", Map.of("actions", actions));
+        return new SnapshotResult(request.tag(), (System.nanoTime() - t0) / 1_000_000, 0, status());
+    }
+
+    /** Reverts the running VM to a snapshot with memory; it keeps running from the snapshot's moment. */
+    public SnapshotResult loadSnapshot(SnapshotRequest request) {
+        List<String> disks = snapshotDisks(request.tag(), "revert");
+        return snapshotJob("snapshot-load", Map.of("tag", request.tag(), "vmstate", disks.get(0), "devices", disks),
+                request.tag(), "reverting to snapshot " + request.tag());
+    }
+
+    /** Deletes an internal snapshot from the disks of the running VM. */
+    public SnapshotResult deleteSnapshot(SnapshotRequest request) {
+        List<String> disks = snapshotDisks(request.tag(), "delete a snapshot of");
+        return snapshotJob("snapshot-delete", Map.of("tag", request.tag(), "devices", disks), request.tag(),
+                "deleting snapshot " + request.tag());
+    }
+
+    /** The writable disks' node names; every one must be qcow2 (raw images cannot hold snapshots). */
+    private List<String> snapshotDisks(String tag, String what) {
+        org.carevisor.qemu.QemuCommandLine.checkSnapshotTag(tag);
+        List<String> disks = new ArrayList<>();
+        synchronized (lock) {
+            if (spec == null || !state.hasProcess() || state == VmState.STOPPING) {
+                throw AgentException.conflict("vm-not-running", "cannot " + what + " VM " + vmId + ": it is "
+                        + state.json());
+            }
+            for (org.carevisor.protocol.DiskSpec d : spec.disks()) {
+                if (d.readOnly()) {
+                    continue;
+                }
+                if (!d.format().equals("qcow2")) {
+                    throw AgentException.conflict("snapshot-unsupported", "disk " + d.id() + " of VM " + vmId
+                            + " is " + d.format() + "; snapshots need qcow2 disks");
+                }
+                disks.add(d.id());
+            }
+        }
+        if (disks.isEmpty()) {
+            throw AgentException.conflict("snapshot-unsupported", "VM " + vmId + " has no writable disk to snapshot");
+        }
+        return disks;
+    }
+
+    private SnapshotResult snapshotJob(String command, Map<String, Object> args, String tag, String what) {
+        QmpClient client = monitor(what);
+        synchronized (lock) {
+            if (jobInProgress != null) {
+                throw AgentException.conflict("busy", "VM " + vmId + " is busy " + jobInProgress);
+            }
+            jobInProgress = what;
+            jobStoppedAt = null;
+            jobResumedAt = null;
+            reason = what;
+        }
+        host.onChange().run();
+        long t0 = System.nanoTime();
+        try {
+            client.runJob(command, args, "carevisor-" + tag.substring(0, Math.min(tag.length(), 8)) + "-"
+                    + System.nanoTime() % 100000, SNAPSHOT_LIMIT);
+        } catch (QmpException e) {
+            throw new AgentException(500, "snapshot-failed", what + " failed: " + e.getMessage(), e);
+        } finally {
+            synchronized (lock) {
+                jobInProgress = null;
+            }
+        }
+        long duration = (System.nanoTime() - t0) / 1_000_000;
+        JsonNode run = client.execute("query-status", null);
+        long paused;
+        synchronized (lock) {
+            paused = jobStoppedAt == null ? 0 : Duration.between(jobStoppedAt,
+                    jobResumedAt == null ? Instant.now() : jobResumedAt).toMillis();
+            if (state.hasProcess() && state != VmState.STOPPING) {
+                transition(run.path("running").asBoolean() ? VmState.RUNNING : VmState.PAUSED, what + ": done");
+            }
+        }
+        host.onChange().run();
+        return new SnapshotResult(tag, duration, paused, status());
+    }
+
     private QmpClient monitor(String operation) {
         synchronized (lock) {
             if (!state.hasProcess() || state == VmState.STOPPING) {
@@ -413,13 +520,17 @@ public final class VmSupervisor {
                     changed = true;
                 }
                 case "STOP" -> {
-                    if (state == VmState.RUNNING) {
+                    if (jobInProgress != null) {
+                        jobStoppedAt = event.timestamp();
+                    } else if (state == VmState.RUNNING) {
                         transition(VmState.PAUSED, "vCPUs stopped");
                         changed = true;
                     }
                 }
                 case "RESUME" -> {
-                    if (state == VmState.PAUSED || state == VmState.STARTING) {
+                    if (jobInProgress != null) {
+                        jobResumedAt = event.timestamp();
+                    } else if (state == VmState.PAUSED || state == VmState.STARTING) {
                         transition(VmState.RUNNING, "vCPUs running");
                         changed = true;
                     }

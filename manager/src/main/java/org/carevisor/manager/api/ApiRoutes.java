@@ -16,6 +16,9 @@ import org.carevisor.manager.host.ReportIngest;
 import org.carevisor.manager.image.ImageCatalog;
 import org.carevisor.manager.task.TaskRecord;
 import org.carevisor.manager.task.TaskService;
+import org.carevisor.manager.snapshot.SnapshotService;
+import org.carevisor.manager.template.TemplateService;
+import org.carevisor.manager.transfer.TransferService;
 import org.carevisor.manager.vm.VmPowerService;
 import org.carevisor.manager.vm.VmRequests;
 import org.carevisor.manager.vm.VmService;
@@ -42,9 +45,11 @@ public final class ApiRoutes {
     private final Database db;
     private final Instant startedAt = Instant.now();
     private final String version;
+    private final LifecycleRoutes lifecycle;
 
     public ApiRoutes(VmService vms, VmPowerService power, TaskService tasks, HostRepository hostRepo, HostBoard board,
-                     ImageCatalog images, ReportIngest ingest, AuditLog audit, Database db, String version) {
+                     ImageCatalog images, ReportIngest ingest, AuditLog audit, Database db, String version,
+                     TemplateService templates, SnapshotService snapshots, TransferService transfer) {
         this.vms = vms;
         this.power = power;
         this.tasks = tasks;
@@ -55,6 +60,7 @@ public final class ApiRoutes {
         this.audit = audit;
         this.db = db;
         this.version = version;
+        this.lifecycle = new LifecycleRoutes(templates, snapshots, transfer, vms);
     }
 
     void register(Registrar r) {
@@ -67,11 +73,8 @@ public final class ApiRoutes {
                 .orElseThrow(() -> ApiException.notFound("host", ctx.pathParam("id"))))));
         r.add("GET", v + "/images", ctx -> ctx.json(images.list()));
         r.add("GET", v + "/vms", ctx -> ctx.json(vms.list()));
-        r.add("POST", v + "/vms", ctx -> {
-            VmService.Created c = vms.create(Json.read(ctx.bodyAsBytes(), VmRequests.Create.class),
-                    ApiServer.actor(ctx));
-            ctx.status(202).header("Location", v + "/vms/" + c.vm().id()).json(c.task());
-        });
+        r.add("POST", v + "/vms", ctx -> LifecycleRoutes.created(ctx, vms.create(Json.read(ctx.bodyAsBytes(),
+                VmRequests.Create.class), ApiServer.actor(ctx))));
         r.add("GET", v + "/vms/{id}", ctx -> ctx.json(vms.view(ctx.pathParam("id"))));
         r.add("PATCH", v + "/vms/{id}", ctx -> ctx.json(vms.patch(ctx.pathParam("id"),
                 Json.read(ctx.bodyAsBytes(), VmRequests.Patch.class), ApiServer.actor(ctx))));
@@ -96,6 +99,7 @@ public final class ApiRoutes {
         r.add("GET", v + "/tasks/{id}", ctx -> ctx.json(tasks.get(ctx.pathParam("id"))));
         r.add("GET", v + "/audit", ctx -> ctx.json(audit.query(ctx.queryParam("target"),
                 (int) Math.min(10000, longQuery(ctx, "limit", 100)))));
+        lifecycle.register(r);
         r.add("POST", "/agent/v1/reports", ctx -> {
             ingest.accept(ProtocolJson.mapper().readValue(ctx.bodyAsBytes(), HostReport.class));
             ctx.status(204);
@@ -107,7 +111,7 @@ public final class ApiRoutes {
     }
 
     private static void accepted(Context ctx, TaskRecord task) {
-        ctx.status(202).header("Location", "/api/v1/tasks/" + task.id()).json(task);
+        LifecycleRoutes.accepted(ctx, task);
     }
 
     private void health(Context ctx) {

@@ -13,6 +13,16 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import org.carevisor.protocol.AgentProblem;
+import org.carevisor.protocol.ChecksumRequest;
+import org.carevisor.protocol.ChecksumResult;
+import org.carevisor.protocol.DiskSnapshotRequest;
+import org.carevisor.protocol.ExportRequest;
+import org.carevisor.protocol.ExportResult;
+import org.carevisor.protocol.FileMoveRequest;
+import org.carevisor.protocol.ImportRequest;
+import org.carevisor.protocol.ImportResult;
+import org.carevisor.protocol.SnapshotRequest;
+import org.carevisor.protocol.SnapshotResult;
 import org.carevisor.protocol.ConsoleChunk;
 import org.carevisor.protocol.DiskCreateRequest;
 import org.carevisor.protocol.ImageInfo;
@@ -28,6 +38,7 @@ public final class AgentClient {
     private static final Duration SHORT = Duration.ofSeconds(15);
     private static final Duration START = Duration.ofSeconds(40);
     private static final Duration DISK = Duration.ofHours(6);
+    private static final Duration LONG = Duration.ofMinutes(35);
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
 
@@ -79,6 +90,56 @@ public final class AgentClient {
 
     public ImageInfo createDisk(String endpoint, DiskCreateRequest request) {
         return call(endpoint, "POST", "/disks", request, ImageInfo.class, DISK);
+    }
+
+    /** Snapshot of a running VM (with memory or disk-only). */
+    public SnapshotResult snapshot(String endpoint, String vmId, String tag, boolean memory) {
+        return call(endpoint, "POST", "/vms/" + vmId + "/snapshots", new SnapshotRequest(tag, memory),
+                SnapshotResult.class, LONG);
+    }
+
+    /** Reverts a running VM to a snapshot with memory, live. */
+    public SnapshotResult loadSnapshot(String endpoint, String vmId, String tag) {
+        return call(endpoint, "POST", "/vms/" + vmId + "/snapshots/load", new SnapshotRequest(tag, true),
+                SnapshotResult.class, LONG);
+    }
+
+    /** Deletes a snapshot from the disks of a running VM. */
+    public SnapshotResult deleteSnapshot(String endpoint, String vmId, String tag) {
+        return call(endpoint, "POST", "/vms/" + vmId + "/snapshots/delete", new SnapshotRequest(tag, false),
+                SnapshotResult.class, LONG);
+    }
+
+    /** Creates, applies or deletes a snapshot in the disk files of a stopped VM. */
+    public void diskSnapshot(String endpoint, List<String> paths, String tag, DiskSnapshotRequest.Op op) {
+        call(endpoint, "POST", "/disk-snapshots", new DiskSnapshotRequest(paths, tag, op), Void.class, LONG);
+    }
+
+    public ImageInfo move(String endpoint, FileMoveRequest request) {
+        return call(endpoint, "POST", "/files/move", request, ImageInfo.class, DISK);
+    }
+
+    public ChecksumResult checksums(String endpoint, List<String> paths) {
+        return call(endpoint, "POST", "/files/checksums", new ChecksumRequest(paths), ChecksumResult.class, DISK);
+    }
+
+    /** Deletes a file or directory below a top-level storage directory; a missing one is not an error. */
+    public void deleteFiles(String endpoint, String path) {
+        call(endpoint, "DELETE", "/files?path=" + encode(path), null, Void.class, SHORT);
+    }
+
+    public ExportResult export(String endpoint, ExportRequest request) {
+        return call(endpoint, "POST", "/exports", request, ExportResult.class, DISK);
+    }
+
+    /** The verified manifest of an export file (its disks are not read). */
+    public String inspectImport(String endpoint, String source) {
+        return call(endpoint, "POST", "/imports/inspect", new ImportRequest(source, null), ImportResult.class, DISK)
+                .manifest();
+    }
+
+    public ImportResult importFile(String endpoint, ImportRequest request) {
+        return call(endpoint, "POST", "/imports", request, ImportResult.class, DISK);
     }
 
     public void deleteVmDisks(String endpoint, String vmId) {

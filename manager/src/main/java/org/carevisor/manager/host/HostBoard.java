@@ -50,6 +50,16 @@ public final class HostBoard {
         return e != null && e.inventory().shuttingDown();
     }
 
+    /**
+     * The endpoint of some connected host, for operations on the shared storage that any host can do;
+     * 503 when no host is connected.
+     */
+    public String anyConnectedEndpoint() {
+        return connectedHosts().stream().findFirst().map(e -> e.inventory().endpoint())
+                .orElseThrow(() -> org.carevisor.manager.api.ApiException.unavailable("no-host",
+                        "no host is connected to reach the storage; start an agent (./carevisor up starts one)"));
+    }
+
     public List<Entry> connectedHosts() {
         return hosts.values().stream().filter(e -> connected(e.inventory().hostId())).toList();
     }

@@ -72,7 +72,8 @@ public final class VmPowerService {
                         + "' is assigned to host " + vm.hostId() + ", which is not known"));
     }
 
-    private String connectedEndpoint(VmRecord vm) {
+    /** The agent endpoint of the VM's host; 503 when that host is not reporting. */
+    public String connectedEndpoint(VmRecord vm) {
         if (!hosts.connected(vm.hostId())) {
             String name = hosts.get(vm.hostId()).map(e -> e.inventory().hostname()).orElse(vm.hostId());
             throw ApiException.unavailable("host-unavailable", "host " + name + " of VM '" + vm.name()
@@ -81,18 +82,15 @@ public final class VmPowerService {
         return endpointOf(vm);
     }
 
-    private VmRecord find(String idOrName) {
+    private VmRecord find(String idOrName, String operation) {
         VmRecord vm = repo.find(idOrName).or(() -> repo.findByName(idOrName))
                 .orElseThrow(() -> ApiException.notFound("VM", idOrName));
-        if (vm.lifecycle() != Lifecycle.READY) {
-            throw ApiException.conflict("vm-not-ready", "VM '" + vm.name() + "' is " + vm.lifecycle().json()
-                    + "; wait until that has finished");
-        }
+        Lifecycle.requireReady(vm, operation);
         return vm;
     }
 
     public TaskRecord start(String idOrName, Actor actor) {
-        VmRecord vm = find(idOrName);
+        VmRecord vm = find(idOrName, "start");
         VmState state = observedState(vm);
         if (state.hasProcess()) {
             throw ApiException.conflict("vm-already-running", "VM '" + vm.name() + "' is already " + state.json()
@@ -114,14 +112,28 @@ public final class VmPowerService {
 
     /** Starts a VM within the caller's task and waits until it runs. */
     void startNow(String vmId, Actor actor, String taskId) throws Exception {
+        startInTask(vmId, actor, taskId, null);
+    }
+
+    /**
+     * Starts a VM within the caller's task (normally, or from the internal snapshot {@code loadSnapshot}, which
+     * resumes the guest where the snapshot was taken) and waits until it runs.
+     */
+    public void startInTask(String vmId, Actor actor, String taskId, String loadSnapshot) throws Exception {
         VmRecord vm = repo.find(vmId).orElseThrow(() -> ApiException.notFound("VM", vmId));
-        startNow(vmId, actor, taskId, connectedEndpoint(vm));
+        startNow(vmId, actor, taskId, connectedEndpoint(vm), loadSnapshot);
     }
 
     private String startNow(String vmId, Actor actor, String taskId, String endpoint) throws Exception {
+        return startNow(vmId, actor, taskId, endpoint, null);
+    }
+
+    private String startNow(String vmId, Actor actor, String taskId, String endpoint, String loadSnapshot)
+            throws Exception {
         VmRecord vm = repo.find(vmId).orElseThrow(() -> ApiException.notFound("VM", vmId));
         return change(vm, PowerState.RUNNING, "vm.start", actor, taskId, () -> {
-            VmStatus s = agents.start(endpoint, vm.toSpec());
+            VmStatus s = agents.start(endpoint, loadSnapshot == null ? vm.toSpec()
+                    : vm.toSpec().withLoadSnapshot(loadSnapshot));
             observed.put(vm.hostId(), s);
             VmState reached = await(vm, st -> st == VmState.RUNNING || st == VmState.PAUSED || !st.hasProcess(),
                     START_WAIT);
@@ -134,7 +146,7 @@ public final class VmPowerService {
     }
 
     public TaskRecord shutdown(String idOrName, Integer timeoutSeconds, Actor actor) {
-        VmRecord vm = find(idOrName);
+        VmRecord vm = find(idOrName, "shut down");
         int timeout = timeoutSeconds == null ? config.shutdownTimeoutSeconds() : timeoutSeconds;
         if (timeout < 0 || timeout > MAX_SHUTDOWN_TIMEOUT) {
             throw ApiException.invalid("timeoutSeconds", "must be between 0 and " + MAX_SHUTDOWN_TIMEOUT);
@@ -153,7 +165,7 @@ public final class VmPowerService {
     }
 
     public TaskRecord powerOff(String idOrName, Actor actor) {
-        VmRecord vm = find(idOrName);
+        VmRecord vm = find(idOrName, "power off");
         requireProcess(vm, "power off");
         String endpoint = connectedEndpoint(vm);
         return tasks.submit("vm.poweroff", VmService.target(vm), actor, vm.id(),
@@ -164,7 +176,7 @@ public final class VmPowerService {
     }
 
     /** Powers a VM off within the caller's task and waits until QEMU has ended. */
-    void powerOffNow(VmRecord vm, String endpoint) throws InterruptedException {
+    public void powerOffNow(VmRecord vm, String endpoint) throws InterruptedException {
         observed.put(vm.hostId(), agents.powerOff(endpoint, vm.id()));
         await(vm, st -> !st.hasProcess(), POWEROFF_WAIT);
     }
@@ -188,7 +200,7 @@ public final class VmPowerService {
      */
     private TaskRecord oneCall(String idOrName, VmState required, String verb, PowerState next, Actor actor,
                                BiFunction<String, String, VmStatus> call, String done) {
-        VmRecord vm = find(idOrName);
+        VmRecord vm = find(idOrName, verb);
         requireState(vm, required, verb);
         String endpoint = connectedEndpoint(vm);
         String kind = "vm." + verb;

@@ -8,19 +8,26 @@ import org.carevisor.protocol.NicSpec;
 import org.carevisor.protocol.PortForward;
 import org.carevisor.protocol.VmSpec;
 
-/** A VM's desired state as stored: definition, assigned host and desired power state. */
+/**
+ * A VM's desired state as stored: definition, assigned host and desired power state, plus where it came from
+ * ({@code templateId}), its snapshot position ({@code currentSnapshotId}) and, when archived, its archive file.
+ */
 public record VmRecord(String id, String name, String description, int cpus, int memoryMiB, String machine,
                        String cpuModel, String hostId, PowerState powerState, Lifecycle lifecycle, long specVersion,
                        Instant createdAt, Instant updatedAt, Instant powerChangedAt, List<Disk> disks,
-                       List<Nic> nics) {
+                       List<Nic> nics, String templateId, String currentSnapshotId, String archivePath,
+                       Instant archivedAt) {
     public VmRecord {
         disks = List.copyOf(disks);
         nics = List.copyOf(nics);
     }
 
-    /** One disk: a file in the storage domain. */
+    /**
+     * One disk: a file in the storage domain. {@code baseTemplateId} is set for a linked clone's overlay: the
+     * disk needs that template's base image.
+     */
     public record Disk(String diskId, int position, String path, String format, long sizeBytes,
-                       String sourceImageId) {
+                       String sourceImageId, String baseTemplateId) {
     }
 
     /** One NIC with its MAC and port forwards. */
@@ -48,8 +55,8 @@ public record VmRecord(String id, String name, String description, int cpus, int
         return new VmSpec(id, name, cpus, memoryMiB, machine, cpuModel, d, n, specVersion);
     }
 
-    public VmRecord withPower(PowerState state, Instant at) {
-        return new VmRecord(id, name, description, cpus, memoryMiB, machine, cpuModel, hostId, state, lifecycle,
-                specVersion, createdAt, at, at, disks, nics);
+    /** True when any disk is a linked clone's overlay on a template. */
+    public boolean isLinkedClone() {
+        return disks.stream().anyMatch(d -> d.baseTemplateId() != null);
     }
 }

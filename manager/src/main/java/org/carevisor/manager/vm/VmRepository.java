@@ -29,21 +29,27 @@ public final class VmRepository {
     public void insert(Handle h, VmRecord vm) {
         h.createUpdate("""
                 INSERT INTO vms (id, name, description, cpus, memory_mib, machine, cpu_model, host_id, power_state,
-                                 lifecycle, spec_version, created_at, updated_at, power_changed_at)
+                                 lifecycle, spec_version, created_at, updated_at, power_changed_at, template_id,
+                                 current_snapshot_id, archive_path, archived_at)
                 VALUES (:id, :name, :description, :cpus, :memory, :machine, :cpuModel, :hostId, :power, :lifecycle,
-                        :specVersion, :createdAt, :updatedAt, :powerChangedAt)""")
+                        :specVersion, :createdAt, :updatedAt, :powerChangedAt, :templateId, :currentSnapshot,
+                        :archivePath, :archivedAt)""")
                 .bind("id", vm.id()).bind("name", vm.name()).bind("description", vm.description())
                 .bind("cpus", vm.cpus()).bind("memory", vm.memoryMiB()).bind("machine", vm.machine())
                 .bind("cpuModel", vm.cpuModel()).bind("hostId", vm.hostId()).bind("power", vm.powerState().json())
                 .bind("lifecycle", vm.lifecycle().json()).bind("specVersion", vm.specVersion())
                 .bind("createdAt", Sql.ts(vm.createdAt())).bind("updatedAt", Sql.ts(vm.updatedAt()))
-                .bind("powerChangedAt", Sql.ts(vm.powerChangedAt())).execute();
+                .bind("powerChangedAt", Sql.ts(vm.powerChangedAt())).bind("templateId", vm.templateId())
+                .bind("currentSnapshot", vm.currentSnapshotId()).bind("archivePath", vm.archivePath())
+                .bind("archivedAt", Sql.ts(vm.archivedAt())).execute();
         for (VmRecord.Disk d : vm.disks()) {
             h.createUpdate("""
-                    INSERT INTO vm_disks (vm_id, disk_id, position, path, format, size_bytes, source_image_id)
-                    VALUES (:vm, :disk, :pos, :path, :format, :size, :image)""")
+                    INSERT INTO vm_disks (vm_id, disk_id, position, path, format, size_bytes, source_image_id,
+                                          base_template_id)
+                    VALUES (:vm, :disk, :pos, :path, :format, :size, :image, :base)""")
                     .bind("vm", vm.id()).bind("disk", d.diskId()).bind("pos", d.position()).bind("path", d.path())
-                    .bind("format", d.format()).bind("size", d.sizeBytes()).bind("image", d.sourceImageId()).execute();
+                    .bind("format", d.format()).bind("size", d.sizeBytes()).bind("image", d.sourceImageId())
+                    .bind("base", d.baseTemplateId()).execute();
         }
         for (VmRecord.Nic n : vm.nics()) {
             h.createUpdate("""
@@ -96,7 +102,8 @@ public final class VmRepository {
                 .map((rs, c) -> {
                     rows.get(rs.getString("vm_id")).disks.add(new VmRecord.Disk(rs.getString("disk_id"),
                             rs.getInt("position"), rs.getString("path"), rs.getString("format"),
-                            rs.getLong("size_bytes"), rs.getString("source_image_id")));
+                            rs.getLong("size_bytes"), rs.getString("source_image_id"),
+                            rs.getString("base_template_id")));
                     return 0;
                 }).list();
         Map<String, List<VmRecord.Forward>> forwards = new LinkedHashMap<>();
@@ -131,12 +138,17 @@ public final class VmRepository {
         Instant createdAt;
         Instant updatedAt;
         Instant powerChangedAt;
+        String templateId;
+        String currentSnapshotId;
+        String archivePath;
+        Instant archivedAt;
         final List<VmRecord.Disk> disks = new ArrayList<>();
         final List<VmRecord.Nic> nics = new ArrayList<>();
 
         VmRecord toRecord() {
             return new VmRecord(id, name, description, cpus, memory, machine, cpuModel, hostId, power, lifecycle,
-                    specVersion, createdAt, updatedAt, powerChangedAt, disks, nics);
+                    specVersion, createdAt, updatedAt, powerChangedAt, disks, nics, templateId, currentSnapshotId,
+                    archivePath, archivedAt);
         }
     }
 
@@ -156,6 +168,10 @@ public final class VmRepository {
         r.createdAt = Sql.instant(rs, "created_at");
         r.updatedAt = Sql.instant(rs, "updated_at");
         r.powerChangedAt = Sql.instant(rs, "power_changed_at");
+        r.templateId = rs.getString("template_id");
+        r.currentSnapshotId = rs.getString("current_snapshot_id");
+        r.archivePath = rs.getString("archive_path");
+        r.archivedAt = Sql.instant(rs, "archived_at");
         return r;
     }
 
@@ -177,8 +193,36 @@ public final class VmRepository {
                 .bind("at", Sql.ts(Instant.now())).bind("id", id).execute();
     }
 
+    /** The VM's definition after a snapshot revert: its vCPUs and memory as they were at the snapshot. */
+    public void setSize(Handle h, String id, int cpus, int memoryMiB) {
+        h.createUpdate("""
+                UPDATE vms SET cpus = :cpus, memory_mib = :m, spec_version = spec_version + 1, updated_at = :at
+                WHERE id = :id""").bind("cpus", cpus).bind("m", memoryMiB).bind("at", Sql.ts(Instant.now()))
+                .bind("id", id).execute();
+    }
+
+    public void setCurrentSnapshot(Handle h, String id, String snapshotId) {
+        h.createUpdate("UPDATE vms SET current_snapshot_id = :s WHERE id = :id").bind("s", snapshotId).bind("id", id)
+                .execute();
+    }
+
+    /** Marks a VM archived (its disks now live in {@code archivePath}) or, with nulls, restored. */
+    public void setArchive(Handle h, String id, Lifecycle lifecycle, String archivePath, Instant archivedAt) {
+        h.createUpdate("""
+                UPDATE vms SET lifecycle = :l, archive_path = :p, archived_at = :at, updated_at = :now WHERE id = :id""")
+                .bind("l", lifecycle.json()).bind("p", archivePath).bind("at", Sql.ts(archivedAt))
+                .bind("now", Sql.ts(Instant.now())).bind("id", id).execute();
+    }
+
+    /** Names of the VMs whose disks are linked clones of the template. */
+    public List<String> linkedCloneNames(String templateId) {
+        return jdbi.withHandle(h -> h.createQuery("""
+                SELECT DISTINCT v.name FROM vms v JOIN vm_disks d ON d.vm_id = v.id
+                WHERE d.base_template_id = :t ORDER BY v.name""").bind("t", templateId).mapTo(String.class).list());
+    }
+
     public void delete(Handle h, String id) {
-        for (String table : List.of("vm_port_forwards", "vm_nics", "vm_disks", "vm_observed")) {
+        for (String table : List.of("snapshots", "vm_port_forwards", "vm_nics", "vm_disks", "vm_observed")) {
             h.createUpdate("DELETE FROM " + table + " WHERE vm_id = :id").bind("id", id).execute();
         }
         h.createUpdate("DELETE FROM vms WHERE id = :id").bind("id", id).execute();

@@ -40,6 +40,10 @@ public final class VmRequests {
     public record Patch(String name, String description, Integer cpus, Integer memoryMiB) {
     }
 
+    /** Clone a stopped VM into a new, independent VM with a new identity. */
+    public record Clone(String name, String description, Boolean start) {
+    }
+
     /** Options of a graceful shutdown. */
     public record Shutdown(Integer timeoutSeconds) {
     }

@@ -82,43 +82,93 @@ public final class VmService {
         VmValidator.Capacity capacity = capacity();
         VmValidator.Plan plan = VmValidator.create(request, capacity,
                 ref -> images.resolve(ref).orElse(null));
-        HostBoard.Entry host = place(plan.cpus(), plan.memoryMiB());
+        List<DiskSource> disks = plan.disks().stream().map(d -> d.image() == null
+                ? (DiskSource) new DiskSource.Blank(d.sizeBytes(), d.format())
+                : new DiskSource.ImageCopy(d.image().id(), d.image().path(), d.sizeBytes(), d.format())).toList();
+        return provision(new NewVm(plan.name(), plan.description(), plan.cpus(), plan.memoryMiB(), plan.nics(), null),
+                disks, null, plan.start(), "vm.create", null, actor);
+    }
+
+    /**
+     * What a new VM is to be, apart from its disks. {@code id} and {@code macs} are normally null (a new
+     * identity is made); an import that keeps the exported identity sets them.
+     */
+    public record NewVm(String name, String description, int cpus, int memoryMiB, List<VmValidator.PlannedNic> nics,
+                        String templateId, String id, List<String> macs) {
+        public NewVm(String name, String description, int cpus, int memoryMiB, List<VmValidator.PlannedNic> nics,
+                     String templateId) {
+            this(name, description, cpus, memoryMiB, nics, templateId, null, null);
+        }
+    }
+
+    /**
+     * Work a provisioning task does before it makes disks (e.g. verifying a template's checksums, or
+     * unpacking an import into the new VM's disk directory).
+     */
+    @FunctionalInterface
+    public interface PreCheck {
+        void run(String endpoint, VmRecord vm) throws Exception;
+    }
+
+    /**
+     * The one path by which VMs come to exist: picks a host, allocates identity (UUID, MACs, ports) and
+     * records the VM as "creating" with its audit record, then a task runs {@code preCheck}, makes every
+     * disk and marks the VM ready (and starts it when asked). When anything fails, the disks made so far
+     * and the record are removed and the failure is audited: nothing is left half-made.
+     *
+     * @param reason audited reason (e.g. "deployed from template ehr v2"), may be null
+     */
+    public Created provision(NewVm newVm, List<DiskSource> disks, PreCheck preCheck, boolean start, String kind,
+                             String reason, Actor actor) {
+        HostBoard.Entry host = place(newVm.cpus(), newVm.memoryMiB());
         VmRecord vm;
         synchronized (allocationLock) {
-            if (repo.nameTaken(plan.name(), null)) {
-                throw ApiException.conflict("name-taken", "name", "a VM named '" + plan.name() + "' already exists");
+            if (repo.nameTaken(newVm.name(), null)) {
+                throw ApiException.conflict("name-taken", "name", "a VM named '" + newVm.name() + "' already exists");
             }
-            vm = buildRecord(plan, host.inventory().hostId());
+            if (newVm.id() != null && repo.find(newVm.id()).isPresent()) {
+                throw ApiException.conflict("id-taken", "a VM with id " + newVm.id() + " already exists");
+            }
+            if (newVm.macs() != null) {
+                Set<String> used = repo.usedMacs();
+                for (String mac : newVm.macs()) {
+                    if (used.contains(mac)) {
+                        throw ApiException.conflict("mac-taken", "MAC address " + mac + " is already used by another VM");
+                    }
+                }
+            }
+            vm = buildRecord(newVm, disks, host.inventory().hostId());
             VmRecord toInsert = vm;
             repo.jdbi().useTransaction(h -> {
                 repo.insert(h, toInsert);
-                audit.record(h, new AuditLog.Entry(actor, "vm.create", "vm", toInsert.id(), toInsert.name(), null,
-                        definition(toInsert), null, Outcome.SUCCESS, null));
+                audit.record(h, new AuditLog.Entry(actor, kind, "vm", toInsert.id(), toInsert.name(), null,
+                        definition(toInsert), reason, Outcome.SUCCESS, null));
             });
         }
         VmRecord created = vm;
-        TaskRecord task = tasks.submit("vm.create", target(vm), actor, vm.id(), ctx -> {
-            ctx.progress(5, "creating disks");
+        TaskRecord task = tasks.submit(kind, target(vm), actor, vm.id(), ctx -> {
             String endpoint = host.inventory().endpoint();
             try {
-                int i = 0;
-                for (VmRecord.Disk d : created.disks()) {
-                    ImageRecord source = d.sourceImageId() == null ? null
-                            : images.list().stream().filter(x -> x.id().equals(d.sourceImageId())).findFirst()
-                            .orElseThrow(() -> ApiException.conflict("image-gone", "image " + d.sourceImageId()
-                                    + " disappeared from the storage"));
-                    agents.createDisk(endpoint, new DiskCreateRequest(d.path(), d.format(), d.sizeBytes(),
-                            source == null ? null : source.path(), source == null ? DiskCreateRequest.Mode.BLANK
-                            : DiskCreateRequest.Mode.COPY));
-                    ctx.progress(10 + 70 * ++i / created.disks().size(), "created disk " + d.diskId());
+                if (preCheck != null) {
+                    ctx.progress(3, "checking the source");
+                    preCheck.run(endpoint, created);
+                }
+                ctx.progress(5, "creating disks");
+                for (int i = 0; i < disks.size(); i++) {
+                    VmRecord.Disk d = created.disks().get(i);
+                    DiskCreateRequest request = disks.get(i).request(d.path());
+                    if (request != null) {
+                        agents.createDisk(endpoint, request);
+                    }
+                    ctx.progress(10 + 70 * (i + 1) / disks.size(), "created disk " + d.diskId());
                 }
                 repo.jdbi().useTransaction(h -> repo.setLifecycle(h, created.id(), Lifecycle.READY));
             } catch (Exception e) {
-                undoCreate(created, endpoint, actor, ctx.taskId(), e);
+                undoCreate(created, endpoint, actor, ctx.taskId(), kind, e);
                 throw e;
             }
             ctx.message("VM " + created.name() + " created");
-            if (plan.start()) {
+            if (start) {
                 ctx.progress(85, "starting");
                 power.startNow(created.id(), actor, ctx.taskId());
                 ctx.message("VM " + created.name() + " created and started");
@@ -131,7 +181,7 @@ public final class VmService {
     public record Created(VmView vm, TaskRecord task) {
     }
 
-    private void undoCreate(VmRecord vm, String endpoint, Actor actor, String taskId, Exception cause) {
+    private void undoCreate(VmRecord vm, String endpoint, Actor actor, String taskId, String kind, Exception cause) {
         LOG.warn("creating VM {} failed, removing what was made: {}", vm.name(), cause.getMessage());
         try {
             agents.deleteVmDisks(endpoint, vm.id());
@@ -140,25 +190,25 @@ public final class VmService {
         }
         repo.jdbi().useTransaction(h -> {
             repo.delete(h, vm.id());
-            audit.record(h, new AuditLog.Entry(actor, "vm.create", "vm", vm.id(), vm.name(), definition(vm), null,
+            audit.record(h, new AuditLog.Entry(actor, kind, "vm", vm.id(), vm.name(), definition(vm), null,
                     "creation failed and was rolled back: " + cause.getMessage(), Outcome.FAILURE, taskId));
         });
         observed.remove(vm.id());
     }
 
-    private VmRecord buildRecord(VmValidator.Plan plan, String hostId) {
-        String id = UUID.randomUUID().toString();
+    private VmRecord buildRecord(NewVm newVm, List<DiskSource> sources, String hostId) {
+        String id = newVm.id() != null ? newVm.id() : UUID.randomUUID().toString();
         List<VmRecord.Disk> disks = new ArrayList<>();
-        for (int i = 0; i < plan.disks().size(); i++) {
-            VmValidator.PlannedDisk d = plan.disks().get(i);
+        for (int i = 0; i < sources.size(); i++) {
+            DiskSource d = sources.get(i);
             disks.add(new VmRecord.Disk("disk" + i, i, "vms/" + id + "/disk" + i + "." + d.format(), d.format(),
-                    d.sizeBytes(), d.image() == null ? null : d.image().id()));
+                    d.sizeBytes(), d.sourceImageId(), d.baseTemplateId()));
         }
         Set<String> macs = repo.usedMacs();
         Map<String, Set<Integer>> ports = new HashMap<>();
         List<VmRecord.Nic> nics = new ArrayList<>();
-        for (int i = 0; i < plan.nics().size(); i++) {
-            VmValidator.PlannedNic n = plan.nics().get(i);
+        for (int i = 0; i < newVm.nics().size(); i++) {
+            VmValidator.PlannedNic n = newVm.nics().get(i);
             List<VmRecord.Forward> forwards = new ArrayList<>();
             for (int j = 0; j < n.forwards().size(); j++) {
                 VmRequests.Forward f = n.forwards().get(j);
@@ -177,11 +227,13 @@ public final class VmService {
                 used.add(hostPort);
                 forwards.add(new VmRecord.Forward(protocol, hostPort, f.guestPort()));
             }
-            nics.add(new VmRecord.Nic("nic" + i, i, newMac(macs), n.network(), forwards));
+            String mac = newVm.macs() != null && i < newVm.macs().size() ? newVm.macs().get(i) : newMac(macs);
+            nics.add(new VmRecord.Nic("nic" + i, i, mac, n.network(), forwards));
         }
         Instant now = Instant.now();
-        return new VmRecord(id, plan.name(), plan.description(), plan.cpus(), plan.memoryMiB(), "pc", "qemu64", hostId,
-                PowerState.STOPPED, Lifecycle.CREATING, 1, now, now, now, disks, nics);
+        return new VmRecord(id, newVm.name(), newVm.description(), newVm.cpus(), newVm.memoryMiB(), "pc", "qemu64",
+                hostId, PowerState.STOPPED, Lifecycle.CREATING, 1, now, now, now, disks, nics, newVm.templateId(),
+                null, null, null);
     }
 
     private int freePort(Set<Integer> used) {
@@ -202,6 +254,44 @@ public final class VmService {
                 return mac;
             }
         }
+    }
+
+    /**
+     * Clones a stopped VM: a full, independent copy of every disk (backing chains flattened) under a new
+     * identity (UUID, MACs, ports, name). A running VM is refused: copying disks under a running guest gives
+     * no consistent state. Snapshots are not copied.
+     */
+    public Created clone(String idOrName, VmRequests.Clone request, Actor actor) {
+        VmRecord source = get(idOrName);
+        requireReady(source);
+        VmState state = observedState(source);
+        if (state.hasProcess() || state == VmState.UNKNOWN) {
+            throw ApiException.conflict("vm-running", "VM '" + source.name() + "' is " + state.json()
+                    + "; a running VM's disks change while they are copied, so only a stopped VM can be cloned"
+                    + " - shut it down first");
+        }
+        String description = request.description() != null ? request.description() : source.description();
+        VmValidator.checkNew(request.name(), description, source.cpus(), source.memoryMiB(), capacity());
+        long needed = source.disks().stream().mapToLong(VmRecord.Disk::sizeBytes).sum();
+        if (needed > capacity().storageFreeBytes()) {
+            throw ApiException.invalid("name", "the clone needs up to " + (needed >> 20) + " MiB but the storage has"
+                    + " only " + (capacity().storageFreeBytes() >> 20) + " MiB free");
+        }
+        List<DiskSource> disks = source.disks().stream()
+                .map(d -> (DiskSource) new DiskSource.VmDiskCopy(d.path(), d.sizeBytes(), d.format())).toList();
+        List<VmValidator.PlannedNic> nics = source.nics().stream().map(n -> new VmValidator.PlannedNic(n.network(),
+                n.forwards().stream().map(f -> new VmRequests.Forward(f.protocol(), f.guestPort(), null)).toList()))
+                .toList();
+        String sourceId = source.id();
+        return provision(new NewVm(request.name(), description, source.cpus(), source.memoryMiB(), nics,
+                source.templateId()), disks, (endpoint, vm) -> {
+                    VmState now = observedState(get(sourceId));
+                    if (now.hasProcess()) {
+                        throw ApiException.conflict("vm-running", "VM '" + source.name() + "' was started meanwhile;"
+                                + " the clone was not made");
+                    }
+                }, Boolean.TRUE.equals(request.start()), "vm.clone", "full clone of VM '" + source.name() + "'",
+                actor);
     }
 
     /** Changes name, description, CPUs or memory; CPUs and memory only while the VM is stopped. */
@@ -256,9 +346,12 @@ public final class VmService {
                 agents.undefine(endpoint, vm.id());
                 ctx.progress(70, "deleting disks");
                 agents.deleteVmDisks(endpoint, vm.id());
+                if (vm.archivePath() != null) {
+                    agents.deleteFiles(endpoint, vm.archivePath());
+                }
             } catch (Exception e) {
                 repo.jdbi().useTransaction(h -> {
-                    repo.setLifecycle(h, vm.id(), Lifecycle.READY);
+                    repo.setLifecycle(h, vm.id(), vm.lifecycle());
                     audit.record(h, new AuditLog.Entry(actor, "vm.delete", "vm", vm.id(), vm.name(), definition(vm),
                             null, e.getMessage(), Outcome.FAILURE, ctx.taskId()));
                 });
@@ -291,14 +384,12 @@ public final class VmService {
         return power.endpointOf(vm);
     }
 
-    private void requireReady(VmRecord vm) {
-        if (vm.lifecycle() != Lifecycle.READY) {
-            throw ApiException.conflict("vm-not-ready", "VM '" + vm.name() + "' is " + vm.lifecycle().json());
-        }
+    private static void requireReady(VmRecord vm) {
+        Lifecycle.requireReady(vm, "change");
     }
 
     /** What the hosts can offer now; 503 when no host is connected. */
-    VmValidator.Capacity capacity() {
+    public VmValidator.Capacity capacity() {
         List<HostBoard.Entry> connected = hosts.connectedHosts();
         if (connected.isEmpty()) {
             throw ApiException.unavailable("no-host", "no host is connected; start an agent "
@@ -322,7 +413,8 @@ public final class VmService {
         return power.observedState(vm);
     }
 
-    static TaskRecord.Target target(VmRecord vm) {
+    /** The task target that names a VM. */
+    public static TaskRecord.Target target(VmRecord vm) {
         return new TaskRecord.Target("vm", vm.id(), vm.name());
     }
 
@@ -369,9 +461,10 @@ public final class VmService {
                         : null,
                 forwards,
                 vm.disks().stream().map(d -> new VmView.DiskView(d.diskId(), d.path(), d.format(), d.sizeBytes(),
-                        d.sourceImageId())).toList(),
+                        d.sourceImageId(), d.baseTemplateId())).toList(),
                 vm.nics().stream().map(n -> new VmView.NicView(n.nicId(), n.mac(), n.network())).toList(),
                 vm.lifecycle(), live ? s.pid() : null, s == null ? null : s.startedAt(),
-                s == null ? null : s.exitCode(), vm.specVersion(), vm.createdAt(), vm.updatedAt());
+                s == null ? null : s.exitCode(), vm.specVersion(), vm.createdAt(), vm.updatedAt(), vm.templateId(),
+                vm.currentSnapshotId(), vm.archivePath(), vm.archivedAt());
     }
 }

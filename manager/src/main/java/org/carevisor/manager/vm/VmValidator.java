@@ -167,6 +167,24 @@ public final class VmValidator {
                 p.cpus() == null ? vm.cpus() : p.cpus(), p.memoryMiB() == null ? vm.memoryMiB() : p.memoryMiB());
     }
 
+    /**
+     * Validates the name, vCPUs and memory of a VM that is made from something else (a template, a clone, an
+     * import); throws a 400 naming every invalid field.
+     */
+    public static void checkNew(String name, String description, int cpus, int memoryMiB, Capacity capacity) {
+        List<FieldError> errors = new ArrayList<>();
+        String nameProblem = VmNames.problem(name);
+        if (nameProblem != null) {
+            errors.add(new FieldError("name", nameProblem));
+        }
+        checkDescription(description, errors);
+        checkCpus(cpus, capacity, errors, true);
+        checkMemory(memoryMiB, capacity, errors, true);
+        if (!errors.isEmpty()) {
+            throw ApiException.invalid(errors);
+        }
+    }
+
     private static void checkDescription(String d, List<FieldError> errors) {
         if (d != null && d.length() > 1000) {
             errors.add(new FieldError("description", "must be at most 1000 characters"));

@@ -16,13 +16,16 @@ public record VmView(String id, String name, String description, int cpus, int m
                      String state, String stateReason, String stopCause, Instant stateSince, String host,
                      String hostId, Integer guestPort, String guestUrl, List<ForwardView> forwards,
                      List<DiskView> disks, List<NicView> nics, Lifecycle lifecycle, Long pid, Instant startedAt,
-                     Integer exitCode, long specVersion, Instant createdAt, Instant updatedAt) {
+                     Integer exitCode, long specVersion, Instant createdAt, Instant updatedAt, String templateId,
+                     String currentSnapshotId, String archivePath, Instant archivedAt) {
 
     /** A forward with the address it listens on. */
     public record ForwardView(String nic, String protocol, String hostAddress, int hostPort, int guestPort) {
     }
 
-    public record DiskView(String id, String path, String format, long sizeBytes, String sourceImageId) {
+    /** A disk; {@code baseTemplateId} is set when it is a linked clone's overlay on that template. */
+    public record DiskView(String id, String path, String format, long sizeBytes, String sourceImageId,
+                           String baseTemplateId) {
     }
 
     public record NicView(String id, String mac, String network) {

@@ -13,6 +13,11 @@ import org.carevisor.manager.audit.Actor;
 import org.carevisor.manager.audit.AuditLog;
 import org.carevisor.manager.audit.AuditRecord;
 import org.carevisor.manager.host.HostRepository;
+import org.carevisor.manager.snapshot.SnapshotRecord;
+import org.carevisor.manager.snapshot.SnapshotRepository;
+import org.carevisor.manager.template.TemplateRecord;
+import org.carevisor.manager.template.TemplateRepository;
+import org.carevisor.manager.template.TemplateState;
 import org.carevisor.manager.task.TaskRecord;
 import org.carevisor.manager.task.TaskService;
 import org.carevisor.manager.task.TaskState;
@@ -65,8 +70,8 @@ class StorageTest {
         }
         Database db = Database.open(postgres.jdbcUrl(), postgres.user(), null);
         db.jdbi().useHandle(h -> {
-            for (String t : List.of("vm_port_forwards", "vm_nics", "vm_disks", "vm_observed", "vms", "images", "hosts",
-                    "tasks", "audit_log")) {
+            for (String t : List.of("snapshots", "template_disks", "templates", "vm_port_forwards", "vm_nics",
+                    "vm_disks", "vm_observed", "vms", "images", "hosts", "tasks", "audit_log")) {
                 h.execute("DELETE FROM " + t);
             }
         });
@@ -82,9 +87,9 @@ class StorageTest {
         Instant now = Instant.now();
         return new VmRecord(id, name, "a test VM", 1, 256, "pc", "qemu64", hostId, PowerState.STOPPED, Lifecycle.READY,
                 1, now, now, now,
-                List.of(new VmRecord.Disk("disk0", 0, "vms/" + id + "/disk0.qcow2", "qcow2", 1L << 30, null)),
+                List.of(new VmRecord.Disk("disk0", 0, "vms/" + id + "/disk0.qcow2", "qcow2", 1L << 30, null, "t-1")),
                 List.of(new VmRecord.Nic("nic0", 0, "52:54:00:00:00:0" + name.length(), "user",
-                        List.of(new VmRecord.Forward("tcp", 20000 + name.length(), 80)))));
+                        List.of(new VmRecord.Forward("tcp", 20000 + name.length(), 80)))), "t-1", null, null, null);
     }
 
     @ParameterizedTest
@@ -129,6 +134,72 @@ class StorageTest {
 
             db.jdbi().useTransaction(h -> vms.delete(h, id));
             assertThat(vms.find(id)).isEmpty();
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("databases")
+    void templatesQualifyAndKnowTheirLinkedClones(String kind) {
+        try (Database db = open(kind)) {
+            new HostRepository(db.jdbi()).upsert(inventory("h1"), Instant.now());
+            TemplateRepository templates = new TemplateRepository(db.jdbi());
+            TemplateRecord t = new TemplateRecord("t-1", "ehr-master", 1, "EHR", "Debian 12", "anonymous",
+                    TemplateState.DRAFT, 2, 1024, List.of(new TemplateRecord.Nic("user",
+                    List.of(new TemplateRecord.Forward("tcp", 80)))), "vm-0", "ehr-src", null, Instant.now(), null, null,
+                    null, null, List.of(new TemplateRecord.Disk("disk0", 0, "templates/t-1/disk0.qcow2", "qcow2",
+                    1L << 30, null)));
+            db.jdbi().useTransaction(h -> templates.insert(h, t));
+            assertThat(templates.nextVersion("ehr-master")).isEqualTo(2);
+            db.jdbi().useTransaction(h -> templates.qualify(h, "t-1", Map.of("disk0", "ab".repeat(32)), "qa", Instant.now()));
+            TemplateRecord back = templates.find("t-1").orElseThrow();
+            assertThat(back.state()).isEqualTo(TemplateState.QUALIFIED);
+            assertThat(back.qualifiedBy()).isEqualTo("qa");
+            assertThat(back.disks()).singleElement().satisfies(d -> assertThat(d.sha256()).isEqualTo("ab".repeat(32)));
+            assertThat(back.nics()).singleElement().satisfies(n -> assertThat(n.forwards().get(0).guestPort()).isEqualTo(80));
+            assertThat(templates.byName("ehr-master")).extracting(TemplateRecord::version).containsExactly(1);
+
+            VmRepository vms = new VmRepository(db.jdbi());
+            db.jdbi().useTransaction(h -> vms.insert(h, vm("00000000-0000-4000-8000-000000000011", "clone-a", "h1")));
+            assertThat(vms.linkedCloneNames("t-1")).containsExactly("clone-a");
+            assertThat(vms.find("00000000-0000-4000-8000-000000000011").orElseThrow().isLinkedClone()).isTrue();
+            db.jdbi().useTransaction(h -> templates.retire(h, "t-1", "qa", Instant.now()));
+            assertThat(templates.find("t-1").orElseThrow().state()).isEqualTo(TemplateState.RETIRED);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("databases")
+    void deletingASnapshotReparentsItsChildren(String kind) {
+        try (Database db = open(kind)) {
+            new HostRepository(db.jdbi()).upsert(inventory("h1"), Instant.now());
+            VmRepository vms = new VmRepository(db.jdbi());
+            String vmId = "00000000-0000-4000-8000-000000000021";
+            db.jdbi().useTransaction(h -> vms.insert(h, vm(vmId, "snappy", "h1")));
+            SnapshotRepository snaps = new SnapshotRepository(db.jdbi());
+            Instant t0 = Instant.now();
+            SnapshotRecord a = new SnapshotRecord("s-a", vmId, "a", null, null, true, true, 1, 256, 120L, t0, "x");
+            SnapshotRecord b = new SnapshotRecord("s-b", vmId, "b", null, "s-a", false, true, 1, 256, null,
+                    t0.plusSeconds(1), "x");
+            SnapshotRecord c = new SnapshotRecord("s-c", vmId, "c", null, "s-b", false, false, 1, 256, null,
+                    t0.plusSeconds(2), "x");
+            db.jdbi().useTransaction(h -> {
+                snaps.insert(h, a);
+                snaps.insert(h, b);
+                snaps.insert(h, c);
+                vms.setCurrentSnapshot(h, vmId, "s-c");
+            });
+            assertThat(snaps.count(vmId)).isEqualTo(3);
+            db.jdbi().useTransaction(h -> snaps.delete(h, b));
+            assertThat(snaps.ofVm(vmId)).extracting(SnapshotRecord::name).containsExactly("a", "c");
+            assertThat(snaps.find("s-c").orElseThrow().parentId()).isEqualTo("s-a");
+            assertThat(snaps.find("s-a").orElseThrow().pausedMs()).isEqualTo(120L);
+            assertThat(vms.find(vmId).orElseThrow().currentSnapshotId()).isEqualTo("s-c");
+            assertThatThrownBy(() -> db.jdbi().useTransaction(h -> snaps.insert(h, new SnapshotRecord("s-d", vmId, "a",
+                    null, null, false, false, 1, 256, null, t0, "x"))))
+                    .as("a second snapshot named 'a' in the same VM")
+                    .satisfies(e -> assertThat(e.getMessage().toLowerCase(java.util.Locale.ROOT)).contains("snapshots"));
+            db.jdbi().useTransaction(h -> vms.delete(h, vmId));
+            assertThat(snaps.count(vmId)).isZero();
         }
     }
 
