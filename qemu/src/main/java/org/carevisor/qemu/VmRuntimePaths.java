@@ -3,19 +3,31 @@ package org.carevisor.qemu;
 import java.nio.file.Path;
 
 /**
- * Files of one running VM on a host: monitor and console sockets, console log and pid file.
- * Unix socket paths must stay below the kernel's limit of 107 bytes.
+ * Files of one running VM on a host: monitor and console sockets, console log and pid file. The sockets
+ * live in {@code socketDirectory}, which is the VM's directory unless that path is too long for a unix
+ * socket (the kernel's limit is 107 bytes).
  */
-public record VmRuntimePaths(Path directory) {
+public record VmRuntimePaths(Path directory, Path socketDirectory) {
     /** Longest unix socket path the kernel accepts. */
     public static final int MAX_SOCKET_PATH = 107;
 
+    /** Sockets in the VM's own directory. */
+    public VmRuntimePaths(Path directory) {
+        this(directory, directory);
+    }
+
+    /** True when the sockets fit into {@code directory} itself. */
+    public static boolean socketsFit(Path directory) {
+        return directory.resolve("console.sock").toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                <= MAX_SOCKET_PATH;
+    }
+
     public Path qmpSocket() {
-        return directory.resolve("qmp.sock");
+        return socketDirectory.resolve("qmp.sock");
     }
 
     public Path consoleSocket() {
-        return directory.resolve("console.sock");
+        return socketDirectory.resolve("console.sock");
     }
 
     public Path consoleLog() {
@@ -40,7 +52,7 @@ public record VmRuntimePaths(Path directory) {
         for (Path p : new Path[] {qmpSocket(), consoleSocket()}) {
             if (p.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_SOCKET_PATH) {
                 throw new QemuException("socket-path-too-long", "unix socket path " + p + " is longer than "
-                        + MAX_SOCKET_PATH + " bytes; choose a shorter agent state directory");
+                        + MAX_SOCKET_PATH + " bytes");
             }
         }
     }

@@ -36,8 +36,9 @@ public final class VmFiles {
 
     private final VmRuntimePaths paths;
 
-    public VmFiles(Path directory) {
-        this.paths = new VmRuntimePaths(directory);
+    /** The files of a VM in {@code directory}, with its sockets in {@code socketDirectory}. */
+    public VmFiles(Path directory, Path socketDirectory) {
+        this.paths = new VmRuntimePaths(directory, socketDirectory);
     }
 
     public VmRuntimePaths paths() {
@@ -63,6 +64,7 @@ public final class VmFiles {
     /** Removes what a previous run left and rotates a large console log; keeps the console history. */
     void prepareForStart(VmSpec spec) throws IOException {
         Files.createDirectories(directory());
+        Files.createDirectories(paths.socketDirectory());
         for (Path p : List.of(paths.qmpSocket(), paths.consoleSocket(), paths.pidFile(), paths.exitStatus(),
                 stopRequestFile(), verdictFile())) {
             Files.deleteIfExists(p);

@@ -27,12 +27,14 @@ public final class VmRegistry {
     private static final Logger LOG = LoggerFactory.getLogger(VmRegistry.class);
     private static final Pattern VM_ID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
+    private final Path stateDir;
     private final Path vmsDir;
     private final VmHost host;
     private final Map<String, VmSupervisor> vms = new ConcurrentHashMap<>();
     private volatile boolean shuttingDown;
 
     public VmRegistry(Path stateDir, VmHost host) throws IOException {
+        this.stateDir = stateDir;
         this.vmsDir = stateDir.resolve("vms");
         this.host = host;
         Files.createDirectories(vmsDir);
@@ -47,7 +49,7 @@ public final class VmRegistry {
                 if (!VM_ID.matcher(id).matches() || !Files.isDirectory(dir)) {
                     continue;
                 }
-                VmSupervisor vm = new VmSupervisor(id, new VmFiles(dir), host);
+                VmSupervisor vm = new VmSupervisor(id, files(id), host);
                 vms.put(id, vm);
                 if (vm.adopt()) {
                     running++;
@@ -80,7 +82,7 @@ public final class VmRegistry {
             throw AgentException.conflict("host-shutting-down", "this host is shutting down its VMs; "
                     + "no VM can be started on it until its agent restarts");
         }
-        return vms.computeIfAbsent(id, k -> new VmSupervisor(k, new VmFiles(vmsDir.resolve(k)), host));
+        return vms.computeIfAbsent(id, k -> new VmSupervisor(k, files(k), host));
     }
 
     public VmSupervisor get(String id) {
@@ -115,6 +117,9 @@ public final class VmRegistry {
         }
         vms.remove(id);
         org.carevisor.agent.storage.FileTrees.delete(vm.files().directory());
+        if (!vm.files().paths().socketDirectory().equals(vm.files().directory())) {
+            org.carevisor.agent.storage.FileTrees.delete(vm.files().paths().socketDirectory());
+        }
     }
 
     /**
@@ -137,6 +142,11 @@ public final class VmRegistry {
             }
         }
         return statuses();
+    }
+
+    private VmFiles files(String id) {
+        Path dir = vmsDir.resolve(id);
+        return new VmFiles(dir, SocketDirs.forVm(stateDir, dir, id));
     }
 
     private static void checkId(String id) {
