@@ -107,7 +107,10 @@ public final class Agent implements AutoCloseable {
         server.createContext("/", AgentApi.routes(vms, storage, inventory, reports));
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         server.start();
-        Files.writeString(config.stateDir().resolve("agent.endpoint"), endpoint + "\n", StandardCharsets.UTF_8);
+        Path endpointFile = config.stateDir().resolve("agent.endpoint");
+        Files.writeString(endpointFile.resolveSibling("agent.endpoint.tmp"), endpoint + "\n", StandardCharsets.UTF_8);
+        Files.move(endpointFile.resolveSibling("agent.endpoint.tmp"), endpointFile,
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
 
         ManagerReporter reporter = null;
         if (config.managerUrl() != null) {

@@ -47,7 +47,11 @@ public final class ManagerMain {
             return;
         }
         String url = "http://" + config.listenAddress() + ":" + manager.port() + "/";
-        Files.writeString(config.dataDir().resolve("manager.url"), url + "\n", StandardCharsets.UTF_8);
+        // Written atomically: the launcher and the CLI read this file while the manager starts.
+        java.nio.file.Path tmp = config.dataDir().resolve("manager.url.tmp");
+        Files.writeString(tmp, url + "\n", StandardCharsets.UTF_8);
+        Files.move(tmp, config.dataDir().resolve("manager.url"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             log.info("manager stopping");

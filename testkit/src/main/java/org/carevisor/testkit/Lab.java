@@ -93,7 +93,8 @@ public final class Lab implements AutoCloseable {
                 throw new IllegalStateException("manager exited; see " + manager.log());
             }
             try {
-                return Files.exists(urlFile) ? Files.readString(urlFile).strip() : null;
+                String text = Files.exists(urlFile) ? Files.readString(urlFile).strip() : "";
+                return text.isEmpty() ? null : text;
             } catch (IOException e) {
                 return null;
             }
