@@ -1,6 +1,8 @@
 package org.carevisor.agent;
 
-import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsParameters;
+import com.sun.net.httpserver.HttpsServer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -21,6 +23,9 @@ import org.carevisor.agent.report.ReportBuilder;
 import org.carevisor.agent.storage.StorageService;
 import org.carevisor.agent.vm.VmHost;
 import org.carevisor.agent.vm.VmRegistry;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import org.carevisor.pki.Tls;
 import org.carevisor.qemu.AcceleratorProbe;
 import org.carevisor.qemu.ProcessRunner;
 import org.carevisor.qemu.QemuHostConfig;
@@ -46,7 +51,7 @@ public final class Agent implements AutoCloseable {
             exit "$rc"
             """;
 
-    private final HttpServer server;
+    private final HttpsServer server;
     private final ScheduledExecutorService scheduler;
     private final ManagerReporter reporter;
     private final String hostId;
@@ -54,7 +59,7 @@ public final class Agent implements AutoCloseable {
     private final VmRegistry vms;
     private final HostInventoryCollector inventory;
 
-    private Agent(HttpServer server, ScheduledExecutorService scheduler, ManagerReporter reporter, String hostId,
+    private Agent(HttpsServer server, ScheduledExecutorService scheduler, ManagerReporter reporter, String hostId,
                   String endpoint, VmRegistry vms, HostInventoryCollector inventory) {
         this.server = server;
         this.scheduler = scheduler;
@@ -98,13 +103,29 @@ public final class Agent implements AutoCloseable {
         VmRegistry vms = new VmRegistry(config.stateDir(), new VmHost(qemu, wrapper, scheduler, onChange));
         int adopted = vms.adoptAll();
 
-        HttpServer server = HttpServer.create(new InetSocketAddress(config.listenAddress(), config.listenPort()), 64);
-        String advertised = config.listenAddress().equals("0.0.0.0") ? config.hostName() : config.listenAddress();
-        String endpoint = "http://" + advertised + ":" + server.getAddress().getPort();
+        HttpsServer server = HttpsServer.create(new InetSocketAddress(config.listenAddress(), config.listenPort()), 64);
+        String endpoint = "https://" + config.advertise() + ":" + server.getAddress().getPort();
+        Tls.Identity identity;
+        try {
+            identity = Enrollment.identity(config, hostId, endpoint);
+        } catch (RuntimeException | IOException e) {
+            server.stop(0);
+            throw e;
+        }
+        SSLContext tls = Tls.context(identity);
+        server.setHttpsConfigurator(new HttpsConfigurator(tls) {
+            @Override
+            public void configure(HttpsParameters params) {
+                SSLParameters p = getSSLContext().getDefaultSSLParameters();
+                p.setNeedClientAuth(true);
+                p.setProtocols(new String[] {"TLSv1.3"});
+                params.setSSLParameters(p);
+            }
+        });
         HostInventoryCollector inventory = new HostInventoryCollector(hostId, config.hostName(), endpoint,
                 qemuVersion, accel.accelerator(), warnings, storage, vms::shuttingDown);
         ReportBuilder reports = new ReportBuilder(inventory, vms);
-        server.createContext("/", AgentApi.routes(vms, storage, inventory, reports));
+        server.createContext("/", AgentApi.routes(vms, storage, inventory, reports).onlyFrom("manager"));
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         server.start();
         Path endpointFile = config.stateDir().resolve("agent.endpoint");
@@ -114,7 +135,7 @@ public final class Agent implements AutoCloseable {
 
         ManagerReporter reporter = null;
         if (config.managerUrl() != null) {
-            reporter = new ManagerReporter(config.managerUrl(), reports, config.reportInterval());
+            reporter = new ManagerReporter(config.managerUrl(), reports, config.reportInterval(), tls);
             reporterRef.set(reporter);
             reporter.start();
         }

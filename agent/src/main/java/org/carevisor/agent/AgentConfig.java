@@ -21,10 +21,15 @@ import java.util.Map;
  * @param forwardAddress host address guest port forwards listen on
  * @param reportInterval heartbeat period
  * @param sandbox        run QEMU with its seccomp sandbox
+ * @param joinToken      one-time token for the first enrollment
+ * @param caFingerprint  SHA-256 of the manager's CA, pinned at enrollment ({@code sha256:<hex>})
+ * @param tlsDir         where the agent's key, certificate and the CA certificate are kept
+ * @param advertise      address or name the manager uses to reach this agent (in its certificate)
  */
 public record AgentConfig(Path stateDir, Path storageDir, String listenAddress, int listenPort, String managerUrl,
                           String hostName, String qemuBinary, String qemuImgBinary, String accelerator,
-                          String forwardAddress, Duration reportInterval, boolean sandbox) {
+                          String forwardAddress, Duration reportInterval, boolean sandbox, String joinToken,
+                          String caFingerprint, Path tlsDir, String advertise) {
 
     /** Parses {@code --name value} options, falling back to CAREVISOR_AGENT_* environment variables. */
     public static AgentConfig parse(String[] args, Map<String, String> env) {
@@ -49,10 +54,12 @@ public record AgentConfig(Path stateDir, Path storageDir, String listenAddress, 
             opts.put(key, value);
         }
         Settings s = new Settings(opts, env);
+        Path stateDir = Path.of(s.get("state-dir", "var/agent")).toAbsolutePath();
+        String listen = s.get("listen", "127.0.0.1");
         AgentConfig config = new AgentConfig(
-                Path.of(s.get("state-dir", "var/agent")).toAbsolutePath(),
+                stateDir,
                 Path.of(s.get("storage-dir", "var/storage")).toAbsolutePath(),
-                s.get("listen", "127.0.0.1"),
+                listen,
                 Integer.parseInt(s.get("port", "7701")),
                 s.getOrNull("manager-url"),
                 s.get("host-name", defaultHostName()),
@@ -61,7 +68,11 @@ public record AgentConfig(Path stateDir, Path storageDir, String listenAddress, 
                 s.get("accel", "auto"),
                 s.get("forward-address", "127.0.0.1"),
                 Duration.ofMillis(Long.parseLong(s.get("report-interval-ms", "1000"))),
-                Boolean.parseBoolean(s.get("sandbox", "true")));
+                Boolean.parseBoolean(s.get("sandbox", "true")),
+                s.getOrNull("join-token"),
+                s.getOrNull("ca-fingerprint"),
+                Path.of(s.get("tls-dir", stateDir.resolve("tls").toString())).toAbsolutePath(),
+                s.get("advertise", listen.equals("0.0.0.0") ? defaultHostName() : listen));
         s.rejectUnknown();
         if (!config.accelerator.equals("auto") && !config.accelerator.equals("kvm")
                 && !config.accelerator.equals("tcg")) {

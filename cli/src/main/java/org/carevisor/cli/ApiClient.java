@@ -42,6 +42,10 @@ public final class ApiClient {
         return send("DELETE", path, null);
     }
 
+    public JsonNode deleteWithBody(String path, Object body) {
+        return send("DELETE", path, body);
+    }
+
     private JsonNode send(String method, String path, Object body) {
         URI uri = URI.create(base + path);
         try {

@@ -1,5 +1,6 @@
 package org.carevisor.manager;
 
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.carevisor.manager.api.ApiRoutes;
@@ -12,7 +13,13 @@ import org.carevisor.manager.host.HostBoard;
 import org.carevisor.manager.host.HostRepository;
 import org.carevisor.manager.host.ReportIngest;
 import org.carevisor.manager.image.ImageCatalog;
+import org.carevisor.manager.api.HostAdminRoutes;
+import org.carevisor.manager.host.HostService;
 import org.carevisor.manager.reconcile.Reconciler;
+import org.carevisor.manager.security.AgentListener;
+import org.carevisor.manager.security.EnrollmentService;
+import org.carevisor.manager.security.JoinTokens;
+import org.carevisor.manager.security.ManagerPki;
 import org.carevisor.manager.snapshot.SnapshotRepository;
 import org.carevisor.manager.snapshot.SnapshotService;
 import org.carevisor.manager.template.TemplateRepository;
@@ -37,15 +44,28 @@ public final class Manager implements AutoCloseable {
     private final ApiServer api;
     private final ExecutorService background;
     private final VmService vms;
+    private final AgentListener agentListener;
+    private final ManagerPki pki;
 
     private Manager(Database db, TaskService tasks, Reconciler reconciler, ApiServer api, ExecutorService background,
-                    VmService vms) {
+                    VmService vms, AgentListener agentListener, ManagerPki pki) {
         this.db = db;
         this.tasks = tasks;
         this.reconciler = reconciler;
         this.api = api;
         this.background = background;
         this.vms = vms;
+        this.agentListener = agentListener;
+        this.pki = pki;
+    }
+
+    /** Port of the agent listener (mutual TLS). */
+    public int agentPort() {
+        return agentListener.port();
+    }
+
+    public ManagerPki pki() {
+        return pki;
     }
 
     public static Manager start(ManagerConfig config) throws java.io.IOException {
@@ -56,7 +76,10 @@ public final class Manager implements AutoCloseable {
         int interrupted = tasks.failInterrupted();
         HostBoard board = new HostBoard(config.hostTimeout());
         HostRepository hostRepo = new HostRepository(db.jdbi());
-        AgentClient agents = new AgentClient();
+        List<String> names = new java.util.ArrayList<>(config.agentNames());
+        names.add(config.agentListen());
+        ManagerPki pki = ManagerPki.open(config.dataDir(), names, db.jdbi());
+        AgentClient agents = new AgentClient(pki.context());
         ObservedStore observed = new ObservedStore(db.jdbi());
         observed.load();
         VmRepository vmRepo = new VmRepository(db.jdbi());
@@ -73,17 +96,23 @@ public final class Manager implements AutoCloseable {
         ExecutorService background = Executors.newVirtualThreadPerTaskExecutor();
         ReportIngest ingest = new ReportIngest(board, hostRepo, vmRepo, observed, audit,
                 () -> background.execute(images::refresh), reconciler::kick);
+        JoinTokens joinTokens = new JoinTokens(db.jdbi());
+        AgentListener agentListener = AgentListener.start(config.agentListen(), config.agentPort(), pki,
+                new EnrollmentService(db.jdbi(), joinTokens, pki, audit), ingest, db.jdbi());
+        HostService hostService = new HostService(db.jdbi(), hostRepo, board, vmRepo, pki, audit, agents);
         ApiServer api = ApiServer.start(config.listenAddress(), config.port(),
-                new ApiRoutes(vms, power, tasks, hostRepo, board, images, ingest, audit, db, VERSION, templates,
-                        snapshots, transfer));
+                new ApiRoutes(vms, power, tasks, hostRepo, board, images, audit, db, VERSION, templates,
+                        snapshots, transfer, new HostAdminRoutes(joinTokens, pki, hostService, config,
+                        agentListener)));
         reconciler.start();
         audit.record(new AuditLog.Entry(Actor.system("manager"), "manager.start", "manager", null, null, null,
                 java.util.Map.of("version", VERSION, "database", db.product()),
                 interrupted > 0 ? interrupted + " unfinished task(s) of the previous run marked failed" : null,
                 AuditLog.Outcome.SUCCESS, null));
-        LOG.info("manager {} listening on http://{}:{}/ (database: {}); {} interrupted task(s) marked failed",
-                VERSION, config.listenAddress(), api.port(), db.product(), interrupted);
-        return new Manager(db, tasks, reconciler, api, background, vms);
+        LOG.info("manager {} listening on http://{}:{}/ (database: {}); agents connect to https://{}:{} "
+                        + "(CA {}); {} interrupted task(s) marked failed", VERSION, config.listenAddress(), api.port(),
+                db.product(), config.agentListen(), agentListener.port(), pki.caFingerprint(), interrupted);
+        return new Manager(db, tasks, reconciler, api, background, vms, agentListener, pki);
     }
 
     private static String version() {
@@ -110,6 +139,7 @@ public final class Manager implements AutoCloseable {
     @Override
     public void close() {
         api.close();
+        agentListener.close();
         reconciler.close();
         tasks.close();
         background.shutdownNow();

@@ -23,10 +23,14 @@ import org.carevisor.manager.db.Database;
  * @param hostTimeout             a host that has not reported for this long is "not responding"
  * @param reconcileInterval       how often the reconcile loop compares desired and observed state
  * @param shutdownTimeoutSeconds  default time a guest gets to shut down before it is powered off
+ * @param agentListen             address of the agent listener (mutual TLS)
+ * @param agentPort               port of the agent listener (0: any free port)
+ * @param agentNames              further names/addresses agents use to reach the manager (certificate SANs)
  */
 public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String dbPassword, String listenAddress,
                             int port, int guestPortFrom, int guestPortTo, Duration hostTimeout,
-                            Duration reconcileInterval, int shutdownTimeoutSeconds) {
+                            Duration reconcileInterval, int shutdownTimeoutSeconds, String agentListen, int agentPort,
+                            java.util.List<String> agentNames) {
 
     public static ManagerConfig parse(String[] args, Map<String, String> env) {
         Map<String, String> opts = new LinkedHashMap<>();
@@ -66,7 +70,10 @@ public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String db
                 Integer.parseInt(ends[1].strip()),
                 Duration.ofMillis(Long.parseLong(get.apply("host-timeout-ms", "10000"))),
                 Duration.ofMillis(Long.parseLong(get.apply("reconcile-interval-ms", "1000"))),
-                Integer.parseInt(get.apply("shutdown-timeout-seconds", "60")));
+                Integer.parseInt(get.apply("shutdown-timeout-seconds", "60")),
+                get.apply("agent-listen", "127.0.0.1"), Integer.parseInt(get.apply("agent-port", "7702")),
+                java.util.Arrays.stream(get.apply("agent-names", "").split(",")).map(String::strip)
+                        .filter(x -> !x.isEmpty()).toList());
         for (String k : opts.keySet()) {
             if (!known.contains(k)) {
                 throw new IllegalArgumentException("unknown option --" + k + "; known: --"

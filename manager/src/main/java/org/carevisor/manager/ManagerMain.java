@@ -11,6 +11,13 @@ public final class ManagerMain {
     private ManagerMain() {
     }
 
+    private static void writeAtomically(java.nio.file.Path file, String text) throws java.io.IOException {
+        java.nio.file.Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.writeString(tmp, text, StandardCharsets.UTF_8);
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
     public static void main(String[] args) throws Exception {
         System.setProperty("carevisor.component", "manager");
         if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h"))) {
@@ -26,6 +33,9 @@ public final class ManagerMain {
                       --host-timeout-ms N           host "not responding" after this silence   [10000]
                       --reconcile-interval-ms N     reconcile loop period                      [1000]
                       --shutdown-timeout-seconds N  default graceful shutdown time             [60]
+                      --agent-listen ADDRESS        agent listener (mutual TLS) address        [127.0.0.1]
+                      --agent-port N                agent listener port (0: any free)          [7702]
+                      --agent-names A,B             more names/addresses agents use for the manager
                     Every option can also be set as CAREVISOR_MANAGER_<OPTION> (e.g. CAREVISOR_MANAGER_DB_URL).""");
             return;
         }
@@ -47,11 +57,11 @@ public final class ManagerMain {
             return;
         }
         String url = "http://" + config.listenAddress() + ":" + manager.port() + "/";
-        // Written atomically: the launcher and the CLI read this file while the manager starts.
-        java.nio.file.Path tmp = config.dataDir().resolve("manager.url.tmp");
-        Files.writeString(tmp, url + "\n", StandardCharsets.UTF_8);
-        Files.move(tmp, config.dataDir().resolve("manager.url"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        // Written atomically: the launcher, the CLI and the test lab read these while the manager starts.
+        // agent.url first: a reader that sees manager.url can rely on it.
+        writeAtomically(config.dataDir().resolve("agent.url"), "https://" + config.agentListen() + ":"
+                + manager.agentPort() + "\n");
+        writeAtomically(config.dataDir().resolve("manager.url"), url + "\n");
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             log.info("manager stopping");

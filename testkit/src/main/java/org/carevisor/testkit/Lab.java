@@ -33,6 +33,7 @@ public final class Lab implements AutoCloseable {
     private JavaProcess agent;
     private Http http;
     private int managerPort;
+    private String agentUrl;
 
     private Lab(Path dir, List<String> managerArgs, List<String> agentArgs) {
         this.dir = dir;
@@ -49,7 +50,7 @@ public final class Lab implements AutoCloseable {
                 Files.copy(image, target, StandardCopyOption.REPLACE_EXISTING);
             }
         }
-        List<String> m = List.of("--data-dir", dir.resolve("manager").toString(), "--port", "0",
+        List<String> m = List.of("--data-dir", dir.resolve("manager").toString(), "--port", "0", "--agent-port", "0",
                 "--guest-port-range", guestPortFrom + "-" + (guestPortFrom + 199), "--host-timeout-ms", "4000");
         List<String> a = new ArrayList<>(List.of("--state-dir", dir.resolve("agent").toString(), "--storage-dir",
                 dir.resolve("storage").toString(), "--port", "0", "--accel", "tcg", "--host-name", "lab-host"));
@@ -84,7 +85,9 @@ public final class Lab implements AutoCloseable {
         Files.createDirectories(dir.resolve("log"));
         List<String> args = new ArrayList<>(managerArgs);
         if (managerPort != 0) {
+            // a restarted manager keeps its ports: agents know where to report
             args.set(args.indexOf("--port") + 1, Integer.toString(managerPort));
+            args.set(args.indexOf("--agent-port") + 1, agentUrl.replaceAll(".*:(\\d+)$", "$1"));
         }
         manager = JavaProcess.start("manager", "org.carevisor.manager.ManagerMain", args,
                 dir.resolve("log/manager.log"));
@@ -100,13 +103,22 @@ public final class Lab implements AutoCloseable {
             }
         });
         managerPort = Integer.parseInt(url.replaceAll(".*:(\\d+)/?$", "$1"));
+        agentUrl = Files.readString(dir.resolve("manager/agent.url")).strip();
         http = new Http(managerUrl());
     }
 
-    /** Starts the agent process (it re-adopts VMs that still run). */
+    /**
+     * Starts the agent process (it re-adopts VMs that still run). On its first start it enrolls with a new
+     * join token; later starts use the certificate it keeps.
+     */
     public void startAgent() throws IOException {
         List<String> args = new ArrayList<>(agentArgs);
-        args.addAll(List.of("--manager-url", managerUrl()));
+        args.addAll(List.of("--manager-url", agentUrl));
+        if (!Files.exists(dir.resolve("agent/tls/agent.crt"))) {
+            JsonNode token = http.post("/api/v1/hosts/join-tokens", "{\"ttlMinutes\":10}").json();
+            args.addAll(List.of("--join-token", token.path("token").asText(), "--ca-fingerprint",
+                    token.path("caFingerprint").asText()));
+        }
         agent = JavaProcess.start("agent", "org.carevisor.agent.AgentMain", args, dir.resolve("log/agent.log"));
     }
 

@@ -77,6 +77,13 @@ public final class Router implements HttpHandler {
     }
 
     private final List<Route> routes = new ArrayList<>();
+    private String allowedClient;
+
+    /** Accept only clients whose certificate CN is {@code commonName} (the manager). */
+    public Router onlyFrom(String commonName) {
+        this.allowedClient = commonName;
+        return this;
+    }
 
     /** Adds a route; {@code path} is a regular expression over the path after the /v1 prefix. */
     public Router add(String method, String path, Handler handler) {
@@ -94,6 +101,7 @@ public final class Router implements HttpHandler {
                     throw new AgentException(404, "unsupported-protocol", "this agent speaks protocol version "
                             + Protocol.VERSION + "; its paths start with " + Protocol.PREFIX + "/, not " + path);
                 }
+                checkClient(exchange);
                 String version = exchange.getRequestHeaders().getFirst(Protocol.VERSION_HEADER);
                 if (!Integer.toString(Protocol.VERSION).equals(version)) {
                     throw new AgentException(400, "protocol-version-mismatch", "this agent speaks protocol version "
@@ -125,6 +133,22 @@ public final class Router implements HttpHandler {
                 LOG.error("{} {} failed", exchange.getRequestMethod(), path, e);
                 send(exchange, 500, new AgentProblem(500, "internal-error", e.toString()));
             }
+        }
+    }
+
+    private void checkClient(HttpExchange exchange) {
+        if (allowedClient == null || !(exchange instanceof com.sun.net.httpserver.HttpsExchange https)) {
+            return;
+        }
+        String cn;
+        try {
+            cn = org.carevisor.pki.Fingerprints.commonName((java.security.cert.X509Certificate)
+                    https.getSSLSession().getPeerCertificates()[0]);
+        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+            throw new AgentException(401, "client-certificate-required", "a client certificate is required");
+        }
+        if (!allowedClient.equals(cn)) {
+            throw new AgentException(403, "forbidden-client", "only the manager may call this agent, not '" + cn + "'");
         }
     }
 

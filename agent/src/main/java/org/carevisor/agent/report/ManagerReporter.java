@@ -23,13 +23,15 @@ public final class ManagerReporter {
     private final URI target;
     private final ReportBuilder reports;
     private final Duration interval;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private final HttpClient http;
     private final Semaphore wake = new Semaphore(0);
     private volatile boolean running = true;
     private long lastFailureLog;
     private boolean failing;
 
-    public ManagerReporter(String managerUrl, ReportBuilder reports, Duration interval) {
+    /** Reports to {@code managerUrl} presenting the host's certificate from {@code tls}. */
+    public ManagerReporter(String managerUrl, ReportBuilder reports, Duration interval, javax.net.ssl.SSLContext tls) {
+        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).sslContext(tls).build();
         this.target = URI.create(managerUrl.replaceAll("/+$", "") + "/agent/v1/reports");
         this.reports = reports;
         this.interval = interval;

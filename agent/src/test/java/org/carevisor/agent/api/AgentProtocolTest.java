@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import org.carevisor.agent.Agent;
 import org.carevisor.agent.AgentConfig;
+import org.carevisor.agent.TestPki;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -21,10 +22,14 @@ class AgentProtocolTest {
     @TempDir
     static Path dir;
     static Agent agent;
-    static final HttpClient HTTP = HttpClient.newHttpClient();
+    static TestPki pki;
+    static HttpClient HTTP;
 
     @BeforeAll
     static void start() throws Exception {
+        pki = new TestPki(dir.resolve("ca"));
+        pki.provisionAgent(dir.resolve("state/tls"));
+        HTTP = pki.client("manager");
         agent = Agent.start(AgentConfig.parse(new String[] {"--state-dir", dir.resolve("state").toString(),
                 "--storage-dir", dir.resolve("storage").toString(), "--port", "0", "--accel", "tcg"}, Map.of()));
     }
@@ -78,6 +83,29 @@ class AgentProtocolTest {
         assertThat(dir.resolve("escape.qcow2")).doesNotExist();
         assertThat(get("/v1/vms/00000000-0000-4000-8000-000000000000", "1").statusCode()).isEqualTo(404);
         assertThat(get("/v1/vms/not-a-uuid", "1").statusCode()).isEqualTo(400);
+    }
+
+    @Test
+    void onlyTheManagersCertificateIsAccepted() throws Exception {
+        HttpRequest req = HttpRequest.newBuilder(URI.create(agent.endpoint() + "/v1/host"))
+                .header("Carevisor-Protocol", "1").build();
+        HttpResponse<String> otherHost = pki.client("host:someone-else").send(req, HttpResponse.BodyHandlers.ofString());
+        assertThat(otherHost.statusCode()).isEqualTo(403);
+        assertThat(otherHost.body()).contains("only the manager may call this agent");
+        assertThatThrownBy(() -> HttpClient.newHttpClient().send(req, HttpResponse.BodyHandlers.ofString()))
+                .as("no client certificate, and the agent's CA is not trusted by a default client")
+                .isInstanceOf(java.io.IOException.class);
+        TestPki stranger = new TestPki(dir.resolve("other-ca"));
+        assertThatThrownBy(() -> stranger.client("manager").send(req, HttpResponse.BodyHandlers.ofString()))
+                .as("a manager certificate from another CA").isInstanceOf(java.io.IOException.class);
+        assertThat(agent.endpoint()).startsWith("https://");
+    }
+
+    @Test
+    void withoutCertificateOrTokenTheAgentSaysHowToEnroll() {
+        assertThatThrownBy(() -> Agent.start(AgentConfig.parse(new String[] {"--state-dir",
+                dir.resolve("fresh").toString(), "--storage-dir", dir.resolve("storage").toString(), "--port", "0",
+                "--accel", "tcg"}, Map.of()))).hasMessageContaining("--join-token");
     }
 
     @Test

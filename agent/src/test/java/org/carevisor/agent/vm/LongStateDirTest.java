@@ -31,6 +31,7 @@ class LongStateDirTest {
         Path storage = dir.resolve("storage");
         String[] args = {"--state-dir", state.toString(), "--storage-dir", storage.toString(), "--port", "0",
             "--accel", "tcg"};
+        new org.carevisor.agent.TestPki(dir.resolve("ca")).provisionAgent(state.resolve("tls"));
         String vmId = UUID.randomUUID().toString();
         Path vmDir = state.resolve("vms").resolve(vmId);
         assertThat(org.carevisor.qemu.VmRuntimePaths.socketsFit(vmDir)).as("the test needs a path that is too long").isFalse();

@@ -40,27 +40,27 @@ public final class ApiRoutes {
     private final HostRepository hostRepo;
     private final HostBoard board;
     private final ImageCatalog images;
-    private final ReportIngest ingest;
     private final AuditLog audit;
     private final Database db;
     private final Instant startedAt = Instant.now();
     private final String version;
     private final LifecycleRoutes lifecycle;
+    private final HostAdminRoutes security;
 
     public ApiRoutes(VmService vms, VmPowerService power, TaskService tasks, HostRepository hostRepo, HostBoard board,
-                     ImageCatalog images, ReportIngest ingest, AuditLog audit, Database db, String version,
-                     TemplateService templates, SnapshotService snapshots, TransferService transfer) {
+                     ImageCatalog images, AuditLog audit, Database db, String version, TemplateService templates,
+                     SnapshotService snapshots, TransferService transfer, HostAdminRoutes security) {
         this.vms = vms;
         this.power = power;
         this.tasks = tasks;
         this.hostRepo = hostRepo;
         this.board = board;
         this.images = images;
-        this.ingest = ingest;
         this.audit = audit;
         this.db = db;
         this.version = version;
         this.lifecycle = new LifecycleRoutes(templates, snapshots, transfer, vms);
+        this.security = security;
     }
 
     void register(Registrar r) {
@@ -68,9 +68,7 @@ public final class ApiRoutes {
         r.add("GET", v + "/health", this::health);
         r.add("GET", v + "/openapi.json", ctx -> ApiServer.resource(ctx, "/openapi.json", "application/json"));
         r.add("GET", v + "/hosts", ctx -> ctx.json(hostRepo.list().stream().map(this::hostView).toList()));
-        r.add("GET", v + "/hosts/{id}", ctx -> ctx.json(hostView(hostRepo.find(ctx.pathParam("id"))
-                .or(() -> hostRepo.list().stream().filter(h -> h.name().equals(ctx.pathParam("id"))).findFirst())
-                .orElseThrow(() -> ApiException.notFound("host", ctx.pathParam("id"))))));
+        r.add("GET", v + "/hosts/{id}", ctx -> ctx.json(hostView(security.hosts().get(ctx.pathParam("id")))));
         r.add("GET", v + "/images", ctx -> ctx.json(images.list()));
         r.add("GET", v + "/vms", ctx -> ctx.json(vms.list()));
         r.add("POST", v + "/vms", ctx -> LifecycleRoutes.created(ctx, vms.create(Json.read(ctx.bodyAsBytes(),
@@ -100,10 +98,7 @@ public final class ApiRoutes {
         r.add("GET", v + "/audit", ctx -> ctx.json(audit.query(ctx.queryParam("target"),
                 (int) Math.min(10000, longQuery(ctx, "limit", 100)))));
         lifecycle.register(r);
-        r.add("POST", "/agent/v1/reports", ctx -> {
-            ingest.accept(ProtocolJson.mapper().readValue(ctx.bodyAsBytes(), HostReport.class));
-            ctx.status(204);
-        });
+        security.register(r);
     }
 
     private static String id(Context ctx) {

@@ -40,7 +40,12 @@ public final class AgentClient {
     private static final Duration DISK = Duration.ofHours(6);
     private static final Duration LONG = Duration.ofMinutes(35);
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+    private final HttpClient http;
+
+    /** A client that presents the manager's certificate and trusts only the Carevisor CA. */
+    public AgentClient(javax.net.ssl.SSLContext tls) {
+        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).sslContext(tls).build();
+    }
 
     public VmStatus start(String endpoint, VmSpec spec) {
         return call(endpoint, "POST", "/vms/" + spec.id() + "/start", spec, VmStatus.class, START);
@@ -140,6 +145,13 @@ public final class AgentClient {
 
     public ImportResult importFile(String endpoint, ImportRequest request) {
         return call(endpoint, "POST", "/imports", request, ImportResult.class, DISK);
+    }
+
+    /** Shuts down every VM of the host (it reports "shutting down" meanwhile) and waits until they stopped. */
+    public List<VmStatus> stopAll(String endpoint, int timeoutSeconds) {
+        return call(endpoint, "POST", "/host/stop-all-vms", new ShutdownRequest(timeoutSeconds),
+                JSON.getTypeFactory().constructType(new TypeReference<List<VmStatus>>() { }),
+                Duration.ofSeconds(timeoutSeconds + 60L));
     }
 
     public void deleteVmDisks(String endpoint, String vmId) {

@@ -34,6 +34,11 @@ public final class HostBoard {
         hosts.put(report.inventory().hostId(), new Entry(report, Instant.now()));
     }
 
+    /** Forgets a removed host. */
+    public void remove(String hostId) {
+        hosts.remove(hostId);
+    }
+
     public Optional<Entry> get(String hostId) {
         return Optional.ofNullable(hosts.get(hostId));
     }

@@ -1,0 +1,105 @@
+package org.carevisor.manager.security;
+
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.UUID;
+import org.carevisor.manager.api.ApiException;
+import org.carevisor.manager.db.Sql;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+
+/**
+ * One-time join tokens for host enrollment. Only a token's SHA-256 is stored; a token is good for one
+ * enrollment before its expiry. Thread-safe (the database decides who uses a token first).
+ */
+public final class JoinTokens {
+    public static final String PREFIX = "CVJ1.";
+    private static final SecureRandom RANDOM = new SecureRandom();
+    public static final Duration MAX_TTL = Duration.ofDays(7);
+
+    private final Jdbi jdbi;
+
+    public JoinTokens(Jdbi jdbi) {
+        this.jdbi = jdbi;
+    }
+
+    /** A new token: the secret is shown once, here. */
+    public record Issued(String id, String token, Instant expiresAt) {
+    }
+
+    /** What is listed about a token (never the secret). */
+    public record Info(String id, Instant createdAt, String createdBy, Instant expiresAt, Instant usedAt,
+                       String usedByHost) {
+    }
+
+    public Issued create(Duration ttl, String createdBy) {
+        if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_TTL) > 0) {
+            throw ApiException.invalid("ttlMinutes", "must be between 1 and " + MAX_TTL.toMinutes());
+        }
+        byte[] secret = new byte[32];
+        RANDOM.nextBytes(secret);
+        String token = PREFIX + Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
+        String id = UUID.randomUUID().toString();
+        Instant now = Instant.now();
+        Instant expires = now.plus(ttl);
+        jdbi.useHandle(h -> h.createUpdate("""
+                INSERT INTO join_tokens (id, token_hash, created_at, created_by, expires_at)
+                VALUES (:id, :hash, :now, :by, :exp)""").bind("id", id).bind("hash", hash(token))
+                .bind("now", Sql.ts(now)).bind("by", createdBy).bind("exp", Sql.ts(expires)).execute());
+        return new Issued(id, token, expires);
+    }
+
+    /**
+     * Uses a token for {@code hostId} inside the caller's transaction; throws naming why a token is not
+     * good (unknown, already used, expired).
+     */
+    public void consume(Handle h, String token, String hostId) {
+        if (token == null || !token.startsWith(PREFIX)) {
+            throw new ApiException(401, "join-token-invalid", "Enrollment refused",
+                    "the join token is missing or malformed (it starts with " + PREFIX + ")", null);
+        }
+        Instant now = Instant.now();
+        int used = h.createUpdate("""
+                UPDATE join_tokens SET used_at = :now, used_by_host = :host
+                WHERE token_hash = :hash AND used_at IS NULL AND expires_at > :now""")
+                .bind("now", Sql.ts(now)).bind("host", hostId).bind("hash", hash(token)).execute();
+        if (used == 1) {
+            return;
+        }
+        var row = h.createQuery("SELECT used_at, used_by_host, expires_at FROM join_tokens WHERE token_hash = :hash")
+                .bind("hash", hash(token)).map((rs, c) -> new Object[] {Sql.instant(rs, "used_at"),
+                        rs.getString("used_by_host"), Sql.instant(rs, "expires_at")}).findOne();
+        if (row.isEmpty()) {
+            throw new ApiException(401, "join-token-invalid", "Enrollment refused", "the join token is not known", null);
+        }
+        Object[] r = row.get();
+        if (r[0] != null) {
+            throw new ApiException(401, "join-token-used", "Enrollment refused", "the join token was already used at "
+                    + r[0] + " (by host " + r[1] + "); create a new one", null);
+        }
+        throw new ApiException(401, "join-token-expired", "Enrollment refused", "the join token expired at " + r[2]
+                + "; create a new one", null);
+    }
+
+    public List<Info> list() {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM join_tokens ORDER BY created_at DESC")
+                .map((rs, c) -> new Info(rs.getString("id"), Sql.instant(rs, "created_at"), rs.getString("created_by"),
+                        Sql.instant(rs, "expires_at"), Sql.instant(rs, "used_at"), rs.getString("used_by_host")))
+                .list());
+    }
+
+    static String hash(String token) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(token.getBytes(
+                    java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
