@@ -477,7 +477,8 @@ cat > "$MANIFEST.tmp" <<EOF
     "readyMarker": "CAREVISOR-GUEST-READY boot_id=",
     "shutdownMarker": "CAREVISOR-GUEST-SHUTDOWN action=",
     "httpPort": 80,
-    "endpoints": ["GET /", "GET /cgi-bin/status", "GET /cgi-bin/disk-counter", "POST /cgi-bin/disk-counter", "POST /cgi-bin/disk-counter?set=N", "POST /cgi-bin/power?action=poweroff|reboot"]
+    "endpoints": ["GET /", "GET /cgi-bin/status", "GET /cgi-bin/disk-counter", "POST /cgi-bin/disk-counter", "POST /cgi-bin/disk-counter?set=N", "POST /cgi-bin/power?action=poweroff|reboot", "GET /cgi-bin/dirty", "POST /cgi-bin/dirty?mib=N", "DELETE /cgi-bin/dirty"],
+    "networkFwCfg": {"name": "opt/org.carevisor/net", "format": "ip=ADDRESS/PREFIX [gw=ADDRESS]"}
   }
 }
 EOF

@@ -47,12 +47,14 @@ cv_write_record() {
         dd of="$CV_DATA_DEV" bs=512 seek="$1" count=1 iflag=fullblock conv=notrunc,fsync 2>/dev/null
 }
 
+# cv_lock [DIR] / cv_unlock [DIR]: mkdir-based lock, $CV_LOCK (the data
+# partition) unless another lock directory is named
 cv_lock() {
-    local i=0
-    while ! mkdir "$CV_LOCK" 2>/dev/null; do
+    local lock="${1:-$CV_LOCK}" i=0
+    while ! mkdir "$lock" 2>/dev/null; do
         i=$((i + 1))
         if [ "$i" -ge 500 ]; then   # ~10 s: the holder died, break the lock
-            rmdir "$CV_LOCK" 2>/dev/null
+            rmdir "$lock" 2>/dev/null
             i=0
         fi
         usleep 20000
@@ -60,18 +62,41 @@ cv_lock() {
 }
 
 cv_unlock() {
-    rmdir "$CV_LOCK" 2>/dev/null || true
+    rmdir "${1:-$CV_LOCK}" 2>/dev/null || true
+}
+
+# cv_read_num_file FILE -> prints the number in FILE (a tmpfs file that another
+# process rewrites with "echo N > FILE"), 0 if there is none
+cv_read_num_file() {
+    local c="" i=0
+    [ -e "$1" ] || { echo 0; return; }
+    while [ "$i" -lt 5 ]; do
+        read -r c < "$1" 2>/dev/null
+        [ -n "$c" ] && break   # empty only while the writer rewrites the file
+        i=$((i + 1))
+    done
+    cv_normalize "$c"
 }
 
 # cv_counter -> prints the in-memory 100 ms counter
 cv_counter() {
-    local c="" i=0
-    while [ "$i" -lt 5 ]; do
-        read -r c < "$CV_RUN/counter" 2>/dev/null
-        [ -n "$c" ] && break   # empty only while the ticker rewrites the file
-        i=$((i + 1))
+    cv_read_num_file "$CV_RUN/counter"
+}
+
+# cv_ipv4_ok ADDRESS -> true if ADDRESS is a dotted-quad IPv4 address
+# (four decimal octets 0-255, no leading zeros)
+cv_ipv4_ok() {
+    local a="$1" o old_ifs="$IFS"
+    case "$a" in ''|*[!0-9.]*|.*|*.|*..*) return 1 ;; esac
+    IFS=.
+    set -- $a
+    IFS="$old_ifs"
+    [ "$#" = 4 ] || return 1
+    for o; do
+        case "$o" in 0?*|????*) return 1 ;; esac
+        [ "$o" -le 255 ] || return 1
     done
-    cv_normalize "$c"
+    return 0
 }
 
 # cv_json_string VALUE -> VALUE with the characters JSON cannot hold raw dropped

@@ -88,7 +88,7 @@ public final class Agent implements AutoCloseable {
         Files.writeString(wrapper, WRAPPER, StandardCharsets.UTF_8);
 
         QemuImg qemuImg = new QemuImg(config.qemuImgBinary());
-        StorageService storage = new StorageService(config.storageDir(), qemuImg);
+        StorageService storage = new StorageService(config.storageDir(), config.localStorageDir(), qemuImg);
         ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(2,
                 Thread.ofPlatform().daemon().name("agent-timer-", 0).factory());
         AtomicReference<ManagerReporter> reporterRef = new AtomicReference<>();
@@ -99,7 +99,7 @@ public final class Agent implements AutoCloseable {
             }
         };
         QemuHostConfig qemu = new QemuHostConfig(config.qemuBinary(), accel.accelerator(), storage.root(),
-                config.forwardAddress(), config.sandbox());
+                config.forwardAddress(), config.sandbox(), storage.localRoot());
         VmRegistry vms = new VmRegistry(config.stateDir(), new VmHost(qemu, wrapper, scheduler, onChange));
         int adopted = vms.adoptAll();
 
@@ -123,9 +123,11 @@ public final class Agent implements AutoCloseable {
             }
         });
         HostInventoryCollector inventory = new HostInventoryCollector(hostId, config.hostName(), endpoint,
-                qemuVersion, accel.accelerator(), warnings, storage, vms::shuttingDown);
+                qemuVersion, accel.accelerator(), warnings, storage, vms::shuttingDown,
+                HostInventoryCollector.cpuModels(config.qemuBinary(), accel.kvm()), config.migrationAddress());
         ReportBuilder reports = new ReportBuilder(inventory, vms);
-        server.createContext("/", AgentApi.routes(vms, storage, inventory, reports).onlyFrom("manager"));
+        server.createContext("/", AgentApi.routes(vms, storage, inventory, reports, new AgentApi.MigrationPorts(
+                config.migrationAddress(), config.migrationPortFrom(), config.migrationPortTo())).onlyFrom("manager"));
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         server.start();
         Path endpointFile = config.stateDir().resolve("agent.endpoint");

@@ -25,11 +25,16 @@ import java.util.Map;
  * @param caFingerprint  SHA-256 of the manager's CA, pinned at enrollment ({@code sha256:<hex>})
  * @param tlsDir         where the agent's key, certificate and the CA certificate are kept
  * @param advertise      address or name the manager uses to reach this agent (in its certificate)
+ * @param localStorageDir storage of this host only (disks of VMs that cannot move)
+ * @param migrationAddress address this host receives live migrations on
+ * @param migrationPortFrom first port for incoming live migrations
+ * @param migrationPortTo  last port for incoming live migrations
  */
 public record AgentConfig(Path stateDir, Path storageDir, String listenAddress, int listenPort, String managerUrl,
                           String hostName, String qemuBinary, String qemuImgBinary, String accelerator,
                           String forwardAddress, Duration reportInterval, boolean sandbox, String joinToken,
-                          String caFingerprint, Path tlsDir, String advertise) {
+                          String caFingerprint, Path tlsDir, String advertise, Path localStorageDir,
+                          String migrationAddress, int migrationPortFrom, int migrationPortTo) {
 
     /** Parses {@code --name value} options, falling back to CAREVISOR_AGENT_* environment variables. */
     public static AgentConfig parse(String[] args, Map<String, String> env) {
@@ -56,6 +61,8 @@ public record AgentConfig(Path stateDir, Path storageDir, String listenAddress, 
         Settings s = new Settings(opts, env);
         Path stateDir = Path.of(s.get("state-dir", "var/agent")).toAbsolutePath();
         String listen = s.get("listen", "127.0.0.1");
+        String advertise = s.get("advertise", listen.equals("0.0.0.0") ? defaultHostName() : listen);
+        int[] migrationPorts = range(s.get("migration-ports", "49152-49215"), "--migration-ports");
         AgentConfig config = new AgentConfig(
                 stateDir,
                 Path.of(s.get("storage-dir", "var/storage")).toAbsolutePath(),
@@ -72,13 +79,32 @@ public record AgentConfig(Path stateDir, Path storageDir, String listenAddress, 
                 s.getOrNull("join-token"),
                 s.getOrNull("ca-fingerprint"),
                 Path.of(s.get("tls-dir", stateDir.resolve("tls").toString())).toAbsolutePath(),
-                s.get("advertise", listen.equals("0.0.0.0") ? defaultHostName() : listen));
+                advertise,
+                Path.of(s.get("local-storage-dir", stateDir.resolve("local-storage").toString())).toAbsolutePath(),
+                s.get("migration-address", advertise),
+                migrationPorts[0],
+                migrationPorts[1]);
         s.rejectUnknown();
         if (!config.accelerator.equals("auto") && !config.accelerator.equals("kvm")
                 && !config.accelerator.equals("tcg")) {
             throw new IllegalArgumentException("--accel must be auto, kvm or tcg, not '" + config.accelerator + "'");
         }
         return config;
+    }
+
+    private static int[] range(String value, String option) {
+        String[] parts = value.split("-", -1);
+        try {
+            int from = Integer.parseInt(parts[0].strip());
+            int to = Integer.parseInt(parts[parts.length - 1].strip());
+            if (parts.length <= 2 && from >= 1024 && from <= to && to <= 65535) {
+                return new int[] {from, to};
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException(option + " must be a port range A-B between 1024 and 65535, not '"
+                + value + "'");
     }
 
     private static String defaultHostName() {

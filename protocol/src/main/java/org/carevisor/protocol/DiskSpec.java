@@ -9,6 +9,9 @@ package org.carevisor.protocol;
  * @param readOnly attach read-only
  */
 public record DiskSpec(String id, String path, String format, boolean readOnly) {
+    /** Disk paths that start with this are on the host's local storage, others on the shared storage domain. */
+    public static final String LOCAL_PREFIX = "local/";
+
     public DiskSpec {
         format = format == null ? "qcow2" : format;
     }

@@ -21,12 +21,22 @@ import java.util.List;
  * @param shuttingDown       the host is stopping all its VMs; nothing may be started on it
  * @param agentVersion       agent build version
  * @param protocolVersion    protocol version the agent speaks
+ * @param storageDomainId    id of the shared storage domain mounted at {@code storagePath} (from the file
+ *                           {@code .carevisor-domain} in it): hosts that report the same id share the storage
+ * @param localStorageFreeBytes free bytes of the host's local storage (disks that cannot move)
+ * @param cpuModels          QEMU CPU models this host can run (a cluster's baseline must be one of them)
+ * @param bridges            network bridges present on the host (for bridged VM networks)
+ * @param migrationAddress   address on which this host receives live migrations
  */
 public record HostInventory(String hostId, String hostname, String endpoint, int cpus, String cpuModelName,
                             long memoryMiB, long memoryAvailableMiB, String storagePath, long storageTotalBytes,
                             long storageFreeBytes, String qemuVersion, String accelerator, List<String> warnings,
-                            boolean shuttingDown, String agentVersion, int protocolVersion) {
+                            boolean shuttingDown, String agentVersion, int protocolVersion, String storageDomainId,
+                            long localStorageFreeBytes, List<String> cpuModels, List<String> bridges,
+                            String migrationAddress) {
     public HostInventory {
         warnings = warnings == null ? List.of() : List.copyOf(warnings);
+        cpuModels = cpuModels == null ? List.of() : List.copyOf(cpuModels);
+        bridges = bridges == null ? List.of() : List.copyOf(bridges);
     }
 }

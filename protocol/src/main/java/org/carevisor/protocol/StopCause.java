@@ -13,7 +13,11 @@ public enum StopCause {
     /** QEMU died unexpectedly (signal, error, vanished). */
     CRASH,
     /** QEMU could not start. */
-    START_FAILED;
+    START_FAILED,
+    /** The VM was live-migrated to another host; this host's process ended after the hand-over. */
+    MIGRATED,
+    /** A live migration to this host did not complete; the destination process ended before the guest ran. */
+    MIGRATION_ABORTED;
 
     @JsonValue
     public String json() {

@@ -1,7 +1,11 @@
 package org.carevisor.qemu;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.regex.Pattern;
 import org.carevisor.protocol.DiskSpec;
@@ -17,12 +21,25 @@ public final class QemuCommandLine {
     private static final Pattern QEMU_ID = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,30}");
     private static final Pattern MAC = Pattern.compile("[0-9a-f]{2}(:[0-9a-f]{2}){5}");
     private static final Pattern SNAPSHOT_TAG = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+    private static final Pattern IPV4 = Pattern.compile("((25[0-5]|2[0-4]\\d|1?\\d?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1?\\d?\\d)");
+    private static final Pattern BRIDGE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,14}");
+    /** The fw_cfg item the guest appliance reads its static network configuration from. */
+    public static final String NET_FW_CFG = "opt/org.carevisor/net";
 
     private QemuCommandLine() {
     }
 
     /** The argv (program first) that starts the VM described by {@code spec}. */
     public static List<String> build(VmSpec spec, QemuHostConfig host, VmRuntimePaths paths) {
+        return build(spec, host, paths, false);
+    }
+
+    /**
+     * The argv that starts the VM; with {@code incoming} QEMU starts as the destination of a live migration:
+     * paused ({@code -S}, so the guest runs only when the manager says so) and waiting for
+     * {@code migrate-incoming} ({@code -incoming defer}).
+     */
+    public static List<String> build(VmSpec spec, QemuHostConfig host, VmRuntimePaths paths, boolean incoming) {
         List<String> argv = new ArrayList<>();
         argv.add(host.qemuBinary());
         add(argv, "-name", "guest=" + escape(spec.name()) + ",debug-threads=on");
@@ -52,7 +69,7 @@ public final class QemuCommandLine {
         int bootIndex = 1;
         for (DiskSpec disk : spec.disks()) {
             checkId("disk id", disk.id());
-            Path file = resolveInStorage(host.storageRoot(), disk.path());
+            Path file = host.resolveDisk(disk.path());
             String node = disk.id();
             add(argv, "-blockdev", "{\"driver\":\"file\",\"filename\":\"" + jsonEscape(file.toString())
                     + "\",\"node-name\":\"" + node + "-file\",\"discard\":\"unmap\"}");
@@ -66,24 +83,103 @@ public final class QemuCommandLine {
                 throw new QemuException("invalid-spec", "NIC " + nic.id() + " has an invalid MAC address: "
                         + nic.mac());
             }
-            if (!"user".equals(nic.network())) {
-                throw new QemuException("invalid-spec", "NIC " + nic.id() + ": network kind '" + nic.network()
-                        + "' is not supported on this host (supported: user)");
+            switch (nic.network()) {
+                case "user" -> {
+                    StringBuilder netdev = new StringBuilder("user,id=").append(nic.id());
+                    for (PortForward f : nic.forwards()) {
+                        String address = f.hostAddress() == null || f.hostAddress().isEmpty()
+                                ? host.forwardAddress() : f.hostAddress();
+                        netdev.append(",hostfwd=").append(f.protocol()).append(':').append(address).append(':')
+                                .append(f.hostPort()).append("-:").append(f.guestPort());
+                    }
+                    add(argv, "-netdev", netdev.toString());
+                }
+                case "bridge" -> {
+                    if (nic.bridge() == null || !BRIDGE.matcher(nic.bridge()).matches()) {
+                        throw new QemuException("invalid-spec", "NIC " + nic.id() + ": bridge '" + nic.bridge()
+                                + "' is not a valid interface name");
+                    }
+                    if (!nic.forwards().isEmpty()) {
+                        throw new QemuException("invalid-spec", "NIC " + nic.id()
+                                + ": port forwards exist only with user networking; a bridged guest is reached at its"
+                                + " own address");
+                    }
+                    add(argv, "-netdev", "tap,id=" + nic.id() + ",ifname=" + tapName(spec.id(), nic.id())
+                            + ",script=no,downscript=no");
+                }
+                default -> throw new QemuException("invalid-spec", "NIC " + nic.id() + ": network kind '"
+                        + nic.network() + "' is not supported (supported: user, bridge)");
             }
-            StringBuilder netdev = new StringBuilder("user,id=").append(nic.id());
-            for (PortForward f : nic.forwards()) {
-                String address = f.hostAddress() == null || f.hostAddress().isEmpty()
-                        ? host.forwardAddress() : f.hostAddress();
-                netdev.append(",hostfwd=").append(f.protocol()).append(':').append(address).append(':')
-                        .append(f.hostPort()).append("-:").append(f.guestPort());
-            }
-            add(argv, "-netdev", netdev.toString());
             add(argv, "-device", "virtio-net-pci,netdev=" + nic.id() + ",id=" + nic.id() + "-dev,mac=" + nic.mac());
+        }
+        String net = guestNetConfig(spec);
+        if (net != null) {
+            add(argv, "-fw_cfg", "name=" + NET_FW_CFG + ",string=" + net);
         }
         if (spec.loadSnapshot() != null) {
             add(argv, "-loadvm", checkSnapshotTag(spec.loadSnapshot()));
         }
+        if (incoming) {
+            argv.add("-S");
+            add(argv, "-incoming", "defer");
+        }
         return List.copyOf(argv);
+    }
+
+    /**
+     * The static network configuration for the guest's first NIC, {@code ip=A.B.C.D/N gw=E.F.G.H}, or null
+     * when the first NIC has no managed address.
+     */
+    static String guestNetConfig(VmSpec spec) {
+        if (spec.nics().isEmpty() || spec.nics().get(0).address() == null) {
+            return null;
+        }
+        NicSpec nic = spec.nics().get(0);
+        String[] parts = nic.address().split("/", -1);
+        if (parts.length != 2 || !IPV4.matcher(parts[0]).matches() || !parts[1].matches("\\d{1,2}")
+                || Integer.parseInt(parts[1]) < 1 || Integer.parseInt(parts[1]) > 32) {
+            throw new QemuException("invalid-spec", "NIC " + nic.id() + ": address '" + nic.address()
+                    + "' must be an IPv4 address with prefix length, e.g. 10.77.0.100/24");
+        }
+        StringBuilder net = new StringBuilder("ip=").append(nic.address());
+        if (nic.gateway() != null) {
+            if (!IPV4.matcher(nic.gateway()).matches()) {
+                throw new QemuException("invalid-spec", "NIC " + nic.id() + ": gateway '" + nic.gateway()
+                        + "' must be an IPv4 address");
+            }
+            net.append(" gw=").append(nic.gateway());
+        }
+        return net.toString();
+    }
+
+    /**
+     * The tap device of a bridged NIC: {@code cv} and 10 hex digits of a hash of VM and NIC id (interface
+     * names have at most 15 characters). The agent creates it before QEMU starts and removes it afterwards.
+     */
+    public static String tapName(String vmId, String nicId) {
+        try {
+            byte[] hash = MessageDigest.getInstance("SHA-256").digest((vmId + "/" + nicId)
+                    .getBytes(StandardCharsets.UTF_8));
+            return "cv" + HexFormat.of().formatHex(hash).substring(0, 10);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Resolves a spec's disk path: {@code local/...} inside the host's local storage, anything else inside
+     * the shared storage root. Refuses a path that leaves its root, and a local path on a host without local
+     * storage.
+     */
+    public static Path resolveDisk(Path storageRoot, Path localRoot, String relative) {
+        if (relative != null && relative.startsWith(QemuHostConfig.LOCAL_PREFIX)) {
+            if (localRoot == null) {
+                throw new QemuException("invalid-path", "image path '" + relative
+                        + "' is on local storage, but this host has no local storage configured");
+            }
+            return resolveInStorage(localRoot, relative.substring(QemuHostConfig.LOCAL_PREFIX.length()));
+        }
+        return resolveInStorage(storageRoot, relative);
     }
 
     /** Resolves a storage-relative path and refuses one that leaves the storage root. */

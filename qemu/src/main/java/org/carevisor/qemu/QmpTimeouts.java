@@ -32,6 +32,7 @@ public final class QmpTimeouts {
             Map.entry("quit", limit(15, "drains and flushes disk I/O before exiting")),
             Map.entry("migrate", limit(10, "only starts the migration; progress is polled")),
             Map.entry("migrate_cancel", limit(10, "only requests cancellation")),
+            Map.entry("migrate-incoming", limit(5, "only opens the listening socket")),
             Map.entry("migrate-set-capabilities", limit(5, "sets flags")),
             Map.entry("migrate-set-parameters", limit(5, "sets parameters")),
             Map.entry("query-jobs", limit(5, "reads job states")),

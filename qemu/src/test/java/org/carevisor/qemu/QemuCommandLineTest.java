@@ -65,6 +65,46 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void bridgedNicWithManagedAddressOnLocalStorageAsMigrationDestination() throws IOException {
+        QemuHostConfig host = new QemuHostConfig("qemu-system-x86_64", "tcg", Path.of("/srv/carevisor/storage"),
+                "127.0.0.1", true, Path.of("/var/lib/carevisor/local"));
+        VmSpec spec = new VmSpec(ID, "lab-pacs-01", 2, 512, "pc", "qemu64",
+                List.of(new DiskSpec("disk0", "local/vms/" + ID + "/disk0.qcow2", "qcow2", false)),
+                List.of(new NicSpec("nic0", "52:54:00:aa:bb:02", "bridge", List.of(), "cvlab0", "10.77.0.100/24",
+                        "10.77.0.1")), 2);
+        assertGolden("bridged-incoming", QemuCommandLine.build(spec, host, PATHS, true));
+        assertThat(QemuCommandLine.tapName(ID, "nic0")).hasSize(12).startsWith("cv")
+                .isNotEqualTo(QemuCommandLine.tapName(ID, "nic1"));
+    }
+
+    @Test
+    void refusesBadBridgedNics() {
+        for (NicSpec bad : List.of(
+                new NicSpec("nic0", "52:54:00:aa:bb:02", "bridge", List.of(), "br 0", null, null),
+                new NicSpec("nic0", "52:54:00:aa:bb:02", "bridge", List.of(), null, null, null),
+                new NicSpec("nic0", "52:54:00:aa:bb:02", "bridge", List.of(new PortForward("tcp", null, 1, 80)),
+                        "br0", null, null),
+                new NicSpec("nic0", "52:54:00:aa:bb:02", "bridge", List.of(), "br0", "10.77.0.300/24", null),
+                new NicSpec("nic0", "52:54:00:aa:bb:02", "bridge", List.of(), "br0", "10.77.0.3", null),
+                new NicSpec("nic0", "52:54:00:aa:bb:02", "bridge", List.of(), "br0", "10.77.0.3/24", "x,y"),
+                new NicSpec("nic0", "52:54:00:aa:bb:02", "vde", List.of(), null, null, null))) {
+            VmSpec spec = new VmSpec(ID, "x", 1, 64, null, null, List.of(), List.of(bad), 1);
+            assertThatThrownBy(() -> QemuCommandLine.build(spec, HOST, PATHS)).as(bad.toString())
+                    .isInstanceOf(QemuException.class).hasMessageContaining("NIC nic0");
+        }
+    }
+
+    @Test
+    void localDisksNeedLocalStorage() {
+        VmSpec spec = new VmSpec(ID, "x", 1, 64, null, null,
+                List.of(new DiskSpec("disk0", "local/vms/a/disk0.qcow2", "qcow2", false)), List.of(), 1);
+        assertThatThrownBy(() -> QemuCommandLine.build(spec, HOST, PATHS)).hasMessageContaining("no local storage");
+        QemuHostConfig host = new QemuHostConfig("q", "tcg", Path.of("/s"), null, true, Path.of("/l"));
+        assertThat(host.resolveDisk("local/vms/a/disk0.qcow2")).isEqualTo(Path.of("/l/vms/a/disk0.qcow2"));
+        assertThatThrownBy(() -> host.resolveDisk("local/../x")).hasMessageContaining("storage root");
+    }
+
+    @Test
     void refusesDiskPathOutsideStorage() {
         for (String bad : List.of("../etc/passwd", "/etc/passwd", "vms/../../x", "", ".")) {
             VmSpec spec = new VmSpec(ID, "x", 1, 64, null, null,

@@ -6,7 +6,11 @@ import org.carevisor.agent.storage.StorageService;
 import org.carevisor.agent.vm.VmRegistry;
 import org.carevisor.agent.vm.VmSupervisor;
 import org.carevisor.agent.AgentException;
+import org.carevisor.protocol.ActivateRequest;
 import org.carevisor.protocol.ChecksumRequest;
+import org.carevisor.protocol.IncomingRequest;
+import org.carevisor.protocol.MigrationFinish;
+import org.carevisor.protocol.MigrationRequest;
 import org.carevisor.protocol.DiskCreateRequest;
 import org.carevisor.protocol.DiskSnapshotRequest;
 import org.carevisor.protocol.ExportRequest;
@@ -24,8 +28,12 @@ public final class AgentApi {
     private AgentApi() {
     }
 
+    /** Where this host receives live migrations. */
+    public record MigrationPorts(String address, int from, int to) {
+    }
+
     public static Router routes(VmRegistry vms, StorageService storage, HostInventoryCollector inventory,
-                                ReportBuilder reports) {
+                                ReportBuilder reports, MigrationPorts migration) {
         return new Router()
                 .add("GET", "/host", r -> inventory.collect())
                 .add("GET", "/report", r -> reports.build())
@@ -44,6 +52,23 @@ public final class AgentApi {
                     }
                     return vms.forStart(r.param(1)).start(spec);
                 })
+                .add("POST", ID + "/incoming", r -> {
+                    IncomingRequest request = r.body(IncomingRequest.class);
+                    if (request.spec() == null || !request.spec().id().equals(r.param(1))) {
+                        throw AgentException.badRequest("id-mismatch", "the incoming spec must be for VM " + r.param(1));
+                    }
+                    return vms.forStart(r.param(1)).startIncoming(request.spec(), migration.address(),
+                            migration.from(), migration.to());
+                })
+                .add("POST", ID + "/incoming/activate", r -> vms.get(r.param(1))
+                        .activate(r.body(ActivateRequest.class)))
+                .add("DELETE", ID + "/incoming", r -> vms.get(r.param(1)).abortIncoming())
+                .add("POST", ID + "/migration", r -> vms.get(r.param(1)).migrate(r.body(MigrationRequest.class)))
+                .add("GET", ID + "/migration", r -> vms.get(r.param(1))
+                        .migrationStatus(longQuery(r, "waitMs", 0), r.query("after")))
+                .add("POST", ID + "/migration/cancel", r -> vms.get(r.param(1)).cancelMigration())
+                .add("POST", ID + "/migration/finish", r -> vms.get(r.param(1))
+                        .finishMigration(r.body(MigrationFinish.class)))
                 .add("POST", ID + "/shutdown", r -> vms.get(r.param(1))
                         .shutdown(r.body(ShutdownRequest.class).timeoutSeconds(), StopCause.REQUESTED))
                 .add("POST", ID + "/poweroff", r -> vms.get(r.param(1))

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 import org.carevisor.agent.storage.StorageService;
+import org.carevisor.agent.vm.Taps;
 import org.carevisor.protocol.HostInventory;
 import org.carevisor.protocol.Protocol;
 
@@ -20,10 +21,12 @@ public final class HostInventoryCollector {
     private final String cpuModel;
     private final StorageService storage;
     private final BooleanSupplier shuttingDown;
+    private final List<String> cpuModels;
+    private final String migrationAddress;
 
     public HostInventoryCollector(String hostId, String hostName, String endpoint, String qemuVersion,
                                   String accelerator, List<String> warnings, StorageService storage,
-                                  BooleanSupplier shuttingDown) {
+                                  BooleanSupplier shuttingDown, List<String> cpuModels, String migrationAddress) {
         this.hostId = hostId;
         this.hostName = hostName;
         this.endpoint = endpoint;
@@ -33,13 +36,43 @@ public final class HostInventoryCollector {
         this.storage = storage;
         this.shuttingDown = shuttingDown;
         this.cpuModel = readCpuModel();
+        this.cpuModels = List.copyOf(cpuModels);
+        this.migrationAddress = migrationAddress;
     }
 
     public HostInventory collect() {
         long[] mem = readMemInfo();
         return new HostInventory(hostId, hostName, endpoint, Runtime.getRuntime().availableProcessors(), cpuModel,
                 mem[0], mem[1], storage.root().toString(), storage.totalBytes(), storage.freeBytes(), qemuVersion,
-                accelerator, warnings, shuttingDown.getAsBoolean(), AgentVersion.VERSION, Protocol.VERSION);
+                accelerator, warnings, shuttingDown.getAsBoolean(), AgentVersion.VERSION, Protocol.VERSION,
+                storage.domainId(), storage.localFreeBytes(), cpuModels, Taps.bridges(), migrationAddress);
+    }
+
+    /**
+     * The CPU models {@code qemu-system-x86_64 -cpu help} lists ({@code x86 NAME  description} lines); the
+     * models that need KVM ({@code host}) only when KVM is used.
+     */
+    public static List<String> cpuModels(String qemuBinary, boolean kvm) {
+        org.carevisor.qemu.ProcessRunner.Result r = org.carevisor.qemu.ProcessRunner.run(
+                List.of(qemuBinary, "-cpu", "help"), java.time.Duration.ofSeconds(20));
+        if (!r.ok()) {
+            return List.of("qemu64");
+        }
+        return parseCpuModels(r.stdout(), kvm);
+    }
+
+    static List<String> parseCpuModels(String help, boolean kvm) {
+        java.util.TreeSet<String> models = new java.util.TreeSet<>();
+        for (String line : help.lines().toList()) {
+            String[] parts = line.strip().split("\\s+");
+            if (parts.length >= 2 && parts[0].equals("x86")) {
+                String model = parts[1];
+                if (kvm || !model.equals("host")) {
+                    models.add(model);
+                }
+            }
+        }
+        return List.copyOf(models);
     }
 
     /** MemTotal and MemAvailable in MiB. */

@@ -34,7 +34,12 @@ public final class StorageService {
     /** Disk space kept free for QEMU and the host; a disk that would eat into it is refused. */
     public static final long RESERVE_BYTES = 256L << 20;
 
+    /** The file in a shared storage root that names its storage domain. */
+    public static final String DOMAIN_FILE = ".carevisor-domain";
+
     private final Path root;
+    private final Path localRoot;
+    private final String domainId;
     private final QemuImg qemuImg;
     private final Map<Path, Cached> infoCache = new ConcurrentHashMap<>();
     private final ExportPacker packer;
@@ -42,16 +47,54 @@ public final class StorageService {
     private record Cached(long size, long modified, ImageInfo info) {
     }
 
-    public StorageService(Path root, QemuImg qemuImg) throws IOException {
+    /**
+     * The storage of a host: {@code root} is shared with the other hosts of its cluster, {@code localRoot}
+     * (may be null) belongs to this host only.
+     */
+    public StorageService(Path root, Path localRoot, QemuImg qemuImg) throws IOException {
         this.root = root.toAbsolutePath().normalize();
+        this.localRoot = localRoot == null ? null : localRoot.toAbsolutePath().normalize();
         this.qemuImg = qemuImg;
         this.packer = new ExportPacker(qemuImg);
         Files.createDirectories(this.root.resolve("images"));
         Files.createDirectories(this.root.resolve("vms"));
+        if (this.localRoot != null) {
+            Files.createDirectories(this.localRoot.resolve("vms"));
+        }
+        this.domainId = StorageDomain.loadOrCreate(this.root.resolve(DOMAIN_FILE));
     }
 
     public Path root() {
         return root;
+    }
+
+    public Path localRoot() {
+        return localRoot;
+    }
+
+    /** The id of the shared storage domain: every host that mounts the same storage reports the same id. */
+    public String domainId() {
+        return domainId;
+    }
+
+    /** Free bytes on the local storage (0 without one). */
+    public long localFreeBytes() {
+        if (localRoot == null) {
+            return 0;
+        }
+        try {
+            return Math.max(0, Files.getFileStore(localRoot).getUsableSpace() - RESERVE_BYTES);
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    private long freeBytesFor(String relative) {
+        return isLocal(relative) ? localFreeBytes() : freeBytes();
+    }
+
+    private static boolean isLocal(String relative) {
+        return relative != null && relative.startsWith(org.carevisor.qemu.QemuHostConfig.LOCAL_PREFIX);
     }
 
     public long freeBytes() {
@@ -132,9 +175,10 @@ public final class StorageService {
             case COPY -> Files.size(source);
             case LINKED -> 1L << 20;
         };
-        if (needed > freeBytes()) {
+        long free = freeBytesFor(request.path());
+        if (needed > free) {
             throw new AgentException(507, "storage-full", "disk " + request.path() + " needs " + needed
-                    + " bytes but only " + freeBytes() + " are free on " + root);
+                    + " bytes but only " + free + " are free on " + (isLocal(request.path()) ? localRoot : root));
         }
         Files.createDirectories(target.getParent());
         Path partial = target.resolveSibling("." + target.getFileName() + ".partial");
@@ -150,8 +194,10 @@ public final class StorageService {
                     if (!format.equals("qcow2")) {
                         throw AgentException.badRequest("invalid-format", "a linked disk must be qcow2");
                     }
-                    // A relative backing path keeps working when the storage is mounted elsewhere.
-                    Path backing = target.getParent().relativize(source);
+                    // A relative backing path keeps working when the storage is mounted elsewhere; from local
+                    // storage to a shared base image the path is absolute (the two are mounted independently).
+                    Path backing = isLocal(request.path()) != isLocal(request.sourcePath()) ? source
+                            : target.getParent().relativize(source);
                     String sourceFormat = qemuImg.info(source).format();
                     qemuImg.create(partial, "qcow2", 0, backing, sourceFormat);
                     growIfAsked(partial, format, request.sizeBytes());
@@ -350,14 +396,17 @@ public final class StorageService {
         }
     }
 
-    /** Deletes the disk directory {@code vms/<vmId>/} with every file in it. */
+    /** Deletes the disk directory {@code vms/<vmId>/} (shared and local) with every file in it. */
     public void deleteVmDisks(String vmId) throws IOException {
         FileTrees.delete(resolve("vms/" + vmId));
+        if (localRoot != null) {
+            FileTrees.delete(resolve(org.carevisor.qemu.QemuHostConfig.LOCAL_PREFIX + "vms/" + vmId));
+        }
     }
 
     private Path resolve(String relative) {
         try {
-            return QemuCommandLine.resolveInStorage(root, relative);
+            return QemuCommandLine.resolveDisk(root, localRoot, relative);
         } catch (QemuException e) {
             throw AgentException.badRequest("invalid-path", e.getMessage());
         }

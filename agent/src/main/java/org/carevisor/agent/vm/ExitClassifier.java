@@ -21,6 +21,15 @@ public final class ExitClassifier {
     }
 
     public static Verdict classify(Facts f) {
+        if (f.requested() == StopCause.MIGRATION_ABORTED) {
+            String tail = f.qemuLogTail() == null || f.qemuLogTail().isBlank() ? "" : ": " + f.qemuLogTail().strip();
+            return new Verdict(VmState.STOPPED, StopCause.MIGRATION_ABORTED,
+                    "the incoming live migration did not complete; the guest never ran on this host" + tail);
+        }
+        if (f.requested() == StopCause.MIGRATED) {
+            return new Verdict(VmState.STOPPED, StopCause.MIGRATED,
+                    "migrated to another host; this host's QEMU ended after the hand-over");
+        }
         if (f.exitCode() == null) {
             return new Verdict(VmState.CRASHED, StopCause.CRASH, "QEMU process vanished without an exit status"
                     + " (the host may have rebooted or the process wrapper was killed)");

@@ -34,13 +34,16 @@ final class QemuLauncher {
         this.host = host;
     }
 
-    /** Starts QEMU for {@code spec}; returns the wrapper process. Nothing runs when this throws. */
-    Process launch(VmSpec spec) {
+    /**
+     * Starts QEMU for {@code spec} (as a paused migration destination with {@code incoming}); returns the
+     * wrapper process. Nothing runs and no tap device is left when this throws.
+     */
+    Process launch(VmSpec spec, boolean incoming) {
         checkDisks(spec);
         List<String> argv;
         try {
             files.paths().checkSocketPaths();
-            argv = QemuCommandLine.build(spec, host.qemu(), files.paths());
+            argv = QemuCommandLine.build(spec, host.qemu(), files.paths(), incoming);
             files.prepareForStart(spec);
         } catch (QemuException e) {
             throw AgentException.badRequest(e.code(), e.getMessage());
@@ -50,6 +53,7 @@ final class QemuLauncher {
         List<String> command = new ArrayList<>(List.of("setsid", "/bin/sh", host.wrapper().toString(),
                 files.paths().exitStatus().toString()));
         command.addAll(argv);
+        Taps.create(spec);
         try {
             return new ProcessBuilder(command)
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
@@ -57,6 +61,7 @@ final class QemuLauncher {
                     .redirectOutput(files.paths().qemuLog().toFile())
                     .start();
         } catch (IOException e) {
+            Taps.remove(spec);
             throw new AgentException(500, "start-failed", "cannot run " + host.qemu().qemuBinary() + ": "
                     + e.getMessage(), e);
         }
@@ -66,7 +71,7 @@ final class QemuLauncher {
         for (DiskSpec d : spec.disks()) {
             Path file;
             try {
-                file = QemuCommandLine.resolveInStorage(host.qemu().storageRoot(), d.path());
+                file = host.qemu().resolveDisk(d.path());
             } catch (QemuException e) {
                 throw AgentException.badRequest("invalid-path", e.getMessage());
             }

@@ -61,12 +61,33 @@ public final class VmFiles {
         return directory().resolve("stop-request");
     }
 
+    /** Present while this host's QEMU is the destination of a migration whose guest has not run here yet. */
+    Path incomingMarker() {
+        return directory().resolve("incoming");
+    }
+
+    void markIncoming(boolean incoming) {
+        try {
+            if (incoming) {
+                writeAtomically(incomingMarker(), "migration destination; the guest has not run here\n");
+            } else {
+                Files.deleteIfExists(incomingMarker());
+            }
+        } catch (IOException e) {
+            throw new AgentException(500, "io-error", "cannot write " + incomingMarker() + ": " + e.getMessage(), e);
+        }
+    }
+
+    boolean isIncoming() {
+        return Files.exists(incomingMarker());
+    }
+
     /** Removes what a previous run left and rotates a large console log; keeps the console history. */
     void prepareForStart(VmSpec spec) throws IOException {
         Files.createDirectories(directory());
         Files.createDirectories(paths.socketDirectory());
         for (Path p : List.of(paths.qmpSocket(), paths.consoleSocket(), paths.pidFile(), paths.exitStatus(),
-                stopRequestFile(), verdictFile())) {
+                stopRequestFile(), verdictFile(), incomingMarker())) {
             Files.deleteIfExists(p);
         }
         Path log = paths.consoleLog();

@@ -10,6 +10,11 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.carevisor.agent.AgentException;
+import org.carevisor.protocol.ActivateRequest;
+import org.carevisor.protocol.IncomingResponse;
+import org.carevisor.protocol.MigrationFinish;
+import org.carevisor.protocol.MigrationRequest;
+import org.carevisor.protocol.MigrationStatus;
 import org.carevisor.protocol.NicSpec;
 import org.carevisor.protocol.PortForward;
 import org.carevisor.protocol.SnapshotRequest;
@@ -65,6 +70,12 @@ public final class VmSupervisor {
     private String jobInProgress;
     private Instant jobStoppedAt;
     private Instant jobResumedAt;
+    /** Status of the last MIGRATION event of this process ({@code none} before any migration). */
+    private String migration = "none";
+    /** This process is the destination of a migration whose guest has not run here yet. */
+    private boolean incoming;
+    /** State to return to when an outgoing migration does not hand over. */
+    private VmState beforeMigration = VmState.RUNNING;
 
     public VmSupervisor(String vmId, VmFiles files, VmHost host) {
         this.vmId = vmId;
@@ -110,26 +121,8 @@ public final class VmSupervisor {
         Process process;
         long gen;
         synchronized (lock) {
-            if (state.hasProcess()) {
-                throw AgentException.conflict("vm-running", "VM " + vmId + " is already " + state.json()
-                        + " on this host (pid " + pid + ")");
-            }
-            process = launcher.launch(newSpec);
-            spec = newSpec;
-            wrapperPid = process.pid();
-            gen = ++generation;
-            exitHandled = false;
-            adopted = false;
-            killedByAgent = false;
-            stopRequest = null;
-            stopDetail = null;
-            guestShutdown = null;
-            shutdownReason = null;
-            exitCode = null;
-            cause = null;
-            pid = null;
-            startedAt = Instant.now();
-            transition(VmState.STARTING, "QEMU is starting");
+            process = begin(newSpec, false);
+            gen = generation;
         }
         process.onExit().thenRun(() -> onProcessGone(gen));
         try {
@@ -140,6 +133,34 @@ public final class VmSupervisor {
         }
         host.onChange().run();
         return status();
+    }
+
+    /** Launches QEMU and resets the per-process fields; called with the lock held. */
+    private Process begin(VmSpec newSpec, boolean asIncoming) {
+        if (state.hasProcess()) {
+            throw AgentException.conflict("vm-running", "VM " + vmId + " is already " + state.json()
+                    + " on this host (pid " + pid + ")");
+        }
+        Process process = launcher.launch(newSpec, asIncoming);
+        spec = newSpec;
+        wrapperPid = process.pid();
+        ++generation;
+        exitHandled = false;
+        adopted = false;
+        killedByAgent = false;
+        stopRequest = null;
+        stopDetail = null;
+        guestShutdown = null;
+        shutdownReason = null;
+        exitCode = null;
+        cause = null;
+        pid = null;
+        startedAt = Instant.now();
+        migration = "none";
+        incoming = asIncoming;
+        transition(asIncoming ? VmState.INCOMING : VmState.STARTING, asIncoming
+                ? "waiting for the migration stream" : "QEMU is starting");
+        return process;
     }
 
     private QmpClient connect(long gen) {
@@ -179,6 +200,7 @@ public final class VmSupervisor {
                 gen = ++generation;
                 exitHandled = false;
                 adopted = true;
+                incoming = files.isIncoming();
                 pid = savedPid.get();
                 wrapperPid = ProcessFacts.parent(savedPid.get());
                 startedAt = ProcessFacts.startTime(savedPid.get());
@@ -233,6 +255,8 @@ public final class VmSupervisor {
 
     private void attach(long gen, QmpClient client, boolean fresh) {
         JsonNode status = client.execute("query-status", null);
+        String migrating = fresh ? "none" : client.execute("query-migrate", null).path("status").asText("none");
+        boolean activatedWhileAway = false;
         synchronized (lock) {
             if (gen != generation || exitHandled) {
                 client.close();
@@ -243,14 +267,42 @@ public final class VmSupervisor {
                 pid = files.readPid().orElse(null);
             }
             String runState = status.path("status").asText();
+            boolean running = status.path("running").asBoolean();
+            if (!fresh) {
+                migration = migrating;
+            }
             if (stopRequest != null) {
                 reason = "stopping; monitor connected";
-            } else if (status.path("running").asBoolean()) {
+            } else if (incoming && running) {
+                // the manager's activation reached QEMU, but the agent ended before it could note it
+                incoming = false;
+                activatedWhileAway = true;
+                transition(VmState.RUNNING, "re-adopted; the incoming migration was activated");
+            } else if (incoming) {
+                transition(VmState.INCOMING, fresh ? "waiting for the migration stream"
+                        : "re-adopted; waiting for the migration to be activated (QEMU " + runState + ", migration "
+                        + migrating + ")");
+            } else if (outgoing(migrating, runState)) {
+                beforeMigration = running || runState.equals("postmigrate") ? VmState.RUNNING : VmState.PAUSED;
+                transition(VmState.MIGRATING, "re-adopted during a live migration (" + migrating + ")");
+            } else if (running) {
                 transition(VmState.RUNNING, fresh ? "started" : "re-adopted after agent restart");
             } else {
                 transition(VmState.PAUSED, "QEMU run state: " + runState);
             }
         }
+        if (activatedWhileAway) {
+            files.markIncoming(false);
+        }
+    }
+
+    /** True when a re-adopted source QEMU is in the middle of a migration or waits for its hand-over. */
+    private static boolean outgoing(String migrationStatus, String runState) {
+        return switch (migrationStatus) {
+            case "none", "failed", "cancelled" -> false;
+            case "completed" -> runState.equals("postmigrate");
+            default -> true;
+        };
     }
 
     private void resumeStop(long gen, VmFiles.StopRequest request) {
@@ -392,6 +444,334 @@ public final class VmSupervisor {
         return status();
     }
 
+    // ------------------------------------------------------------------ live migration
+    //
+    // Destination: startIncoming (QEMU paused with -S, waiting) -> activate (cont: the guest runs here)
+    //              or abortIncoming (QEMU ends; the guest never ran here).
+    // Source:      migrate -> migrationStatus (progress, long-poll) -> finishMigration(handed-over: QEMU ends)
+    //              or finishMigration(resume) / cancelMigration: the guest goes on here.
+    // The manager decides the hand-over; nothing here lets a guest run on two hosts.
+
+    private static final Duration MIGRATION_CANCEL_WAIT = Duration.ofSeconds(15);
+
+    /**
+     * Starts QEMU as the paused destination of a live migration and opens its listening socket on the first
+     * free port of {@code portFrom..portTo} at {@code address}.
+     */
+    public IncomingResponse startIncoming(VmSpec newSpec, String address, int portFrom, int portTo) {
+        Process process;
+        long gen;
+        synchronized (lock) {
+            process = begin(newSpec, true);
+            gen = generation;
+        }
+        files.markIncoming(true);
+        process.onExit().thenRun(() -> onProcessGone(gen));
+        try {
+            QmpClient client = launcher.awaitMonitor(process, socket -> connect(gen));
+            attach(gen, client, true);
+            // late-block-activate: the destination takes the disks' write locks only when it is activated, so
+            // until then the source can always be resumed (QEMU 7.2 verified; see docs/decisions.md)
+            client.execute("migrate-set-capabilities", capabilities(Map.of("events", true,
+                    "late-block-activate", true, "return-path", true)));
+            String uri = listen(client, address, portFrom, portTo);
+            synchronized (lock) {
+                reason = "waiting for the migration stream on " + uri;
+            }
+            host.onChange().run();
+            LOG.info("VM {}: waiting for an incoming migration on {}", vmId, uri);
+            return new IncomingResponse(uri, status());
+        } catch (AgentException | QmpException e) {
+            AgentException failure = e instanceof AgentException a ? a
+                    : new AgentException(500, "incoming-failed", "cannot prepare the migration destination: "
+                    + e.getMessage(), e);
+            ProcessHandle.of(process.pid()).ifPresent(ProcessHandle::destroyForcibly);
+            Long qemuPid = pidSnapshot().orElse(null);
+            if (qemuPid != null) {
+                ProcessHandle.of(qemuPid).ifPresent(ProcessHandle::destroyForcibly);
+            }
+            handleStartFailure(gen, failure);
+            Taps.remove(newSpec);
+            files.markIncoming(false);
+            throw failure;
+        }
+    }
+
+    private String listen(QmpClient client, String address, int from, int to) {
+        String last = "no port in the range";
+        for (int port = from; port <= to; port++) {
+            String uri = "tcp:" + address + ":" + port;
+            try {
+                client.execute("migrate-incoming", Map.of("uri", uri));
+                return uri;
+            } catch (QmpException e) {
+                last = e.getMessage();
+                if (!last.contains("in use")) {
+                    throw new AgentException(500, "incoming-failed", "QEMU cannot listen on " + uri + ": " + last, e);
+                }
+            }
+        }
+        throw AgentException.conflict("no-migration-port", "every migration port " + from + "-" + to + " on "
+                + address + " is in use (" + last + "); widen --migration-ports");
+    }
+
+    /**
+     * Lets the guest run here once the whole migration stream has arrived ({@code run}; otherwise it stays
+     * paused, as it was on the source). This {@code cont} is the point of no return of a migration: from
+     * here on the guest lives on this host. Refused, with the guest never having run here, when the stream
+     * did not arrive completely.
+     */
+    public VmStatus activate(ActivateRequest request) throws InterruptedException {
+        long deadline = System.nanoTime() + Math.max(0, request.waitMs()) * 1_000_000L;
+        QmpClient client;
+        while (true) {
+            synchronized (lock) {
+                if (!incoming) {
+                    if (state == VmState.RUNNING || state == VmState.PAUSED) {
+                        return status(); // activated before (a repeated request)
+                    }
+                    throw AgentException.conflict("incoming-failed", "VM " + vmId + " is " + state.json()
+                            + " on this host, not waiting for a migration: " + reason);
+                }
+                client = qmp;
+            }
+            String status;
+            try {
+                status = client == null ? "gone" : client.execute("query-migrate", null).path("status").asText("none");
+            } catch (QmpException e) {
+                status = "gone"; // QEMU ends by itself when the incoming stream fails
+            }
+            if (status.equals("gone")) {
+                throw AgentException.conflict("incoming-failed", "the destination QEMU is no longer running ("
+                        + files.qemuLogTail(2) + "); the guest never ran on this host");
+            }
+            if (status.equals("completed")) {
+                break;
+            }
+            if (status.equals("failed") || status.equals("cancelled")) {
+                throw AgentException.conflict("incoming-failed", "the migration stream did not arrive completely"
+                        + " (QEMU: " + status + "); the guest never ran on this host");
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AgentException(504, "incoming-incomplete", "the migration stream is still " + status
+                        + " after " + request.waitMs() + " ms; the guest has not run on this host");
+            }
+            synchronized (lock) {
+                lock.wait(20);
+            }
+        }
+        if (request.run()) {
+            client.execute("cont", null); // point of no return: the guest runs on this host from now on
+        }
+        synchronized (lock) {
+            incoming = false;
+            transition(request.run() ? VmState.RUNNING : VmState.PAUSED, "migrated to this host");
+        }
+        files.markIncoming(false);
+        host.onChange().run();
+        return status();
+    }
+
+    /** Ends a destination QEMU whose guest never ran here (the migration was abandoned). */
+    public VmStatus abortIncoming() {
+        synchronized (lock) {
+            if (!incoming) {
+                if (!state.hasProcess()) {
+                    return status();
+                }
+                throw AgentException.conflict("not-incoming", "VM " + vmId + " is " + state.json()
+                        + " on this host; the migration was handed over, so it cannot be abandoned here");
+            }
+        }
+        return powerOff(StopCause.MIGRATION_ABORTED, "the incoming migration was abandoned");
+    }
+
+    /** Starts sending the running (or paused) VM to the destination at {@code request.uri()}. */
+    public MigrationStatus migrate(MigrationRequest request) {
+        QmpClient client = monitor("migrate");
+        synchronized (lock) {
+            if (state != VmState.RUNNING && state != VmState.PAUSED) {
+                throw AgentException.conflict("vm-not-running", "only a running or paused VM can be migrated; VM "
+                        + vmId + " is " + state.json());
+            }
+            if (jobInProgress != null) {
+                throw AgentException.conflict("busy", "VM " + vmId + " is busy " + jobInProgress);
+            }
+            beforeMigration = state;
+            migration = "setup";
+            transition(VmState.MIGRATING, "live migration to " + request.uri());
+        }
+        host.onChange().run();
+        try {
+            client.execute("migrate-set-capabilities", capabilities(Map.of("events", true,
+                    "auto-converge", request.autoConverge(), "return-path", true)));
+            Map<String, Object> parameters = new java.util.HashMap<>();
+            if (request.maxBandwidthBytes() > 0) {
+                parameters.put("max-bandwidth", request.maxBandwidthBytes());
+            }
+            if (request.downtimeLimitMs() > 0) {
+                parameters.put("downtime-limit", request.downtimeLimitMs());
+            }
+            if (!parameters.isEmpty()) {
+                client.execute("migrate-set-parameters", parameters);
+            }
+            client.execute("migrate", Map.of("uri", request.uri()));
+        } catch (QmpException e) {
+            synchronized (lock) {
+                migration = "failed";
+                if (state == VmState.MIGRATING) {
+                    transition(beforeMigration, "the migration could not start: " + e.getMessage());
+                }
+            }
+            host.onChange().run();
+            throw AgentException.conflict("migration-failed", "the migration could not start: " + e.getMessage());
+        }
+        LOG.info("VM {}: migrating to {}", vmId, request.uri());
+        return migrationStatus(0, null);
+    }
+
+    /**
+     * The migration's progress; with {@code waitMs} and {@code after}, waits until the status differs from
+     * {@code after} (or the time is up) first.
+     */
+    public MigrationStatus migrationStatus(long waitMs, String after) {
+        if (waitMs > 0 && after != null) {
+            long deadline = System.nanoTime() + Math.min(waitMs, 30_000) * 1_000_000L;
+            synchronized (lock) {
+                while (migration.equals(after) && state.hasProcess()) {
+                    long left = (deadline - System.nanoTime()) / 1_000_000L;
+                    if (left <= 0) {
+                        break;
+                    }
+                    try {
+                        lock.wait(left);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
+                }
+            }
+        }
+        QmpClient client;
+        String last;
+        synchronized (lock) {
+            client = state.hasProcess() ? qmp : null;
+            last = migration;
+        }
+        if (client == null || !client.isOpen()) {
+            return new MigrationStatus(vmId, last, 0, 0, 0, 0, 0, null, null, null, null, 0,
+                    "QEMU is not running on this host", status());
+        }
+        return MigrationInfo.from(vmId, client.execute("query-migrate", null), status());
+    }
+
+    /** Asks QEMU to cancel the running migration; the guest goes on here. */
+    public MigrationStatus cancelMigration() {
+        monitor("cancel the migration of").execute("migrate_cancel", null);
+        return migrationStatus(0, null);
+    }
+
+    /**
+     * Ends the migration on this (source) host: {@code handed-over} ends QEMU here because the guest now runs
+     * on the destination; {@code resume} cancels a migration still in progress and lets the guest go on here.
+     */
+    public VmStatus finishMigration(MigrationFinish finish) throws InterruptedException {
+        switch (finish.outcome()) {
+            case MigrationFinish.HANDED_OVER -> {
+                synchronized (lock) {
+                    if (!state.hasProcess()) {
+                        return status(); // ended before (a repeated request)
+                    }
+                    if (state != VmState.MIGRATING || !migration.equals("completed")) {
+                        throw AgentException.conflict("migration-not-completed", "VM " + vmId + " is " + state.json()
+                                + " with migration status " + migration + "; only a completed migration can be"
+                                + " handed over");
+                    }
+                }
+                return powerOff(StopCause.MIGRATED, "migrated to another host");
+            }
+            case MigrationFinish.RESUME -> {
+                return resumeAfterMigration();
+            }
+            default -> throw AgentException.badRequest("invalid-outcome", "outcome must be "
+                    + MigrationFinish.HANDED_OVER + " or " + MigrationFinish.RESUME + ", not " + finish.outcome());
+        }
+    }
+
+    private VmStatus resumeAfterMigration() throws InterruptedException {
+        QmpClient client;
+        synchronized (lock) {
+            if (state != VmState.MIGRATING) {
+                return status();
+            }
+            client = qmp;
+        }
+        if (client == null || !client.isOpen()) {
+            throw new AgentException(503, "monitor-unavailable", "cannot resume VM " + vmId
+                    + ": its QMP monitor is not connected");
+        }
+        String status = client.execute("query-migrate", null).path("status").asText("none");
+        if (!status.equals("completed") && !status.equals("failed") && !status.equals("cancelled")
+                && !status.equals("none")) {
+            client.execute("migrate_cancel", null);
+            long deadline = System.nanoTime() + MIGRATION_CANCEL_WAIT.toNanos();
+            while (System.nanoTime() < deadline) {
+                status = client.execute("query-migrate", null).path("status").asText("none");
+                if (status.equals("failed") || status.equals("cancelled") || status.equals("completed")) {
+                    break;
+                }
+                Thread.sleep(20);
+            }
+        }
+        settle(client, "the migration did not hand over; the VM goes on on this host");
+        return status();
+    }
+
+    /** After QEMU gave up a migration by itself (failed, cancelled): back to running or paused. */
+    private void settleAfterFailedMigration(long gen) {
+        QmpClient client;
+        synchronized (lock) {
+            if (gen != generation || state != VmState.MIGRATING) {
+                return;
+            }
+            client = qmp;
+        }
+        try {
+            settle(client, "the migration " + migration + "; the VM goes on on this host");
+        } catch (QmpException e) {
+            LOG.warn("VM {}: cannot read the run state after a failed migration: {}", vmId, e.getMessage());
+        }
+    }
+
+    /**
+     * Returns the source to the state it had before the migration; a guest QEMU left stopped (a migration that
+     * completed but was not handed over) is continued when it was running before.
+     */
+    private void settle(QmpClient client, String why) {
+        JsonNode run = client.execute("query-status", null);
+        boolean running = run.path("running").asBoolean();
+        VmState target;
+        synchronized (lock) {
+            target = beforeMigration;
+        }
+        if (!running && target == VmState.RUNNING) {
+            client.execute("cont", null);
+            running = true;
+        }
+        synchronized (lock) {
+            if (state == VmState.MIGRATING) {
+                transition(running ? VmState.RUNNING : VmState.PAUSED, why);
+            }
+        }
+        host.onChange().run();
+    }
+
+    private static Map<String, Object> capabilities(Map<String, Boolean> states) {
+        List<Map<String, Object>> list = new ArrayList<>();
+        states.forEach((name, on) -> list.add(Map.of("capability", name, "state", on)));
+        return Map.of("capabilities", list);
+    }
+
     /** How long a snapshot job may take: memory is written to or read from the VM's first disk. */
     private static final Duration SNAPSHOT_LIMIT = Duration.ofMinutes(30);
 
@@ -519,8 +899,19 @@ public final class VmSupervisor {
                     transition(VmState.STOPPING, "QEMU is shutting down (" + shutdownReason + ")");
                     changed = true;
                 }
+                case "MIGRATION" -> {
+                    migration = event.data().path("status").asText("none");
+                    lock.notifyAll();
+                    if (state == VmState.MIGRATING && (migration.equals("failed") || migration.equals("cancelled"))) {
+                        host.scheduler().execute(() -> settleAfterFailedMigration(gen));
+                    }
+                    changed = true;
+                }
                 case "STOP" -> {
-                    if (jobInProgress != null) {
+                    if (state == VmState.MIGRATING || state == VmState.INCOMING) {
+                        reason = state == VmState.MIGRATING ? "live migration: vCPUs stopped for the final copy"
+                                : reason;
+                    } else if (jobInProgress != null) {
                         jobStoppedAt = event.timestamp();
                     } else if (state == VmState.RUNNING) {
                         transition(VmState.PAUSED, "vCPUs stopped");
@@ -528,7 +919,9 @@ public final class VmSupervisor {
                     }
                 }
                 case "RESUME" -> {
-                    if (jobInProgress != null) {
+                    if (state == VmState.MIGRATING || state == VmState.INCOMING) {
+                        LOG.debug("VM {}: RESUME during migration", vmId);
+                    } else if (jobInProgress != null) {
                         jobResumedAt = event.timestamp();
                     } else if (state == VmState.PAUSED || state == VmState.STARTING) {
                         transition(VmState.RUNNING, "vCPUs running");
@@ -601,9 +994,11 @@ public final class VmSupervisor {
             exitCode = exit.map(VmFiles.ExitStatus::code).orElse(null);
             Integer effective = killedByAgent && exitCode != null && exitCode > 128 ? Integer.valueOf(0) : exitCode;
             VmFiles.StopRequest request = stopRequest != null ? stopRequest : files.readStopRequest().orElse(null);
-            verdict = ExitClassifier.classify(new ExitClassifier.Facts(effective,
-                    request == null ? null : request.cause(), stopDetail, guestShutdown, shutdownReason,
-                    files.qemuLogTail(2), adopted && guestShutdown == null));
+            StopCause requested = incoming ? StopCause.MIGRATION_ABORTED : request == null ? null : request.cause();
+            verdict = ExitClassifier.classify(new ExitClassifier.Facts(effective, requested, stopDetail,
+                    guestShutdown, shutdownReason, files.qemuLogTail(2), adopted && guestShutdown == null));
+            incoming = false;
+            lock.notifyAll();
             if (qmp != null) {
                 qmp.close();
                 qmp = null;
@@ -617,6 +1012,8 @@ public final class VmSupervisor {
             since = exit.map(VmFiles.ExitStatus::at).orElse(since);
         }
         files.writeVerdict(status());
+        files.markIncoming(false);
+        Taps.remove(specSnapshot());
         LOG.info("VM {}: QEMU ended: {} ({})", vmId, verdict.state().json(), verdict.reason());
         host.onChange().run();
     }
@@ -646,6 +1043,12 @@ public final class VmSupervisor {
             } catch (QmpException e) {
                 LOG.debug("VM {}: monitor reconnect failed: {}", vmId, e.getMessage());
             }
+        }
+    }
+
+    private VmSpec specSnapshot() {
+        synchronized (lock) {
+            return spec;
         }
     }
 

@@ -116,5 +116,36 @@ class AgentProtocolTest {
                 .hasMessageContaining("auto, kvm or tcg");
         assertThat(AgentConfig.parse(new String[0], Map.of("CAREVISOR_AGENT_PORT", "9999")).listenPort())
                 .isEqualTo(9999);
+        assertThatThrownBy(() -> AgentConfig.parse(new String[] {"--migration-ports", "50000-40000"}, Map.of()))
+                .hasMessageContaining("--migration-ports must be a port range");
+        AgentConfig c = AgentConfig.parse(new String[] {"--listen", "10.0.0.5", "--migration-ports", "50000-50010"},
+                Map.of());
+        assertThat(c.migrationAddress()).isEqualTo("10.0.0.5");
+        assertThat(c.migrationPortFrom()).isEqualTo(50000);
+        assertThat(c.migrationPortTo()).isEqualTo(50010);
+    }
+
+    @Test
+    void reportsItsStorageDomainCpuModelsAndMigrationAddress() throws Exception {
+        String host = get("/v1/host", "1").body();
+        assertThat(host).contains("\"cpuModels\":[").contains("\"qemu64\"").doesNotContain("\"host\"")
+                .contains("\"migrationAddress\":\"127.0.0.1\"");
+        String domain = java.nio.file.Files.readString(dir.resolve("storage/.carevisor-domain")).strip();
+        assertThat(host).contains("\"storageDomainId\":\"" + domain + "\"");
+    }
+
+    @Test
+    void migrationEndpointsRefuseWhatTheyCannotDo() throws Exception {
+        String vm = "11111111-2222-4333-8444-555555555555";
+        HttpRequest activate = HttpRequest.newBuilder(URI.create(agent.endpoint() + "/v1/vms/" + vm
+                        + "/incoming/activate")).header("Carevisor-Protocol", "1")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"run\":true,\"waitMs\":10}")).build();
+        HttpResponse<String> r = HTTP.send(activate, HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(404);
+        HttpRequest migrate = HttpRequest.newBuilder(URI.create(agent.endpoint() + "/v1/vms/" + vm + "/migration"))
+                .header("Carevisor-Protocol", "1").POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"uri\":\"tcp:127.0.0.1:1\",\"maxBandwidthBytes\":0,\"downtimeLimitMs\":300,"
+                                + "\"autoConverge\":true}")).build();
+        assertThat(HTTP.send(migrate, HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(404);
     }
 }

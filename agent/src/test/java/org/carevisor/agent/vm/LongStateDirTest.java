@@ -40,7 +40,7 @@ class LongStateDirTest {
         Long pid = null;
         try {
             try (Agent agent = Agent.start(AgentConfig.parse(args, Map.of()))) {
-                new org.carevisor.agent.storage.StorageService(storage, new org.carevisor.qemu.QemuImg("qemu-img"))
+                new org.carevisor.agent.storage.StorageService(storage, null, new org.carevisor.qemu.QemuImg("qemu-img"))
                         .createDisk(new DiskCreateRequest("vms/" + vmId + "/disk0.qcow2", "qcow2", 16L << 20, null,
                                 DiskCreateRequest.Mode.BLANK));
                 VmSupervisor vm = agent.vms().forStart(vmId);
