@@ -13,9 +13,9 @@ import picocli.CommandLine.ScopeType;
 /** The {@code carevisor} command: a thin client of the manager's REST API. */
 @Command(name = "carevisor", mixinStandardHelpOptions = true, version = "carevisor 0.1.0",
         description = "Manage Carevisor hosts, images, VMs and tasks through the manager's REST API.",
-        subcommands = {HealthCommand.class, HostCommand.class, ImageCommand.class, VmCommand.class,
-                SnapshotCommand.class, TemplateCommand.class, TaskCommand.class, AuditCommand.class,
-                CommandLine.HelpCommand.class},
+        subcommands = {HealthCommand.class, ClusterCommand.class, HostCommand.class, NetworkCommand.class,
+                ImageCommand.class, VmCommand.class, RuleCommand.class, SnapshotCommand.class, TemplateCommand.class,
+                TaskCommand.class, AuditCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "The manager URL comes from --url, else $CAREVISOR_URL, else",
                 "var/manager/manager.url (under $CAREVISOR_VAR if set),", "else http://127.0.0.1:7700.", "",
                 "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict (e.g. VM running),",

@@ -22,6 +22,13 @@ final class Format {
         return b + " B";
     }
 
+    /** The texts of a JSON array. */
+    static java.util.List<String> strings(JsonNode array) {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        array.forEach(x -> out.add(x.asText()));
+        return out;
+    }
+
     static String path(String segment) {
         return URLEncoder.encode(segment, StandardCharsets.UTF_8).replace("+", "%20");
     }

@@ -7,8 +7,8 @@ import picocli.CommandLine.ParentCommand;
 
 /** {@code carevisor host list|show}. */
 @Command(name = "host", mixinStandardHelpOptions = true, description = "Hosts that run VMs.",
-        subcommands = {HostCommand.ListHosts.class, HostCommand.Show.class, HostCommand.JoinToken.class,
-                HostCommand.Remove.class})
+        subcommands = {HostCommand.ListHosts.class, HostCommand.Show.class, HostCommand.Set.class,
+                HostCommand.Maintenance.class, HostCommand.JoinToken.class, HostCommand.Remove.class})
 final class HostCommand implements Runnable {
     @ParentCommand
     CarevisorCli root;
@@ -34,10 +34,14 @@ final class HostCommand implements Runnable {
                 root.printJson(hosts);
                 return;
             }
-            Table t = new Table("NAME", "STATUS", "CPUS", "MEMORY FREE/TOTAL", "STORAGE FREE", "ACCEL", "VMS", "ID");
+            Table t = new Table("NAME", "STATUS", "CLUSTER", "MAINTENANCE", "TAGS", "CPUS", "MEMORY USED/TOTAL",
+                    "STORAGE FREE", "ACCEL", "VMS", "ID");
             for (JsonNode h : hosts) {
-                t.row(h.path("name").asText(), h.path("status").asText(), h.path("cpus").asInt(),
-                        h.path("memoryAvailableMiB").asLong() + "/" + h.path("memoryMiB").asLong() + " MiB",
+                java.util.List<String> tags = Format.strings(h.path("tags"));
+                t.row(h.path("name").asText(), h.path("status").asText(), h.path("cluster").asText(),
+                        h.path("maintenance").asText("none"), tags.isEmpty() ? "-" : String.join(",", tags),
+                        h.path("committedCpus").asInt() + "/" + h.path("cpus").asInt(),
+                        h.path("committedMemoryMiB").asLong() + "/" + h.path("memoryMiB").asLong() + " MiB",
                         Format.bytes(h.path("storageFreeBytes").asLong()), h.path("accelerator").asText(),
                         h.path("runningVms").asInt() + " running/" + h.path("vmCount").asInt(), h.path("id").asText());
             }
@@ -71,11 +75,18 @@ final class HostCommand implements Runnable {
                     description = "print only the agent options (--manager-url, --join-token, --ca-fingerprint)")
             boolean agentArgs;
 
+            @picocli.CommandLine.Option(names = "--cluster", description = "cluster the host joins (default: default)")
+            String cluster;
+
             @Override
             public void run() {
                 CarevisorCli root = parent.parent.root;
-                JsonNode t = root.api().post("/api/v1/hosts/join-tokens",
-                        ApiClient.json().createObjectNode().put("ttlMinutes", ttl));
+                com.fasterxml.jackson.databind.node.ObjectNode body = ApiClient.json().createObjectNode()
+                        .put("ttlMinutes", ttl);
+                if (cluster != null) {
+                    body.put("cluster", cluster);
+                }
+                JsonNode t = root.api().post("/api/v1/hosts/join-tokens", body);
                 if (root.json) {
                     root.printJson(t);
                 } else if (agentArgs) {
@@ -135,6 +146,116 @@ final class HostCommand implements Runnable {
                 api.delete(path);
             }
             parent.root.out.println("host " + host + " removed; its certificate is revoked");
+        }
+    }
+
+    @Command(name = "set", mixinStandardHelpOptions = true, description = "Change a host's cluster, tags or settings.")
+    static final class Set implements Runnable {
+        @ParentCommand
+        HostCommand parent;
+
+        @Parameters(paramLabel = "HOST", description = "host id or name")
+        String host;
+
+        @picocli.CommandLine.Option(names = "--cluster", description = "move the (empty) host to this cluster")
+        String cluster;
+
+        @picocli.CommandLine.Option(names = "--tag", paramLabel = "TAG",
+                description = "the host's tags, replacing the old ones (repeatable), e.g. --tag lic-pacs")
+        java.util.List<String> tags;
+
+        @picocli.CommandLine.Option(names = "--no-tags", description = "remove every tag")
+        boolean noTags;
+
+        @picocli.CommandLine.Option(names = "--reserved-memory", paramLabel = "MiB",
+                description = "memory kept for the host itself")
+        Integer reserved;
+
+        @picocli.CommandLine.Option(names = "--description", description = "free text")
+        String description;
+
+        @Override
+        public void run() {
+            com.fasterxml.jackson.databind.node.ObjectNode b = ApiClient.json().createObjectNode();
+            if (cluster != null) {
+                b.put("cluster", cluster);
+            }
+            if (tags != null || noTags) {
+                com.fasterxml.jackson.databind.node.ArrayNode a = b.putArray("tags");
+                if (tags != null) {
+                    tags.forEach(a::add);
+                }
+            }
+            if (reserved != null) {
+                b.put("reservedMemoryMiB", reserved);
+            }
+            if (description != null) {
+                b.put("description", description);
+            }
+            JsonNode h = parent.root.api().patch("/api/v1/hosts/" + Format.path(host), b);
+            if (parent.root.json) {
+                parent.root.printJson(h);
+            } else {
+                parent.root.out.println("host " + h.path("name").asText() + ": cluster " + h.path("cluster").asText()
+                        + ", tags " + (h.path("tags").isEmpty() ? "-" : String.join(",", Format.strings(h.path("tags"))))
+                        + ", reserved memory " + h.path("reservedMemoryMiB").asInt() + " MiB");
+            }
+        }
+    }
+
+    @Command(name = "maintenance", mixinStandardHelpOptions = true,
+            description = "Maintenance mode: the host takes no new VMs and its running VMs move away live.",
+            subcommands = {Maintenance.Enter.class, Maintenance.Exit.class})
+    static final class Maintenance {
+        @ParentCommand
+        HostCommand parent;
+
+        @Command(name = "enter", mixinStandardHelpOptions = true, description = {
+                "Put the host in maintenance and move its running VMs to other hosts (following the placement",
+                "rules). VMs that cannot move are named with the reason; the host stays in maintenance."})
+        static final class Enter implements Runnable {
+            @ParentCommand
+            Maintenance parent;
+
+            @Parameters(paramLabel = "HOST", description = "host id or name")
+            String host;
+
+            @picocli.CommandLine.Option(names = "--reason", description = "kept in the audit trail, e.g. the change ticket")
+            String reason;
+
+            @picocli.CommandLine.Mixin
+            VmCommand.WaitOptions wait = new VmCommand.WaitOptions();
+
+            @Override
+            public void run() {
+                CarevisorCli root = parent.parent.root;
+                com.fasterxml.jackson.databind.node.ObjectNode b = ApiClient.json().createObjectNode();
+                if (reason != null) {
+                    b.put("reason", reason);
+                }
+                Tasks.follow(root, root.api().post("/api/v1/hosts/" + Format.path(host) + "/maintenance", b),
+                        !wait.noWait, wait.limit());
+            }
+        }
+
+        @Command(name = "exit", mixinStandardHelpOptions = true, description = "Make the host available again.")
+        static final class Exit implements Runnable {
+            @ParentCommand
+            Maintenance parent;
+
+            @Parameters(paramLabel = "HOST", description = "host id or name")
+            String host;
+
+            @Override
+            public void run() {
+                CarevisorCli root = parent.parent.root;
+                JsonNode h = root.api().delete("/api/v1/hosts/" + Format.path(host) + "/maintenance");
+                if (root.json) {
+                    root.printJson(h);
+                } else {
+                    root.out.println("host " + h.path("name").asText() + " left maintenance; it takes VMs again");
+                }
+            }
         }
     }
 

@@ -9,7 +9,8 @@ import picocli.CommandLine.ParentCommand;
 
 /** {@code carevisor task list|show|wait}. */
 @Command(name = "task", mixinStandardHelpOptions = true, description = "Long-running operations.",
-        subcommands = {TaskCommand.ListTasks.class, TaskCommand.Show.class, TaskCommand.Wait.class})
+        subcommands = {TaskCommand.ListTasks.class, TaskCommand.Show.class, TaskCommand.Wait.class,
+                TaskCommand.Cancel.class})
 final class TaskCommand implements Runnable {
     @ParentCommand
     CarevisorCli root;
@@ -88,6 +89,27 @@ final class TaskCommand implements Runnable {
         public void run() {
             Tasks.follow(parent.root, parent.root.api().get("/api/v1/tasks/" + Format.path(id)), true,
                     Duration.ofSeconds(timeout));
+        }
+    }
+
+    @Command(name = "cancel", mixinStandardHelpOptions = true,
+            description = "Ask a running task to stop (live migrations; the VM stays where it was).")
+    static final class Cancel implements Runnable {
+        @ParentCommand
+        TaskCommand parent;
+
+        @Parameters(paramLabel = "TASK", description = "task id")
+        String task;
+
+        @Override
+        public void run() {
+            JsonNode t = parent.root.api().post("/api/v1/tasks/" + Format.path(task) + "/cancel", null);
+            if (parent.root.json) {
+                parent.root.printJson(t);
+            } else {
+                parent.root.out.println("cancellation requested for task " + task + " (" + t.path("kind").asText()
+                        + "); follow it with: carevisor task wait " + task);
+            }
         }
     }
 }

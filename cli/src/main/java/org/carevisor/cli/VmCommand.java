@@ -18,7 +18,8 @@ import picocli.CommandLine.ParentCommand;
                 VmCommand.Pause.class, VmCommand.Resume.class, VmCommand.Set.class, VmCommand.Delete.class,
                 VmCommand.Console.class, VmCommand.History.class, VmFileCommands.Clone.class,
                 VmFileCommands.Export.class, VmFileCommands.Import.class, VmFileCommands.Archive.class,
-                VmFileCommands.Restore.class})
+                VmFileCommands.Restore.class, VmClusterCommands.Migrate.class, VmClusterCommands.Placement.class,
+                VmClusterCommands.Migrations.class})
 final class VmCommand implements Runnable {
     @ParentCommand
     CarevisorCli root;
@@ -122,6 +123,19 @@ final class VmCommand implements Runnable {
         @Option(names = "--no-network", description = "create the VM without a NIC")
         boolean noNetwork;
 
+        @Option(names = "--network", description = "network of the NIC (default: user); a bridged network gives the"
+                + " guest a fixed address")
+        String network;
+
+        @Option(names = "--cluster", description = "cluster (default: the default cluster)")
+        String cluster;
+
+        @Option(names = "--host", description = "create it on this host (default: the scheduler chooses)")
+        String host;
+
+        @Option(names = "--local-storage", description = "disks on the host's own storage (the VM cannot move)")
+        boolean localStorage;
+
         @Option(names = "--description", description = "free text")
         String description;
 
@@ -150,8 +164,23 @@ final class VmCommand implements Runnable {
                 ArrayNode d = body.putArray("disks");
                 disks.forEach(size -> d.addObject().put("sizeMiB", size));
             }
+            if (cluster != null) {
+                body.put("cluster", cluster);
+            }
+            if (host != null) {
+                body.put("host", host);
+            }
+            if (localStorage) {
+                body.put("storage", "local");
+            }
             if (noNetwork) {
                 body.putArray("nics");
+            } else if (network != null && !network.equals("user")) {
+                if (!forwards.isEmpty()) {
+                    throw new CliException(ExitCodes.USAGE, "--forward works only on the user network; a guest on"
+                            + " network " + network + " is reached at its own address");
+                }
+                body.putArray("nics").addObject().put("network", network);
             } else if (!forwards.isEmpty()) {
                 ArrayNode fw = body.putArray("nics").addObject().put("network", "user").putArray("forwards");
                 for (String f : forwards) {

@@ -13,7 +13,17 @@ import org.carevisor.manager.host.HostBoard;
 import org.carevisor.manager.host.HostRepository;
 import org.carevisor.manager.host.ReportIngest;
 import org.carevisor.manager.image.ImageCatalog;
+import org.carevisor.manager.api.ClusterRoutes;
 import org.carevisor.manager.api.HostAdminRoutes;
+import org.carevisor.manager.cluster.ClusterRepository;
+import org.carevisor.manager.cluster.ClusterService;
+import org.carevisor.manager.migration.Balancer;
+import org.carevisor.manager.migration.MaintenanceService;
+import org.carevisor.manager.migration.MigrationRepository;
+import org.carevisor.manager.migration.MigrationService;
+import org.carevisor.manager.network.NetworkService;
+import org.carevisor.manager.placement.PlacementService;
+import org.carevisor.manager.placement.RuleService;
 import org.carevisor.manager.host.HostService;
 import org.carevisor.manager.reconcile.Reconciler;
 import org.carevisor.manager.security.AgentListener;
@@ -46,9 +56,13 @@ public final class Manager implements AutoCloseable {
     private final VmService vms;
     private final AgentListener agentListener;
     private final ManagerPki pki;
+    private final org.carevisor.manager.migration.Balancer balancer;
+    private final java.util.concurrent.ScheduledExecutorService timers;
 
     private Manager(Database db, TaskService tasks, Reconciler reconciler, ApiServer api, ExecutorService background,
-                    VmService vms, AgentListener agentListener, ManagerPki pki) {
+                    VmService vms, AgentListener agentListener, ManagerPki pki,
+                    org.carevisor.manager.migration.Balancer balancer,
+                    java.util.concurrent.ScheduledExecutorService timers) {
         this.db = db;
         this.tasks = tasks;
         this.reconciler = reconciler;
@@ -57,6 +71,8 @@ public final class Manager implements AutoCloseable {
         this.vms = vms;
         this.agentListener = agentListener;
         this.pki = pki;
+        this.balancer = balancer;
+        this.timers = timers;
     }
 
     /** Port of the agent listener (mutual TLS). */
@@ -84,8 +100,14 @@ public final class Manager implements AutoCloseable {
         observed.load();
         VmRepository vmRepo = new VmRepository(db.jdbi());
         ImageCatalog images = new ImageCatalog(db.jdbi(), board, agents);
+        ClusterRepository clusterRepo = new ClusterRepository(db.jdbi());
+        RuleService rules = new RuleService(db.jdbi(), vmRepo, hostRepo, audit);
+        PlacementService placement = new PlacementService(board, hostRepo, clusterRepo, vmRepo, observed, rules);
+        NetworkService networks = new NetworkService(db.jdbi(), audit);
         VmPowerService power = new VmPowerService(vmRepo, observed, board, hostRepo, agents, tasks, audit, config);
-        VmService vms = new VmService(vmRepo, observed, board, agents, images, tasks, audit, config, power);
+        power.usePlacement(placement, clusterRepo);
+        VmService vms = new VmService(vmRepo, observed, board, agents, images, tasks, audit, config, power, placement,
+                networks);
         SnapshotRepository snapshotRepo = new SnapshotRepository(db.jdbi());
         SnapshotService snapshots = new SnapshotService(vms, power, vmRepo, snapshotRepo, observed, agents, tasks, audit);
         TemplateService templates = new TemplateService(new TemplateRepository(db.jdbi()), vmRepo, vms, power,
@@ -93,18 +115,40 @@ public final class Manager implements AutoCloseable {
         TransferService transfer = new TransferService(vms, power, vmRepo, snapshotRepo, board, agents, tasks, audit);
         Reconciler reconciler = new Reconciler(vmRepo, observed, board, agents, tasks, audit,
                 config.reconcileInterval(), config.shutdownTimeoutSeconds());
+        reconciler.usePower(power);
+        MigrationService migrations = new MigrationService(vms, power, vmRepo, new MigrationRepository(db.jdbi()),
+                placement, clusterRepo, board, hostRepo, agents, tasks, audit, observed);
+        MaintenanceService maintenance = new MaintenanceService(hostRepo, vmRepo, observed, migrations, tasks, audit);
+        Balancer balancer = new Balancer(clusterRepo, placement, rules, vmRepo, migrations, tasks);
         ExecutorService background = Executors.newVirtualThreadPerTaskExecutor();
         ReportIngest ingest = new ReportIngest(board, hostRepo, vmRepo, observed, audit,
                 () -> background.execute(images::refresh), reconciler::kick);
+        ingest.onStorageDomain((cluster, domain) -> {
+            if (clusterRepo.adoptStorageDomain(cluster, domain)) {
+                LOG.info("cluster {} uses storage domain {} (from its first host)", cluster, domain);
+            }
+        });
         JoinTokens joinTokens = new JoinTokens(db.jdbi());
         AgentListener agentListener = AgentListener.start(config.agentListen(), config.agentPort(), pki,
                 new EnrollmentService(db.jdbi(), joinTokens, pki, audit), ingest, db.jdbi());
-        HostService hostService = new HostService(db.jdbi(), hostRepo, board, vmRepo, pki, audit, agents);
+        HostService hostService = new HostService(db.jdbi(), hostRepo, board, vmRepo, pki, audit, agents, clusterRepo);
+        ClusterService clusterService = new ClusterService(clusterRepo, hostRepo, vmRepo, audit);
         ApiServer api = ApiServer.start(config.listenAddress(), config.port(),
                 new ApiRoutes(vms, power, tasks, hostRepo, board, images, audit, db, VERSION, templates,
                         snapshots, transfer, new HostAdminRoutes(joinTokens, pki, hostService, config,
-                        agentListener)));
+                        agentListener, clusterService), new ClusterRoutes(clusterService, hostService, hostRepo,
+                        networks, rules, placement, migrations, maintenance, balancer, tasks, vmRepo), placement));
         reconciler.start();
+        balancer.start();
+        java.util.concurrent.ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("migration-recovery").factory());
+        timers.scheduleWithFixedDelay(() -> {
+            try {
+                migrations.recover();
+            } catch (RuntimeException e) {
+                LOG.warn("migration recovery pass failed", e);
+            }
+        }, 2, 2, java.util.concurrent.TimeUnit.SECONDS);
         audit.record(new AuditLog.Entry(Actor.system("manager"), "manager.start", "manager", null, null, null,
                 java.util.Map.of("version", VERSION, "database", db.product()),
                 interrupted > 0 ? interrupted + " unfinished task(s) of the previous run marked failed" : null,
@@ -112,7 +156,7 @@ public final class Manager implements AutoCloseable {
         LOG.info("manager {} listening on http://{}:{}/ (database: {}); agents connect to https://{}:{} "
                         + "(CA {}); {} interrupted task(s) marked failed", VERSION, config.listenAddress(), api.port(),
                 db.product(), config.agentListen(), agentListener.port(), pki.caFingerprint(), interrupted);
-        return new Manager(db, tasks, reconciler, api, background, vms, agentListener, pki);
+        return new Manager(db, tasks, reconciler, api, background, vms, agentListener, pki, balancer, timers);
     }
 
     private static String version() {
@@ -138,6 +182,8 @@ public final class Manager implements AutoCloseable {
 
     @Override
     public void close() {
+        timers.shutdownNow();
+        balancer.close();
         api.close();
         agentListener.close();
         reconciler.close();

@@ -46,10 +46,13 @@ public final class ApiRoutes {
     private final String version;
     private final LifecycleRoutes lifecycle;
     private final HostAdminRoutes security;
+    private final ClusterRoutes clusterRoutes;
+    private final org.carevisor.manager.placement.PlacementService placement;
 
     public ApiRoutes(VmService vms, VmPowerService power, TaskService tasks, HostRepository hostRepo, HostBoard board,
                      ImageCatalog images, AuditLog audit, Database db, String version, TemplateService templates,
-                     SnapshotService snapshots, TransferService transfer, HostAdminRoutes security) {
+                     SnapshotService snapshots, TransferService transfer, HostAdminRoutes security,
+                     ClusterRoutes clusterRoutes, org.carevisor.manager.placement.PlacementService placement) {
         this.vms = vms;
         this.power = power;
         this.tasks = tasks;
@@ -61,6 +64,8 @@ public final class ApiRoutes {
         this.version = version;
         this.lifecycle = new LifecycleRoutes(templates, snapshots, transfer, vms);
         this.security = security;
+        this.clusterRoutes = clusterRoutes;
+        this.placement = placement;
     }
 
     void register(Registrar r) {
@@ -99,6 +104,7 @@ public final class ApiRoutes {
                 (int) Math.min(10000, longQuery(ctx, "limit", 100)))));
         lifecycle.register(r);
         security.register(r);
+        clusterRoutes.register(r, this::hostView);
     }
 
     private static String id(Context ctx) {
@@ -124,12 +130,19 @@ public final class ApiRoutes {
         ctx.status(dbOk ? 200 : 503).json(body);
     }
 
-    /** A host as the API shows it. */
+    /**
+     * A host as the API shows it. {@code status}: connected, not-responding, shutting-down; {@code maintenance}:
+     * none, entering (VMs still run there) or in-maintenance.
+     */
     public record HostView(String id, String name, String status, Instant lastSeen, Instant firstSeen,
                            String endpoint, int cpus, String cpuModel, long memoryMiB, long memoryAvailableMiB,
                            String storagePath, long storageTotalBytes, long storageFreeBytes, String qemuVersion,
                            String accelerator, List<String> warnings, String agentVersion, int vmCount,
-                           int runningVms) {
+                           int runningVms, String cluster, String clusterId, List<String> tags, String maintenance,
+                           String maintenanceReason, Instant maintenanceSince, int reservedMemoryMiB,
+                           int committedCpus, long committedMemoryMiB, String storageDomainId,
+                           long localStorageFreeBytes, List<String> bridges, List<String> cpuModels,
+                           String migrationAddress, String description) {
     }
 
     private HostView hostView(HostRecord h) {
@@ -137,12 +150,19 @@ public final class ApiRoutes {
         HostInventory inv = live == null ? h.inventory() : live.inventory();
         Instant lastSeen = live == null ? h.lastSeen() : live.receivedAt();
         List<VmView> all = vms.list().stream().filter(v -> h.id().equals(v.hostId())).toList();
-        int running = (int) all.stream().filter(v -> v.state().equals("running") || v.state().equals("paused")).count();
+        int running = (int) all.stream().filter(v -> !v.state().equals("stopped") && !v.state().equals("crashed")
+                && !v.state().equals("unknown")).count();
         String status = !board.connected(h.id()) ? "not-responding" : inv.shuttingDown() ? "shutting-down" : "connected";
+        String maintenance = !h.maintenance() ? "none" : running > 0 ? "entering" : "in-maintenance";
+        var state = placement.hostStates(h.clusterId()).stream().filter(x -> x.id().equals(h.id())).findFirst();
         return new HostView(h.id(), inv.hostname(), status, lastSeen,
                 h.firstSeen(), inv.endpoint(), inv.cpus(), inv.cpuModelName(), inv.memoryMiB(),
                 inv.memoryAvailableMiB(), inv.storagePath(), inv.storageTotalBytes(), inv.storageFreeBytes(),
-                inv.qemuVersion(), inv.accelerator(), inv.warnings(), inv.agentVersion(), all.size(), running);
+                inv.qemuVersion(), inv.accelerator(), inv.warnings(), inv.agentVersion(), all.size(), running,
+                placement.clusterName(h.clusterId()), h.clusterId(), h.tags(), maintenance, h.maintenanceReason(),
+                h.maintenanceSince(), h.reservedMemoryMiB(), state.map(x -> x.committedCpus()).orElse(0),
+                state.map(x -> x.committedMemoryMiB()).orElse(0L), inv.storageDomainId(), inv.localStorageFreeBytes(),
+                inv.bridges(), inv.cpuModels(), inv.migrationAddress(), h.description());
     }
 
     private static boolean booleanQuery(Context ctx, String name) {

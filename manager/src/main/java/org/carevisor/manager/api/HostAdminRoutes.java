@@ -16,18 +16,20 @@ public final class HostAdminRoutes {
     private final HostService hosts;
     private final ManagerConfig config;
     private final AgentListener listener;
+    private final org.carevisor.manager.cluster.ClusterService clusters;
 
     public HostAdminRoutes(JoinTokens tokens, ManagerPki pki, HostService hosts, ManagerConfig config,
-                          AgentListener listener) {
+                          AgentListener listener, org.carevisor.manager.cluster.ClusterService clusters) {
         this.tokens = tokens;
         this.pki = pki;
         this.hosts = hosts;
         this.config = config;
         this.listener = listener;
+        this.clusters = clusters;
     }
 
     /** Request body of a new join token. */
-    public record TokenRequest(Integer ttlMinutes) {
+    public record TokenRequest(Integer ttlMinutes, String cluster) {
     }
 
     /** Request body of stopping all VMs of a host. */
@@ -44,10 +46,11 @@ public final class HostAdminRoutes {
 
     void register(ApiRoutes.Registrar r) {
         r.add("POST", "/api/v1/hosts/join-tokens", ctx -> {
-            TokenRequest req = ctx.bodyAsBytes().length == 0 ? new TokenRequest(null)
+            TokenRequest req = ctx.bodyAsBytes().length == 0 ? new TokenRequest(null, null)
                     : Json.read(ctx.bodyAsBytes(), TokenRequest.class);
+            String clusterId = req.cluster() == null ? null : clusters.get(req.cluster()).id();
             JoinTokens.Issued t = tokens.create(Duration.ofMinutes(req.ttlMinutes() == null ? 60 : req.ttlMinutes()),
-                    ApiServer.actor(ctx).name());
+                    ApiServer.actor(ctx).name(), clusterId);
             String managerUrl = "https://" + config.agentListen() + ":" + listener.port();
             Map<String, Object> body = new LinkedHashMap<>();
             body.put("id", t.id());

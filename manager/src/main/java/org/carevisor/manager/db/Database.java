@@ -51,9 +51,13 @@ public final class Database implements AutoCloseable {
         }
     }
 
-    /** The default embedded H2 database in a directory. */
+    /**
+     * The default embedded H2 database in a directory. {@code WRITE_DELAY=0}: every commit is written to the
+     * file before it returns (H2's default keeps up to a second of commits in memory, which a killed manager
+     * would lose - audit records among them).
+     */
     public static String h2Url(java.nio.file.Path dataDir) {
-        return "jdbc:h2:file:" + dataDir.toAbsolutePath().resolve("carevisor") + ";DB_CLOSE_ON_EXIT=FALSE";
+        return "jdbc:h2:file:" + dataDir.toAbsolutePath().resolve("carevisor") + ";DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0";
     }
 
     public Jdbi jdbi() {

@@ -12,7 +12,13 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import org.carevisor.protocol.ActivateRequest;
 import org.carevisor.protocol.AgentProblem;
+import org.carevisor.protocol.IncomingRequest;
+import org.carevisor.protocol.IncomingResponse;
+import org.carevisor.protocol.MigrationFinish;
+import org.carevisor.protocol.MigrationRequest;
+import org.carevisor.protocol.MigrationStatus;
 import org.carevisor.protocol.ChecksumRequest;
 import org.carevisor.protocol.ChecksumResult;
 import org.carevisor.protocol.DiskSnapshotRequest;
@@ -154,6 +160,58 @@ public final class AgentClient {
                 Duration.ofSeconds(timeoutSeconds + 60L));
     }
 
+    // ---- live migration (see VmSupervisor on the agent for the protocol)
+
+    /** Starts the destination QEMU (paused, listening); returns where the source must send to. */
+    public IncomingResponse incoming(String endpoint, VmSpec spec) {
+        return call(endpoint, "POST", "/vms/" + spec.id() + "/incoming", new IncomingRequest(spec),
+                IncomingResponse.class, START);
+    }
+
+    /** Lets the guest run on the destination: the point of no return of a migration. */
+    public VmStatus activate(String endpoint, String vmId, boolean run, long waitMs) {
+        return call(endpoint, "POST", "/vms/" + vmId + "/incoming/activate", new ActivateRequest(run, waitMs),
+                VmStatus.class, Duration.ofMillis(waitMs).plus(SHORT));
+    }
+
+    /** Ends a destination whose guest never ran there. */
+    public VmStatus abortIncoming(String endpoint, String vmId) {
+        return call(endpoint, "DELETE", "/vms/" + vmId + "/incoming", null, VmStatus.class, SHORT);
+    }
+
+    public MigrationStatus migrate(String endpoint, String vmId, MigrationRequest request) {
+        return call(endpoint, "POST", "/vms/" + vmId + "/migration", request, MigrationStatus.class, SHORT);
+    }
+
+    /** Progress; waits up to {@code waitMs} for the status to differ from {@code after}. */
+    public MigrationStatus migrationStatus(String endpoint, String vmId, long waitMs, String after) {
+        return call(endpoint, "GET", "/vms/" + vmId + "/migration?waitMs=" + waitMs
+                        + (after == null ? "" : "&after=" + encode(after)), null, MigrationStatus.class,
+                Duration.ofMillis(waitMs).plus(SHORT));
+    }
+
+    public MigrationStatus cancelMigration(String endpoint, String vmId) {
+        return call(endpoint, "POST", "/vms/" + vmId + "/migration/cancel", null, MigrationStatus.class, SHORT);
+    }
+
+    /** Ends the migration on the source: hand over (QEMU ends there) or resume there. */
+    public VmStatus finishMigration(String endpoint, String vmId, String outcome) {
+        return call(endpoint, "POST", "/vms/" + vmId + "/migration/finish", new MigrationFinish(outcome),
+                VmStatus.class, Duration.ofSeconds(40));
+    }
+
+    /** The VM as one host sees it; null when the host does not know it. */
+    public VmStatus status(String endpoint, String vmId) {
+        try {
+            return call(endpoint, "GET", "/vms/" + vmId, null, VmStatus.class, SHORT);
+        } catch (AgentCallException e) {
+            if (e.status() == 404) {
+                return null;
+            }
+            throw e;
+        }
+    }
+
     public void deleteVmDisks(String endpoint, String vmId) {
         call(endpoint, "DELETE", "/vm-disks/" + vmId, null, Void.class, SHORT);
     }
@@ -192,9 +250,13 @@ public final class AgentClient {
                 return null;
             }
             return JSON.readValue(response.body(), type);
-        } catch (IOException e) {
+        } catch (java.net.ConnectException | java.net.http.HttpConnectTimeoutException
+                 | javax.net.ssl.SSLHandshakeException e) {
             throw new AgentCallException(0, "agent-unreachable", "cannot reach the agent at " + endpoint + " ("
-                    + method + " " + path + "): " + e);
+                    + method + " " + path + "): " + e, false);
+        } catch (IOException e) {
+            throw new AgentCallException(0, "agent-unreachable", "no answer from the agent at " + endpoint + " ("
+                    + method + " " + path + "): " + e, true);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AgentCallException(0, "interrupted", "interrupted while calling " + url);

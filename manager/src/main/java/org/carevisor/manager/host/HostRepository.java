@@ -17,6 +17,10 @@ public final class HostRepository {
         this.jdbi = jdbi;
     }
 
+    public Jdbi jdbi() {
+        return jdbi;
+    }
+
     /** Inserts or updates a host from its inventory; returns true when the host is new. */
     public boolean upsert(HostInventory inventory, Instant seen) {
         String json = json(inventory);
@@ -30,8 +34,9 @@ public final class HostRepository {
                 return false;
             }
             h.createUpdate("""
-                    INSERT INTO hosts (id, name, endpoint, inventory_json, first_seen, last_seen)
-                    VALUES (:id, :name, :endpoint, :inv, :seen, :seen)""")
+                    INSERT INTO hosts (id, name, endpoint, inventory_json, first_seen, last_seen, cluster_id)
+                    VALUES (:id, :name, :endpoint, :inv, :seen, :seen, :cluster)""")
+                    .bind("cluster", org.carevisor.manager.cluster.ClusterRecord.DEFAULT_ID)
                     .bind("id", inventory.hostId()).bind("name", inventory.hostname())
                     .bind("endpoint", inventory.endpoint()).bind("inv", json).bind("seen", Sql.ts(seen)).execute();
             return true;
@@ -39,20 +44,61 @@ public final class HostRepository {
     }
 
     public List<HostRecord> list() {
-        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM hosts ORDER BY name, id")
-                .map((rs, c) -> map(rs)).list());
+        return jdbi.withHandle(h -> {
+            java.util.Map<String, List<String>> tags = tags(h);
+            return h.createQuery("SELECT * FROM hosts ORDER BY name, id").map((rs, c) -> map(rs, tags)).list();
+        });
     }
 
     public Optional<HostRecord> find(String id) {
         return jdbi.withHandle(h -> h.createQuery("SELECT * FROM hosts WHERE id = :id").bind("id", id)
-                .map((rs, c) -> map(rs)).findOne());
+                .map((rs, c) -> map(rs, tags(h))).findOne());
     }
 
-    private static HostRecord map(java.sql.ResultSet rs) throws java.sql.SQLException {
+    /** Hosts of one cluster. */
+    public List<HostRecord> inCluster(String clusterId) {
+        return list().stream().filter(x -> x.clusterId().equals(clusterId)).toList();
+    }
+
+    /** Changes a host's settings (cluster, tags, reserved memory, description) inside the caller's transaction. */
+    public void updateSettings(org.jdbi.v3.core.Handle h, String id, String clusterId, List<String> tags,
+                               int reservedMemoryMiB, String description) {
+        h.createUpdate("""
+                UPDATE hosts SET cluster_id = :cluster, reserved_memory_mib = :reserved, description = :description
+                WHERE id = :id""").bind("cluster", clusterId).bind("reserved", reservedMemoryMiB)
+                .bind("description", description).bind("id", id).execute();
+        h.createUpdate("DELETE FROM host_tags WHERE host_id = :id").bind("id", id).execute();
+        for (String tag : tags) {
+            h.createUpdate("INSERT INTO host_tags (host_id, tag) VALUES (:id, :tag)").bind("id", id).bind("tag", tag)
+                    .execute();
+        }
+    }
+
+    /** Sets or clears the maintenance flag inside the caller's transaction. */
+    public void setMaintenance(org.jdbi.v3.core.Handle h, String id, boolean on, String reason, Instant since) {
+        h.createUpdate("""
+                UPDATE hosts SET maintenance = :on, maintenance_reason = :reason, maintenance_since = :since
+                WHERE id = :id""").bind("on", on).bind("reason", on ? reason : null)
+                .bind("since", on ? Sql.ts(since) : null).bind("id", id).execute();
+    }
+
+    private static java.util.Map<String, List<String>> tags(org.jdbi.v3.core.Handle h) {
+        java.util.Map<String, List<String>> out = new java.util.HashMap<>();
+        h.createQuery("SELECT host_id, tag FROM host_tags ORDER BY tag").map((rs, c) -> out.computeIfAbsent(
+                rs.getString("host_id"), k -> new java.util.ArrayList<>()).add(rs.getString("tag"))).list();
+        return out;
+    }
+
+    private static HostRecord map(java.sql.ResultSet rs, java.util.Map<String, List<String>> tags)
+            throws java.sql.SQLException {
         try {
-            return new HostRecord(rs.getString("id"), rs.getString("name"), rs.getString("endpoint"),
+            String id = rs.getString("id");
+            return new HostRecord(id, rs.getString("name"), rs.getString("endpoint"),
                     ProtocolJson.mapper().readValue(rs.getString("inventory_json"), HostInventory.class),
-                    Sql.instant(rs, "first_seen"), Sql.instant(rs, "last_seen"));
+                    Sql.instant(rs, "first_seen"), Sql.instant(rs, "last_seen"), rs.getString("cluster_id"),
+                    tags.getOrDefault(id, List.of()), rs.getBoolean("maintenance"), rs.getString("maintenance_reason"),
+                    Sql.instant(rs, "maintenance_since"), rs.getInt("reserved_memory_mib"),
+                    rs.getString("description"));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("stored inventory of host " + rs.getString("id") + " is unreadable", e);
         }

@@ -43,6 +43,7 @@ public final class ReportIngest {
     private final Runnable onChange;
     private final Map<String, Instant> lastPersisted = new ConcurrentHashMap<>();
     private final Set<String> warnedOrphans = ConcurrentHashMap.newKeySet();
+    private volatile java.util.function.BiConsumer<String, String> storageDomainSeen = (cluster, domain) -> { };
 
     public ReportIngest(HostBoard board, HostRepository hosts, VmRepository vms, ObservedStore observed,
                         AuditLog audit, Runnable onNewHost, Runnable onChange) {
@@ -53,6 +54,11 @@ public final class ReportIngest {
         this.audit = audit;
         this.onNewHost = onNewHost;
         this.onChange = onChange;
+    }
+
+    /** Called with (cluster id, storage domain id) when a host reports its storage domain. */
+    public void onStorageDomain(java.util.function.BiConsumer<String, String> callback) {
+        this.storageDomainSeen = callback;
     }
 
     public void accept(HostReport report) {
@@ -73,6 +79,10 @@ public final class ReportIngest {
         Instant persisted = lastPersisted.get(hostId);
         if (inventoryChanged || persisted == null || persisted.isBefore(now.minus(PERSIST_LAST_SEEN))) {
             boolean isNew = hosts.upsert(report.inventory(), now);
+            if (report.inventory().storageDomainId() != null) {
+                hosts.find(hostId).ifPresent(h -> storageDomainSeen.accept(h.clusterId(),
+                        report.inventory().storageDomainId()));
+            }
             lastPersisted.put(hostId, now);
             if (isNew) {
                 audit.record(new AuditLog.Entry(Actor.agent(report.inventory().hostname()), "host.register", "host",
@@ -112,15 +122,30 @@ public final class ReportIngest {
                 }
                 continue;
             }
+            if (newerObservation(s.vmId(), hostId, report)) {
+                continue;
+            }
             Optional<ObservedStore.Observed> before = observed.put(hostId, s);
             transitions(vm.get(), before.map(ObservedStore.Observed::status).orElse(null), s, hostName);
         }
         for (VmRecord vm : assigned) {
-            if (!reported.contains(vm.id()) && vm.lifecycle() == Lifecycle.READY && observed.get(vm.id()).isPresent()) {
+            if (!reported.contains(vm.id()) && vm.lifecycle() == Lifecycle.READY && observed.get(vm.id()).isPresent()
+                    && !newerObservation(vm.id(), hostId, report)) {
                 observed.put(hostId, new VmStatus(vm.id(), VmState.STOPPED, "not defined on host " + hostName, null,
                         null, Instant.now(), null, null, List.of(), vm.specVersion()));
             }
         }
+    }
+
+    /**
+     * True when the manager learned about the VM from this host's direct answer (e.g. to a start) after the
+     * report was sent: the report is older news and must not undo it.
+     */
+    private boolean newerObservation(String vmId, String hostId, HostReport report) {
+        Optional<ObservedStore.Observed> o = observed.get(vmId);
+        return o.isPresent() && hostId.equals(o.get().hostId()) && report.sentAt() != null
+                && o.get().receivedAt().isAfter(report.sentAt())
+                && o.get().receivedAt().isBefore(report.sentAt().plusSeconds(5));
     }
 
     /** Side effects of observed changes: desired state follows a guest power-off; crashes are audited. */

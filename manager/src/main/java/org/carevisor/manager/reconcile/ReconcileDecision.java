@@ -35,7 +35,7 @@ public final class ReconcileDecision {
         VmState o = in.observed();
         return switch (in.desired()) {
             case RUNNING -> switch (o) {
-                case RUNNING, STARTING, STOPPING -> none("converged or in transition");
+                case RUNNING, STARTING, STOPPING, MIGRATING, INCOMING -> none("converged or in transition");
                 case PAUSED -> new Decision(ReconcileAction.RESUME, "desired running, observed paused");
                 case CRASHED -> none("VM crashed; it is restarted only by an operator (or an HA policy)");
                 case STOPPED -> in.hostShuttingDown()
@@ -51,6 +51,7 @@ public final class ReconcileDecision {
             };
             case STOPPED -> switch (o) {
                 case RUNNING, PAUSED -> new Decision(ReconcileAction.SHUTDOWN, "desired stopped, observed " + o.json());
+                case MIGRATING, INCOMING -> none("a live migration is in progress; it is resolved first");
                 default -> none("converged or in transition");
             };
             case PAUSED -> switch (o) {

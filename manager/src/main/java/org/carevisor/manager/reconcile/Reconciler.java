@@ -39,6 +39,7 @@ public final class Reconciler implements AutoCloseable {
     private final AuditLog audit;
     private final Duration interval;
     private final int shutdownTimeoutSeconds;
+    private volatile org.carevisor.manager.vm.VmPowerService power;
     private final Semaphore wake = new Semaphore(0);
     private final Map<String, Instant> backoff = new ConcurrentHashMap<>();
     private volatile boolean running = true;
@@ -54,6 +55,11 @@ public final class Reconciler implements AutoCloseable {
         this.audit = audit;
         this.interval = interval;
         this.shutdownTimeoutSeconds = shutdownTimeoutSeconds;
+    }
+
+    /** The start path with placement (wired after construction). */
+    public void usePower(org.carevisor.manager.vm.VmPowerService power) {
+        this.power = power;
     }
 
     public void start() {
@@ -109,13 +115,13 @@ public final class Reconciler implements AutoCloseable {
         LOG.info("reconcile VM {}: {} ({})", vm.name(), d.action().json(), d.why());
         try {
             VmStatus s = switch (d.action()) {
-                case START -> agents.start(endpoint, vm.toSpec());
+                case START -> power.launch(vm, ACTOR);
                 case SHUTDOWN -> agents.shutdown(endpoint, vm.id(), shutdownTimeoutSeconds);
                 case PAUSE -> agents.pause(endpoint, vm.id());
                 case RESUME -> agents.resume(endpoint, vm.id());
                 case NONE -> null;
             };
-            if (s != null) {
+            if (s != null && d.action() != ReconcileAction.START) {
                 observed.put(vm.hostId(), s);
             }
             backoff.remove(vm.id());

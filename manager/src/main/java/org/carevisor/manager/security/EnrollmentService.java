@@ -55,7 +55,7 @@ public final class EnrollmentService {
                 throw ApiException.invalid("endpoint", "must be the agent's https:// address");
             }
             EnrollResponse response = jdbi.inTransaction(h -> {
-                tokens.consume(h, r.token(), r.hostId());
+                String cluster = tokens.consume(h, r.token(), r.hostId());
                 X509Certificate cert;
                 try {
                     cert = pki.ca().issue(Pem.request(r.csrPem()), "host:" + r.hostId(), r.names(),
@@ -68,7 +68,8 @@ public final class EnrollmentService {
                         .mapTo(String.class).findOne().orElse(null);
                 Instant now = Instant.now();
                 String inventory = org.carevisor.manager.api.Json.write(new HostInventory(r.hostId(), r.hostname(),
-                        r.endpoint(), 0, "", 0, 0, "", 0, 0, "", "", List.of(), false, "", Protocol.VERSION));
+                        r.endpoint(), 0, "", 0, 0, "", 0, 0, "", "", List.of(), false, "", Protocol.VERSION, null, 0,
+                        List.of(), List.of(), null));
                 int updated = h.createUpdate("""
                         UPDATE hosts SET name = :name, endpoint = :endpoint, cert_serial = :serial,
                           cert_fingerprint = :fp, enrolled_at = :now WHERE id = :id""")
@@ -77,8 +78,10 @@ public final class EnrollmentService {
                 if (updated == 0) {
                     h.createUpdate("""
                             INSERT INTO hosts (id, name, endpoint, inventory_json, first_seen, last_seen, cert_serial,
-                                               cert_fingerprint, enrolled_at)
-                            VALUES (:id, :name, :endpoint, :inv, :now, :now, :serial, :fp, :now)""")
+                                               cert_fingerprint, enrolled_at, cluster_id)
+                            VALUES (:id, :name, :endpoint, :inv, :now, :now, :serial, :fp, :now, :cluster)""")
+                            .bind("cluster", cluster == null ? org.carevisor.manager.cluster.ClusterRecord.DEFAULT_ID
+                                    : cluster)
                             .bind("id", r.hostId()).bind("name", r.hostname()).bind("endpoint", r.endpoint())
                             .bind("inv", inventory).bind("now", Sql.ts(now)).bind("serial", serial)
                             .bind("fp", Fingerprints.of(cert)).execute();
@@ -87,7 +90,8 @@ public final class EnrollmentService {
                     pki.revoke(h, previous, r.hostId(), r.hostname(), actor.name(), "replaced by a new enrollment");
                 }
                 audit.record(h, new AuditLog.Entry(actor, "host.enroll", "host", r.hostId(), r.hostname(), null,
-                        Map.of("endpoint", r.endpoint(), "certificateSerial", serial, "names", r.names()),
+                        Map.of("endpoint", r.endpoint(), "certificateSerial", serial, "names", r.names(),
+                                "cluster", cluster == null ? "default" : cluster),
                         previous == null ? "first enrollment" : "re-enrollment; certificate " + previous + " revoked",
                         AuditLog.Outcome.SUCCESS, null));
                 return new EnrollResponse(r.hostId(), Pem.write(cert), Pem.write(pki.ca().certificate()));

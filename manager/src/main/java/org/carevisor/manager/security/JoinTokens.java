@@ -35,10 +35,11 @@ public final class JoinTokens {
 
     /** What is listed about a token (never the secret). */
     public record Info(String id, Instant createdAt, String createdBy, Instant expiresAt, Instant usedAt,
-                       String usedByHost) {
+                       String usedByHost, String clusterId) {
     }
 
-    public Issued create(Duration ttl, String createdBy) {
+    /** A token for a host that joins {@code clusterId} (null: the default cluster). */
+    public Issued create(Duration ttl, String createdBy, String clusterId) {
         if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_TTL) > 0) {
             throw ApiException.invalid("ttlMinutes", "must be between 1 and " + MAX_TTL.toMinutes());
         }
@@ -49,17 +50,18 @@ public final class JoinTokens {
         Instant now = Instant.now();
         Instant expires = now.plus(ttl);
         jdbi.useHandle(h -> h.createUpdate("""
-                INSERT INTO join_tokens (id, token_hash, created_at, created_by, expires_at)
-                VALUES (:id, :hash, :now, :by, :exp)""").bind("id", id).bind("hash", hash(token))
+                INSERT INTO join_tokens (id, token_hash, created_at, created_by, expires_at, cluster_id)
+                VALUES (:id, :hash, :now, :by, :exp, :cluster)""").bind("id", id).bind("hash", hash(token))
+                .bind("cluster", clusterId)
                 .bind("now", Sql.ts(now)).bind("by", createdBy).bind("exp", Sql.ts(expires)).execute());
         return new Issued(id, token, expires);
     }
 
     /**
-     * Uses a token for {@code hostId} inside the caller's transaction; throws naming why a token is not
-     * good (unknown, already used, expired).
+     * Uses a token for {@code hostId} inside the caller's transaction and returns the cluster it names (null:
+     * the default); throws naming why a token is not good (unknown, already used, expired).
      */
-    public void consume(Handle h, String token, String hostId) {
+    public String consume(Handle h, String token, String hostId) {
         if (token == null || !token.startsWith(PREFIX)) {
             throw new ApiException(401, "join-token-invalid", "Enrollment refused",
                     "the join token is missing or malformed (it starts with " + PREFIX + ")", null);
@@ -70,7 +72,8 @@ public final class JoinTokens {
                 WHERE token_hash = :hash AND used_at IS NULL AND expires_at > :now""")
                 .bind("now", Sql.ts(now)).bind("host", hostId).bind("hash", hash(token)).execute();
         if (used == 1) {
-            return;
+            return h.createQuery("SELECT cluster_id FROM join_tokens WHERE token_hash = :hash")
+                    .bind("hash", hash(token)).mapTo(String.class).findOne().orElse(null);
         }
         var row = h.createQuery("SELECT used_at, used_by_host, expires_at FROM join_tokens WHERE token_hash = :hash")
                 .bind("hash", hash(token)).map((rs, c) -> new Object[] {Sql.instant(rs, "used_at"),
@@ -90,7 +93,8 @@ public final class JoinTokens {
     public List<Info> list() {
         return jdbi.withHandle(h -> h.createQuery("SELECT * FROM join_tokens ORDER BY created_at DESC")
                 .map((rs, c) -> new Info(rs.getString("id"), Sql.instant(rs, "created_at"), rs.getString("created_by"),
-                        Sql.instant(rs, "expires_at"), Sql.instant(rs, "used_at"), rs.getString("used_by_host")))
+                        Sql.instant(rs, "expires_at"), Sql.instant(rs, "used_at"), rs.getString("used_by_host"),
+                        rs.getString("cluster_id")))
                 .list());
     }
 

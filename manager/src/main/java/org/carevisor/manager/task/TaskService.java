@@ -34,6 +34,7 @@ public final class TaskService implements AutoCloseable {
     private final Jdbi jdbi;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final Map<String, String> locks = new ConcurrentHashMap<>();
+    private final Map<String, Context> running = new ConcurrentHashMap<>();
 
     public TaskService(Jdbi jdbi) {
         this.jdbi = jdbi;
@@ -90,6 +91,7 @@ public final class TaskService implements AutoCloseable {
     private void run(String id, String kind, String lockKey, Body body) {
         update(id, "UPDATE tasks SET state = 'running', started_at = :now WHERE id = :id");
         Context ctx = new Context(id);
+        running.put(id, ctx);
         try {
             body.run(ctx);
             jdbi.useHandle(h -> h.createUpdate("""
@@ -116,15 +118,47 @@ public final class TaskService implements AutoCloseable {
                     .bind("detail", truncate(detail, 4000)).execute());
             LOG.info("task {} ({}) failed: {}", id, kind, detail);
         } finally {
+            running.remove(id);
             if (lockKey != null) {
                 locks.remove(lockKey, id);
             }
         }
     }
 
+    /**
+     * Asks a running task to stop; 409 when it has finished or cannot be cancelled (it would leave things
+     * half-done). The task ends as "failed" with the code its work chooses (e.g. migration-cancelled).
+     */
+    public TaskRecord cancel(String id, Actor actor) {
+        TaskRecord t = get(id);
+        Context ctx = running.get(id);
+        if (t.state().finished() || ctx == null) {
+            throw ApiException.conflict("task-finished", "task " + id + " has already finished (" + t.state().json() + ")");
+        }
+        if (!ctx.cancellable) {
+            throw ApiException.conflict("task-not-cancellable", "task " + id + " (" + t.kind()
+                    + ") cannot be cancelled safely; wait for it to finish");
+        }
+        ctx.cancelRequested = true;
+        LOG.info("task {} ({}): cancellation requested by {}", id, t.kind(), actor.name());
+        return get(id);
+    }
+
     private final class Context implements TaskContext {
         private final String id;
         private volatile String result;
+        private volatile boolean cancellable;
+        private volatile boolean cancelRequested;
+
+        @Override
+        public void cancellable() {
+            cancellable = true;
+        }
+
+        @Override
+        public boolean cancelRequested() {
+            return cancelRequested;
+        }
 
         Context(String id) {
             this.id = id;

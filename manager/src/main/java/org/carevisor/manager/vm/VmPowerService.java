@@ -40,6 +40,8 @@ public final class VmPowerService {
     private final TaskService tasks;
     private final AuditLog audit;
     private final ManagerConfig config;
+    private volatile org.carevisor.manager.placement.PlacementService placement;
+    private volatile org.carevisor.manager.cluster.ClusterRepository clusters;
 
     public VmPowerService(VmRepository repo, ObservedStore observed, HostBoard hosts, HostRepository hostRepo,
                           AgentClient agents, TaskService tasks, AuditLog audit, ManagerConfig config) {
@@ -51,6 +53,13 @@ public final class VmPowerService {
         this.tasks = tasks;
         this.audit = audit;
         this.config = config;
+    }
+
+    /** Connects the scheduler (wired after construction: the scheduler needs the rules, which need the VMs). */
+    public void usePlacement(org.carevisor.manager.placement.PlacementService placement,
+                             org.carevisor.manager.cluster.ClusterRepository clusters) {
+        this.placement = placement;
+        this.clusters = clusters;
     }
 
     /** Observed state; {@code unknown} while the VM's host does not report (and something was observed). */
@@ -96,18 +105,28 @@ public final class VmPowerService {
             throw ApiException.conflict("vm-already-running", "VM '" + vm.name() + "' is already " + state.json()
                     + (state == VmState.PAUSED ? "; resume it instead" : ""));
         }
-        String endpoint = connectedEndpoint(vm);
-        if (hosts.shuttingDown(vm.hostId())) {
-            throw ApiException.conflict("host-shutting-down", "the host of VM '" + vm.name()
-                    + "' is shutting down; start the VM when the host is back");
+        if (state == VmState.UNKNOWN && vm.powerState() != PowerState.STOPPED) {
+            connectedEndpoint(vm); // 503: its host may still run it
         }
-        long available = hosts.get(vm.hostId()).map(e -> e.inventory().memoryAvailableMiB()).orElse(0L);
-        if (available < vm.memoryMiB()) {
-            throw ApiException.conflict("insufficient-memory", "host has " + available + " MiB available but VM '"
-                    + vm.name() + "' needs " + vm.memoryMiB() + " MiB");
+        String hostId = placeForStart(vm);
+        try {
+            return tasks.submit("vm.start", VmService.target(vm), actor, vm.id(), ctx -> {
+                try {
+                    ctx.message(startOn(vm.id(), hostId, actor, ctx.taskId(), null));
+                } finally {
+                    placement.release(vm.id());
+                }
+            });
+        } catch (RuntimeException e) {
+            placement.release(vm.id());
+            throw e;
         }
-        return tasks.submit("vm.start", VmService.target(vm), actor, vm.id(),
-                ctx -> ctx.message(startNow(vm.id(), actor, ctx.taskId(), endpoint)));
+    }
+
+    /** Chooses (and reserves) the host a stopped VM starts on; 409 naming why no host fits. */
+    private String placeForStart(VmRecord vm) {
+        return placement.reserve(org.carevisor.manager.placement.PlacementService.Subject.of(vm),
+                org.carevisor.manager.placement.PlacementService.Purpose.START, null).hostId();
     }
 
     /** Starts a VM within the caller's task and waits until it runs. */
@@ -117,15 +136,58 @@ public final class VmPowerService {
 
     /**
      * Starts a VM within the caller's task (normally, or from the internal snapshot {@code loadSnapshot}, which
-     * resumes the guest where the snapshot was taken) and waits until it runs.
+     * resumes the guest where the snapshot was taken) on the host the scheduler chooses, and waits until it runs.
      */
     public void startInTask(String vmId, Actor actor, String taskId, String loadSnapshot) throws Exception {
         VmRecord vm = repo.find(vmId).orElseThrow(() -> ApiException.notFound("VM", vmId));
-        startNow(vmId, actor, taskId, connectedEndpoint(vm), loadSnapshot);
+        String hostId = placeForStart(vm);
+        try {
+            startOn(vmId, hostId, actor, taskId, loadSnapshot);
+        } finally {
+            placement.release(vmId);
+        }
     }
 
-    private String startNow(String vmId, Actor actor, String taskId, String endpoint) throws Exception {
-        return startNow(vmId, actor, taskId, endpoint, null);
+    /**
+     * Moves the stopped VM's record to {@code hostId} if it is elsewhere (audited), takes the cluster's CPU
+     * model, and starts it there.
+     */
+    private String startOn(String vmId, String hostId, Actor actor, String taskId, String loadSnapshot)
+            throws Exception {
+        VmRecord vm = moveTo(vmId, hostId, actor, taskId);
+        return startNow(vmId, actor, taskId, connectedEndpoint(vm), loadSnapshot);
+    }
+
+    /** Assigns a stopped VM to the host chosen for its start (audited) with its cluster's CPU model. */
+    private VmRecord moveTo(String vmId, String hostId, Actor actor, String taskId) {
+        VmRecord before = repo.find(vmId).orElseThrow(() -> ApiException.notFound("VM", vmId));
+        String cpuModel = clusters.find(before.clusterId()).map(c -> c.cpuModel()).orElse(before.cpuModel());
+        repo.jdbi().useTransaction(h -> {
+            if (!hostId.equals(before.hostId())) {
+                repo.setHost(h, vmId, hostId, false);
+                audit.record(h, new AuditLog.Entry(actor, "vm.place", "vm", vmId, before.name(),
+                        Map.of("host", String.valueOf(before.hostId())), Map.of("host", hostId),
+                        "the scheduler chose this host for the start", Outcome.SUCCESS, taskId));
+            }
+            repo.setCpuModel(h, vmId, cpuModel);
+        });
+        return repo.find(vmId).orElseThrow(() -> ApiException.notFound("VM", vmId));
+    }
+
+    /**
+     * The reconcile loop's start: places the VM (it may move to another host when its own cannot take it,
+     * e.g. in maintenance), asks the agent to start it and returns at once.
+     */
+    public VmStatus launch(VmRecord vm, Actor actor) {
+        String hostId = placeForStart(vm);
+        try {
+            VmRecord placed = moveTo(vm.id(), hostId, actor, null);
+            VmStatus s = agents.start(connectedEndpoint(placed), placed.toSpec());
+            observed.put(hostId, s);
+            return s;
+        } finally {
+            placement.release(vm.id());
+        }
     }
 
     private String startNow(String vmId, Actor actor, String taskId, String endpoint, String loadSnapshot)

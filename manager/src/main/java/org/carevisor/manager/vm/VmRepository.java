@@ -30,10 +30,11 @@ public final class VmRepository {
         h.createUpdate("""
                 INSERT INTO vms (id, name, description, cpus, memory_mib, machine, cpu_model, host_id, power_state,
                                  lifecycle, spec_version, created_at, updated_at, power_changed_at, template_id,
-                                 current_snapshot_id, archive_path, archived_at)
+                                 current_snapshot_id, archive_path, archived_at, cluster_id, last_migrated_at)
                 VALUES (:id, :name, :description, :cpus, :memory, :machine, :cpuModel, :hostId, :power, :lifecycle,
                         :specVersion, :createdAt, :updatedAt, :powerChangedAt, :templateId, :currentSnapshot,
-                        :archivePath, :archivedAt)""")
+                        :archivePath, :archivedAt, :clusterId, :lastMigratedAt)""")
+                .bind("clusterId", vm.clusterId()).bind("lastMigratedAt", Sql.ts(vm.lastMigratedAt()))
                 .bind("id", vm.id()).bind("name", vm.name()).bind("description", vm.description())
                 .bind("cpus", vm.cpus()).bind("memory", vm.memoryMiB()).bind("machine", vm.machine())
                 .bind("cpuModel", vm.cpuModel()).bind("hostId", vm.hostId()).bind("power", vm.powerState().json())
@@ -53,9 +54,10 @@ public final class VmRepository {
         }
         for (VmRecord.Nic n : vm.nics()) {
             h.createUpdate("""
-                    INSERT INTO vm_nics (vm_id, nic_id, position, mac, network) VALUES (:vm, :nic, :pos, :mac, :net)""")
+                    INSERT INTO vm_nics (vm_id, nic_id, position, mac, network, ip)
+                    VALUES (:vm, :nic, :pos, :mac, :net, :ip)""")
                     .bind("vm", vm.id()).bind("nic", n.nicId()).bind("pos", n.position()).bind("mac", n.mac())
-                    .bind("net", n.network()).execute();
+                    .bind("net", n.network()).bind("ip", n.ip()).execute();
             for (VmRecord.Forward f : n.forwards()) {
                 h.createUpdate("""
                         INSERT INTO vm_port_forwards (vm_id, nic_id, protocol, host_port, guest_port)
@@ -112,12 +114,19 @@ public final class VmRepository {
                 .map((rs, c) -> forwards.computeIfAbsent(rs.getString("vm_id") + "/" + rs.getString("nic_id"),
                         k -> new ArrayList<>()).add(new VmRecord.Forward(rs.getString("protocol"),
                         rs.getInt("host_port"), rs.getInt("guest_port")))).list();
-        h.createQuery("SELECT * FROM vm_nics" + in + " ORDER BY position").bindList("ids", List.copyOf(rows.keySet()))
+        h.createQuery("SELECT n.*, w.kind AS net_kind, w.bridge AS net_bridge, w.cidr AS net_cidr,"
+                        + " w.gateway AS net_gateway FROM vm_nics n LEFT JOIN networks w ON w.name = n.network"
+                        + " WHERE n.vm_id IN (<ids>) ORDER BY n.position").bindList("ids", List.copyOf(rows.keySet()))
                 .map((rs, c) -> {
                     String vm = rs.getString("vm_id");
                     String nic = rs.getString("nic_id");
+                    String cidr = rs.getString("net_cidr");
+                    Integer prefix = cidr == null || !cidr.contains("/") ? null
+                            : Integer.valueOf(cidr.substring(cidr.indexOf('/') + 1));
                     rows.get(vm).nics.add(new VmRecord.Nic(nic, rs.getInt("position"), rs.getString("mac"),
-                            rs.getString("network"), forwards.getOrDefault(vm + "/" + nic, List.of())));
+                            rs.getString("network"), forwards.getOrDefault(vm + "/" + nic, List.of()),
+                            rs.getString("ip"), rs.getString("net_kind"), rs.getString("net_bridge"), prefix,
+                            rs.getString("net_gateway")));
                     return 0;
                 }).list();
         return rows.values().stream().map(Row::toRecord).toList();
@@ -142,13 +151,15 @@ public final class VmRepository {
         String currentSnapshotId;
         String archivePath;
         Instant archivedAt;
+        String clusterId;
+        Instant lastMigratedAt;
         final List<VmRecord.Disk> disks = new ArrayList<>();
         final List<VmRecord.Nic> nics = new ArrayList<>();
 
         VmRecord toRecord() {
             return new VmRecord(id, name, description, cpus, memory, machine, cpuModel, hostId, power, lifecycle,
                     specVersion, createdAt, updatedAt, powerChangedAt, disks, nics, templateId, currentSnapshotId,
-                    archivePath, archivedAt);
+                    archivePath, archivedAt, clusterId, lastMigratedAt);
         }
     }
 
@@ -172,12 +183,28 @@ public final class VmRepository {
         r.currentSnapshotId = rs.getString("current_snapshot_id");
         r.archivePath = rs.getString("archive_path");
         r.archivedAt = Sql.instant(rs, "archived_at");
+        r.clusterId = rs.getString("cluster_id");
+        r.lastMigratedAt = Sql.instant(rs, "last_migrated_at");
         return r;
     }
 
     public void setPower(Handle h, String id, PowerState state, Instant at) {
         h.createUpdate("UPDATE vms SET power_state = :p, power_changed_at = :at, updated_at = :at WHERE id = :id")
                 .bind("p", state.json()).bind("at", Sql.ts(at)).bind("id", id).execute();
+    }
+
+    /** Moves the VM's record to another host (a placement at start, or the hand-over of a live migration). */
+    public void setHost(Handle h, String id, String hostId, boolean migrated) {
+        Instant now = Instant.now();
+        h.createUpdate("UPDATE vms SET host_id = :host, updated_at = :at"
+                        + (migrated ? ", last_migrated_at = :at" : "") + " WHERE id = :id")
+                .bind("host", hostId).bind("at", Sql.ts(now)).bind("id", id).execute();
+    }
+
+    /** Records the CPU model the VM is started with (its cluster's baseline at that moment). */
+    public void setCpuModel(Handle h, String id, String cpuModel) {
+        h.createUpdate("UPDATE vms SET cpu_model = :m, spec_version = spec_version + 1 WHERE id = :id AND cpu_model <> :m")
+                .bind("m", cpuModel).bind("id", id).execute();
     }
 
     public void setLifecycle(Handle h, String id, Lifecycle lifecycle) {
@@ -222,7 +249,8 @@ public final class VmRepository {
     }
 
     public void delete(Handle h, String id) {
-        for (String table : List.of("snapshots", "vm_port_forwards", "vm_nics", "vm_disks", "vm_observed")) {
+        for (String table : List.of("snapshots", "vm_port_forwards", "vm_nics", "vm_disks", "vm_observed",
+                "placement_rule_vms")) {
             h.createUpdate("DELETE FROM " + table + " WHERE vm_id = :id").bind("id", id).execute();
         }
         h.createUpdate("DELETE FROM vms WHERE id = :id").bind("id", id).execute();

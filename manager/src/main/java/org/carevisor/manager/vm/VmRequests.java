@@ -19,16 +19,21 @@ public final class VmRequests {
      * @param disks       further disks, each blank with a size or a copy of an image
      * @param nics        network interfaces; when omitted, one user-mode NIC forwarding a host port to guest port 80
      * @param start       start the VM once it is created
+     * @param cluster     cluster (id or name) the VM belongs to; default: the default cluster
+     * @param host        host (id or name) to create the VM on; default: chosen by the scheduler
+     * @param storage     {@code shared} (default: the cluster's storage domain, the VM can move between hosts)
+     *                    or {@code local} (the host's own storage; the VM stays on that host)
      */
     public record Create(String name, String description, Integer cpus, Integer memoryMiB, String image,
-                         Long diskSizeMiB, List<Disk> disks, List<Nic> nics, Boolean start) {
+                         Long diskSizeMiB, List<Disk> disks, List<Nic> nics, Boolean start, String cluster,
+                         String host, String storage) {
     }
 
     /** A disk to create: blank ({@code sizeMiB}) or copied from {@code image}. */
     public record Disk(String image, Long sizeMiB, String format) {
     }
 
-    /** A NIC to create. */
+    /** A NIC to create: on network {@code network} (default {@code user}); port forwards on user networks only. */
     public record Nic(String network, List<Forward> forwards) {
     }
 

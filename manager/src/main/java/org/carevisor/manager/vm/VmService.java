@@ -47,11 +47,14 @@ public final class VmService {
     private final AuditLog audit;
     private final ManagerConfig config;
     private final VmPowerService power;
+    private final org.carevisor.manager.placement.PlacementService placement;
+    private final org.carevisor.manager.network.NetworkService networks;
     private final Object allocationLock = new Object();
 
     public VmService(VmRepository repo, ObservedStore observed, HostBoard hosts, AgentClient agents,
                      ImageCatalog images, TaskService tasks, AuditLog audit, ManagerConfig config,
-                     VmPowerService power) {
+                     VmPowerService power, org.carevisor.manager.placement.PlacementService placement,
+                     org.carevisor.manager.network.NetworkService networks) {
         this.repo = repo;
         this.observed = observed;
         this.hosts = hosts;
@@ -61,6 +64,8 @@ public final class VmService {
         this.audit = audit;
         this.config = config;
         this.power = power;
+        this.placement = placement;
+        this.networks = networks;
     }
 
     /** A VM by id, or by name when no id matches. */
@@ -81,23 +86,39 @@ public final class VmService {
     public Created create(VmRequests.Create request, Actor actor) {
         VmValidator.Capacity capacity = capacity();
         VmValidator.Plan plan = VmValidator.create(request, capacity,
-                ref -> images.resolve(ref).orElse(null));
+                ref -> images.resolve(ref).orElse(null), ref -> networks.find(ref).orElse(null));
         List<DiskSource> disks = plan.disks().stream().map(d -> d.image() == null
                 ? (DiskSource) new DiskSource.Blank(d.sizeBytes(), d.format())
                 : new DiskSource.ImageCopy(d.image().id(), d.image().path(), d.sizeBytes(), d.format())).toList();
-        return provision(new NewVm(plan.name(), plan.description(), plan.cpus(), plan.memoryMiB(), plan.nics(), null),
-                disks, null, plan.start(), "vm.create", null, actor);
+        String clusterId = placement.clusterFor(request.cluster(), request.host()).id();
+        String hostId = request.host() == null ? null : placement.host(request.host()).id();
+        return provision(new NewVm(plan.name(), plan.description(), plan.cpus(), plan.memoryMiB(), plan.nics(), null,
+                null, null, clusterId, hostId, plan.local()), disks, null, plan.start(), "vm.create", null, actor);
     }
 
     /**
      * What a new VM is to be, apart from its disks. {@code id} and {@code macs} are normally null (a new
-     * identity is made); an import that keeps the exported identity sets them.
+     * identity is made); an import that keeps the exported identity sets them. {@code clusterId} null: the
+     * default cluster; {@code hostId} null: the scheduler chooses; {@code local}: disks on that host's own
+     * storage.
      */
     public record NewVm(String name, String description, int cpus, int memoryMiB, List<VmValidator.PlannedNic> nics,
-                        String templateId, String id, List<String> macs) {
+                        String templateId, String id, List<String> macs, String clusterId, String hostId,
+                        boolean local) {
         public NewVm(String name, String description, int cpus, int memoryMiB, List<VmValidator.PlannedNic> nics,
                      String templateId) {
-            this(name, description, cpus, memoryMiB, nics, templateId, null, null);
+            this(name, description, cpus, memoryMiB, nics, templateId, null, null, null, null, false);
+        }
+
+        public NewVm(String name, String description, int cpus, int memoryMiB, List<VmValidator.PlannedNic> nics,
+                     String templateId, String id, List<String> macs) {
+            this(name, description, cpus, memoryMiB, nics, templateId, id, macs, null, null, false);
+        }
+
+        /** The same VM in the cluster of {@code source} (a clone stays with its source). */
+        public NewVm inClusterOf(VmRecord source) {
+            return new NewVm(name, description, cpus, memoryMiB, nics, templateId, id, macs, source.clusterId(), hostId,
+                    local);
         }
     }
 
@@ -118,15 +139,29 @@ public final class VmService {
      *
      * @param reason audited reason (e.g. "deployed from template ehr v2"), may be null
      */
-    public Created provision(NewVm newVm, List<DiskSource> disks, PreCheck preCheck, boolean start, String kind,
+    public Created provision(NewVm request, List<DiskSource> disks, PreCheck preCheck, boolean start, String kind,
                              String reason, Actor actor) {
-        HostBoard.Entry host = place(newVm.cpus(), newVm.memoryMiB());
+        String newId = request.id() != null ? request.id() : UUID.randomUUID().toString();
+        NewVm newVm = new NewVm(request.name(), request.description(), request.cpus(), request.memoryMiB(),
+                request.nics(), request.templateId(), newId, request.macs(),
+                request.clusterId() != null ? request.clusterId() : placement.clusterFor(null, null).id(),
+                request.hostId(), request.local());
+        java.util.Set<String> bridges = new java.util.TreeSet<>();
+        for (VmValidator.PlannedNic n : newVm.nics()) {
+            networks.find(n.network()).filter(org.carevisor.manager.network.NetworkRecord::bridged)
+                    .ifPresent(net -> bridges.add(net.bridge()));
+        }
+        String hostId = placement.reserve(new org.carevisor.manager.placement.PlacementService.Subject(newId,
+                newVm.name(), newVm.clusterId(), newVm.cpus(), newVm.memoryMiB(), bridges, null, null),
+                org.carevisor.manager.placement.PlacementService.Purpose.DEFINE, newVm.hostId()).hostId();
+        HostBoard.Entry host = hosts.get(hostId).filter(e -> hosts.connected(hostId))
+                .orElseThrow(() -> ApiException.unavailable("host-unavailable", "the chosen host is not reporting"));
         VmRecord vm;
         synchronized (allocationLock) {
             if (repo.nameTaken(newVm.name(), null)) {
                 throw ApiException.conflict("name-taken", "name", "a VM named '" + newVm.name() + "' already exists");
             }
-            if (newVm.id() != null && repo.find(newVm.id()).isPresent()) {
+            if (request.id() != null && repo.find(newVm.id()).isPresent()) {
                 throw ApiException.conflict("id-taken", "a VM with id " + newVm.id() + " already exists");
             }
             if (newVm.macs() != null) {
@@ -156,9 +191,9 @@ public final class VmService {
                 ctx.progress(5, "creating disks");
                 for (int i = 0; i < disks.size(); i++) {
                     VmRecord.Disk d = created.disks().get(i);
-                    DiskCreateRequest request = disks.get(i).request(d.path());
-                    if (request != null) {
-                        agents.createDisk(endpoint, request);
+                    DiskCreateRequest diskRequest = disks.get(i).request(d.path());
+                    if (diskRequest != null) {
+                        agents.createDisk(endpoint, diskRequest);
                     }
                     ctx.progress(10 + 70 * (i + 1) / disks.size(), "created disk " + d.diskId());
                 }
@@ -197,13 +232,15 @@ public final class VmService {
     }
 
     private VmRecord buildRecord(NewVm newVm, List<DiskSource> sources, String hostId) {
-        String id = newVm.id() != null ? newVm.id() : UUID.randomUUID().toString();
+        String id = newVm.id();
+        String prefix = newVm.local() ? org.carevisor.protocol.DiskSpec.LOCAL_PREFIX : "";
         List<VmRecord.Disk> disks = new ArrayList<>();
         for (int i = 0; i < sources.size(); i++) {
             DiskSource d = sources.get(i);
-            disks.add(new VmRecord.Disk("disk" + i, i, "vms/" + id + "/disk" + i + "." + d.format(), d.format(),
-                    d.sizeBytes(), d.sourceImageId(), d.baseTemplateId()));
+            disks.add(new VmRecord.Disk("disk" + i, i, prefix + "vms/" + id + "/disk" + i + "." + d.format(),
+                    d.format(), d.sizeBytes(), d.sourceImageId(), d.baseTemplateId()));
         }
+        Set<String> addresses = new java.util.HashSet<>();
         Set<String> macs = repo.usedMacs();
         Map<String, Set<Integer>> ports = new HashMap<>();
         List<VmRecord.Nic> nics = new ArrayList<>();
@@ -228,12 +265,19 @@ public final class VmService {
                 forwards.add(new VmRecord.Forward(protocol, hostPort, f.guestPort()));
             }
             String mac = newVm.macs() != null && i < newVm.macs().size() ? newVm.macs().get(i) : newMac(macs);
-            nics.add(new VmRecord.Nic("nic" + i, i, mac, n.network(), forwards));
+            org.carevisor.manager.network.NetworkRecord net = networks.get(n.network());
+            String ip = net.bridged() ? repo.jdbi().withHandle(h -> networks.allocate(h, net, addresses)) : null;
+            if (ip != null) {
+                addresses.add(ip);
+            }
+            nics.add(new VmRecord.Nic("nic" + i, i, mac, n.network(), net.bridged() ? List.of() : forwards, ip,
+                    net.kind(), net.bridge(), net.prefix(), net.gateway()));
         }
         Instant now = Instant.now();
-        return new VmRecord(id, newVm.name(), newVm.description(), newVm.cpus(), newVm.memoryMiB(), "pc", "qemu64",
+        String cpuModel = placement.clusterFor(newVm.clusterId(), null).cpuModel();
+        return new VmRecord(id, newVm.name(), newVm.description(), newVm.cpus(), newVm.memoryMiB(), "pc", cpuModel,
                 hostId, PowerState.STOPPED, Lifecycle.CREATING, 1, now, now, now, disks, nics, newVm.templateId(),
-                null, null, null);
+                null, null, null, newVm.clusterId(), null);
     }
 
     private int freePort(Set<Integer> used) {
@@ -284,7 +328,7 @@ public final class VmService {
                 .toList();
         String sourceId = source.id();
         return provision(new NewVm(request.name(), description, source.cpus(), source.memoryMiB(), nics,
-                source.templateId()), disks, (endpoint, vm) -> {
+                source.templateId()).inClusterOf(source), disks, (endpoint, vm) -> {
                     VmState now = observedState(get(sourceId));
                     if (now.hasProcess()) {
                         throw ApiException.conflict("vm-running", "VM '" + source.name() + "' was started meanwhile;"
@@ -401,14 +445,6 @@ public final class VmService {
         return new VmValidator.Capacity(cpus, memory, storage);
     }
 
-    private HostBoard.Entry place(int cpus, int memoryMiB) {
-        return hosts.connectedHosts().stream()
-                .filter(e -> e.inventory().cpus() >= cpus && e.inventory().memoryMiB() >= memoryMiB)
-                .max(Comparator.comparingLong(e -> e.inventory().memoryAvailableMiB()))
-                .orElseThrow(() -> ApiException.unavailable("no-host", "no connected host has " + cpus + " CPUs and "
-                        + memoryMiB + " MiB"));
-    }
-
     VmState observedState(VmRecord vm) {
         return power.observedState(vm);
     }
@@ -454,17 +490,21 @@ public final class VmService {
         }
         VmView.ForwardView http = forwards.stream().filter(f -> f.guestPort() == 80 && f.protocol().equals("tcp"))
                 .findFirst().orElse(null);
+        String bridgedIp = vm.nics().stream().filter(n -> n.ip() != null).map(VmRecord.Nic::ip).findFirst()
+                .orElse(null);
+        String clusterName = placement.clusterName(vm.clusterId());
         return new VmView(vm.id(), vm.name(), vm.description(), vm.cpus(), vm.memoryMiB(), vm.powerState(),
                 state.json(), reason, s == null || s.cause() == null ? null : s.cause().json(),
                 s == null ? null : s.since(), hostName, vm.hostId(), http == null ? null : http.hostPort(),
                 http != null && http.hostAddress() != null ? "http://" + http.hostAddress() + ":" + http.hostPort() + "/"
-                        : null,
+                        : live && bridgedIp != null ? "http://" + bridgedIp + "/" : null,
                 forwards,
                 vm.disks().stream().map(d -> new VmView.DiskView(d.diskId(), d.path(), d.format(), d.sizeBytes(),
                         d.sourceImageId(), d.baseTemplateId())).toList(),
-                vm.nics().stream().map(n -> new VmView.NicView(n.nicId(), n.mac(), n.network())).toList(),
+                vm.nics().stream().map(n -> new VmView.NicView(n.nicId(), n.mac(), n.network(), n.ip())).toList(),
                 vm.lifecycle(), live ? s.pid() : null, s == null ? null : s.startedAt(),
                 s == null ? null : s.exitCode(), vm.specVersion(), vm.createdAt(), vm.updatedAt(), vm.templateId(),
-                vm.currentSnapshotId(), vm.archivePath(), vm.archivedAt());
+                vm.currentSnapshotId(), vm.archivePath(), vm.archivedAt(), clusterName, vm.clusterId(),
+                vm.onLocalStorage() ? "local" : "shared", vm.lastMigratedAt());
     }
 }

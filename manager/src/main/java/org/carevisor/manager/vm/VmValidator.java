@@ -32,14 +32,15 @@ public final class VmValidator {
 
     /** The validated create request. */
     public record Plan(String name, String description, int cpus, int memoryMiB, List<PlannedDisk> disks,
-                       List<PlannedNic> nics, boolean start) {
+                       List<PlannedNic> nics, boolean start, boolean local) {
     }
 
     private VmValidator() {
     }
 
     /** Validates a create request; throws a 400 naming every invalid field. */
-    public static Plan create(VmRequests.Create r, Capacity capacity, Function<String, ImageRecord> images) {
+    public static Plan create(VmRequests.Create r, Capacity capacity, Function<String, ImageRecord> images,
+                              Function<String, org.carevisor.manager.network.NetworkRecord> networks) {
         List<FieldError> errors = new ArrayList<>();
         String nameProblem = VmNames.problem(r.name());
         if (nameProblem != null) {
@@ -127,10 +128,16 @@ public final class VmValidator {
                     continue;
                 }
                 String network = n.network() == null ? "user" : n.network();
-                if (!network.equals("user")) {
-                    errors.add(new FieldError(f + ".network", "must be 'user' (QEMU user-mode networking)"));
+                org.carevisor.manager.network.NetworkRecord net = networks.apply(network);
+                if (net == null) {
+                    errors.add(new FieldError(f + ".network", "no network '" + network
+                            + "'; list them with GET /api/v1/networks"));
                 }
                 List<VmRequests.Forward> forwards = n.forwards() == null ? List.of() : n.forwards();
+                if (net != null && net.bridged() && !forwards.isEmpty()) {
+                    errors.add(new FieldError(f + ".forwards", "port forwards exist only on the 'user' network; a"
+                            + " guest on network '" + network + "' is reached at its own address"));
+                }
                 for (int j = 0; j < forwards.size(); j++) {
                     checkForward(forwards.get(j), f + ".forwards[" + j + "]", errors);
                 }
@@ -140,11 +147,15 @@ public final class VmValidator {
                 errors.add(new FieldError("nics", "at most 4 NICs per VM"));
             }
         }
+        if (r.storage() != null && !r.storage().equals("shared") && !r.storage().equals("local")) {
+            errors.add(new FieldError("storage", "must be 'shared' (the cluster's storage domain) or 'local' (the"
+                    + " host's own disks; the VM cannot move)"));
+        }
         if (!errors.isEmpty()) {
             throw ApiException.invalid(errors);
         }
         return new Plan(r.name(), r.description(), r.cpus(), r.memoryMiB(), disks, nics,
-                Boolean.TRUE.equals(r.start()));
+                Boolean.TRUE.equals(r.start()), "local".equals(r.storage()));
     }
 
     /** Validates a change; returns the values after it. */

@@ -80,7 +80,7 @@ class StorageTest {
 
     private static HostInventory inventory(String id) {
         return new HostInventory(id, "host-a", "http://127.0.0.1:7701", 2, "cpu", 4096, 3000, "/srv", 100, 50,
-                "7.2", "tcg", List.of("no kvm"), false, "dev", 1);
+                "7.2", "tcg", List.of("no kvm"), false, "dev", 1, "d-1", 0, List.of("qemu64"), List.of(), "127.0.0.1");
     }
 
     private static VmRecord vm(String id, String name, String hostId) {
@@ -89,7 +89,8 @@ class StorageTest {
                 1, now, now, now,
                 List.of(new VmRecord.Disk("disk0", 0, "vms/" + id + "/disk0.qcow2", "qcow2", 1L << 30, null, "t-1")),
                 List.of(new VmRecord.Nic("nic0", 0, "52:54:00:00:00:0" + name.length(), "user",
-                        List.of(new VmRecord.Forward("tcp", 20000 + name.length(), 80)))), "t-1", null, null, null);
+                        List.of(new VmRecord.Forward("tcp", 20000 + name.length(), 80)))), "t-1", null, null, null,
+                org.carevisor.manager.cluster.ClusterRecord.DEFAULT_ID, null);
     }
 
     @ParameterizedTest

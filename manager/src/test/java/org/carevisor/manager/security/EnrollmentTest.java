@@ -113,7 +113,7 @@ class EnrollmentTest {
 
     private static String report(String hostId) throws Exception {
         HostInventory inv = new HostInventory(hostId, "lab", "https://127.0.0.1:7701", 2, "cpu", 4096, 4000, "/s", 10, 10,
-                "7.2", "tcg", List.of(), false, "dev", 1);
+                "7.2", "tcg", List.of(), false, "dev", 1, null, 0, List.of(), List.of(), null);
         return ProtocolJson.mapper().writeValueAsString(new HostReport(inv, List.of(), 1, Instant.now(), Instant.now()));
     }
 

@@ -14,12 +14,23 @@ class VmValidatorTest {
     private static final ImageRecord IMAGE = new ImageRecord("img-1", "appliance", "images/appliance.qcow2", "qcow2",
             256L << 20, 30L << 20, true, Instant.now(), Instant.now());
 
+    private static final org.carevisor.manager.network.NetworkRecord USER = new org.carevisor.manager.network
+            .NetworkRecord("n-1", "user", "user", null, null, null, null, null, null, Instant.now());
+    private static final org.carevisor.manager.network.NetworkRecord LAB = new org.carevisor.manager.network
+            .NetworkRecord("n-2", "lab", "bridge", "cvlab0", "10.77.0.0/24", "10.77.0.1", "10.77.0.100",
+            "10.77.0.199", null, Instant.now());
+
     private static VmValidator.Plan create(VmRequests.Create r) {
-        return VmValidator.create(r, HOST, ref -> ref.equals("appliance") || ref.equals("img-1") ? IMAGE : null);
+        return VmValidator.create(r, HOST, ref -> ref.equals("appliance") || ref.equals("img-1") ? IMAGE : null,
+                ref -> switch (ref) {
+                    case "user" -> USER;
+                    case "lab" -> LAB;
+                    default -> null;
+                });
     }
 
     private static VmRequests.Create request(String name, Integer cpus, Integer memory) {
-        return new VmRequests.Create(name, null, cpus, memory, "appliance", null, null, null, null);
+        return new VmRequests.Create(name, null, cpus, memory, "appliance", null, null, null, null, null, null, null);
     }
 
     private static ApiException.FieldError onlyError(VmRequests.Create r) {
@@ -71,7 +82,7 @@ class VmValidatorTest {
     @Test
     void diskLargerThanFreeStorage() {
         VmRequests.Create r = new VmRequests.Create("a", null, 1, 256, "appliance", null,
-                List.of(new VmRequests.Disk(null, 20_000L, null)), null, null);
+                List.of(new VmRequests.Disk(null, 20_000L, null)), null, null, null, null, null);
         ApiException.FieldError e = onlyError(r);
         assertThat(e.field()).isEqualTo("disks[0].sizeMiB");
         assertThat(e.message()).contains("free");
@@ -79,10 +90,11 @@ class VmValidatorTest {
 
     @Test
     void unknownImageAndBadForwards() {
-        ApiException.FieldError e = onlyError(new VmRequests.Create("a", null, 1, 256, "nope", null, null, null, null));
+        ApiException.FieldError e = onlyError(new VmRequests.Create("a", null, 1, 256, "nope", null, null, null, null, null, null, null));
         assertThat(e.field()).isEqualTo("image");
         VmRequests.Create r = new VmRequests.Create("a", null, 1, 256, "appliance", null, null,
-                List.of(new VmRequests.Nic("user", List.of(new VmRequests.Forward("sctp", 70000, 80)))), null);
+                List.of(new VmRequests.Nic("user", List.of(new VmRequests.Forward("sctp", 70000, 80)))), null, null, null,
+                null);
         assertThatThrownBy(() -> create(r)).isInstanceOfSatisfying(ApiException.class, x ->
                 assertThat(x.errors()).extracting(ApiException.FieldError::field).containsExactlyInAnyOrder(
                         "nics[0].forwards[0].protocol", "nics[0].forwards[0].guestPort",
@@ -90,8 +102,22 @@ class VmValidatorTest {
     }
 
     @Test
+    void unknownNetworkForwardsOnABridgeAndBadStorage() {
+        VmRequests.Create r = new VmRequests.Create("a", null, 1, 256, "appliance", null, null,
+                List.of(new VmRequests.Nic("nope", null), new VmRequests.Nic("lab",
+                        List.of(new VmRequests.Forward("tcp", 80, null)))), null, null, null, "tape");
+        assertThatThrownBy(() -> create(r)).isInstanceOfSatisfying(ApiException.class, x ->
+                assertThat(x.errors()).extracting(ApiException.FieldError::field).containsExactlyInAnyOrder(
+                        "nics[0].network", "nics[1].forwards", "storage"));
+        VmValidator.Plan ok = create(new VmRequests.Create("a", null, 1, 256, "appliance", null, null,
+                List.of(new VmRequests.Nic("lab", null)), null, null, null, "local"));
+        assertThat(ok.local()).isTrue();
+        assertThat(ok.nics()).extracting(VmValidator.PlannedNic::network).containsExactly("lab");
+    }
+
+    @Test
     void reportsEveryProblemAtOnce() {
-        assertThatThrownBy(() -> create(new VmRequests.Create("a/b", null, null, -1, null, null, null, null, null)))
+        assertThatThrownBy(() -> create(new VmRequests.Create("a/b", null, null, -1, null, null, null, null, null, null, null, null)))
                 .isInstanceOfSatisfying(ApiException.class, x -> assertThat(x.errors())
                         .extracting(ApiException.FieldError::field).containsExactly("name", "cpus", "memoryMiB"));
     }
