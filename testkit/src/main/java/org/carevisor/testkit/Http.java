@@ -13,6 +13,13 @@ import java.time.Duration;
 public final class Http {
     /** Status, headers and parsed body of a response. */
     public record Response(int status, String contentType, String location, JsonNode json, String text) {
+        /** This response when its status is {@code expected}, else an AssertionError with the body. */
+        public Response expect(int expected) {
+            if (status != expected) {
+                throw new AssertionError("expected HTTP " + expected + " but got " + status + ": " + text);
+            }
+            return this;
+        }
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -26,7 +26,16 @@ public final class JavaProcess implements AutoCloseable {
      */
     public static JavaProcess start(String component, String mainClass, List<String> args, Path log)
             throws IOException {
-        List<String> cmd = new ArrayList<>();
+        return start(component, mainClass, args, log, List.of());
+    }
+
+    /**
+     * The same, run through {@code prefix} (e.g. {@code ip netns exec NS}, which execs the JVM in the
+     * namespace: the process is the JVM itself).
+     */
+    public static JavaProcess start(String component, String mainClass, List<String> args, Path log,
+                                    List<String> prefix) throws IOException {
+        List<String> cmd = new ArrayList<>(prefix);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmOptions(component));
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
@@ -37,16 +46,21 @@ public final class JavaProcess implements AutoCloseable {
         return new JavaProcess(p, log);
     }
 
-    /** The options in jvm/<component>.options, found by walking up from the working directory. */
+    /** The options in jvm/<component>.options of the repository. */
     static List<String> jvmOptions(String component) throws IOException {
+        return java.nio.file.Files.readAllLines(repositoryFile("jvm/" + component + ".options")).stream()
+                .map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("#")).toList();
+    }
+
+    /** A file of the repository, found by walking up from the working directory. */
+    static Path repositoryFile(String relative) throws IOException {
         for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-            Path file = dir.resolve("jvm").resolve(component + ".options");
-            if (java.nio.file.Files.isRegularFile(file)) {
-                return java.nio.file.Files.readAllLines(file).stream().map(String::strip)
-                        .filter(l -> !l.isEmpty() && !l.startsWith("#")).toList();
+            Path file = dir.resolve(relative);
+            if (java.nio.file.Files.exists(file)) {
+                return file;
             }
         }
-        throw new IOException("jvm/" + component + ".options not found above " + Path.of("").toAbsolutePath());
+        throw new IOException(relative + " not found above " + Path.of("").toAbsolutePath());
     }
 
     public long pid() {

@@ -10,11 +10,53 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A local Carevisor for integration tests: a manager and one agent, each its own JVM process, with all
- * state under one directory, like {@code ./carevisor up}. Components can be killed and restarted. Closing
- * the lab stops both and kills every QEMU process started under its directory.
+ * A local Carevisor for integration tests: a manager and one agent (like {@code ./carevisor up}) or several
+ * agents in network namespaces sharing one storage directory (like {@code ./carevisor lab --hosts N}), each
+ * its own JVM process, with all state under one directory. Components can be killed and restarted. Closing
+ * the lab stops them, kills every QEMU process started under its directory and removes its network.
  */
 public final class Lab implements AutoCloseable {
+    /** One host of the lab: its agent's state directory, options and process. */
+    public static final class Host {
+        private final String name;
+        private final Path stateDir;
+        private final List<String> args;
+        private final List<String> prefix;
+        private final String address;
+        private JavaProcess process;
+        private java.time.Instant startedAt = java.time.Instant.EPOCH;
+
+        Host(String name, Path stateDir, List<String> args, List<String> prefix, String address) {
+            this.name = name;
+            this.stateDir = stateDir;
+            this.args = args;
+            this.prefix = prefix;
+            this.address = address;
+        }
+
+        public String name() {
+            return name;
+        }
+
+        public Path stateDir() {
+            return stateDir;
+        }
+
+        /** The host's address (127.0.0.1 for the single-host lab). */
+        public String address() {
+            return address;
+        }
+
+        public JavaProcess process() {
+            return process;
+        }
+
+        /** The host id the agent created on its first start. */
+        public String id() throws IOException {
+            return Files.readString(stateDir.resolve("host-id")).strip();
+        }
+    }
+
     /** The appliance image built by appliance/build.sh (path passed by ./carevisor test). */
     public static Path applianceImage() {
         String p = System.getProperty("carevisor.appliance");
@@ -28,21 +70,20 @@ public final class Lab implements AutoCloseable {
 
     private final Path dir;
     private final List<String> managerArgs;
-    private final List<String> agentArgs;
+    private final List<Host> hosts = new ArrayList<>();
+    private final LabNetwork network;
     private JavaProcess manager;
-    private JavaProcess agent;
     private Http http;
     private int managerPort;
     private String agentUrl;
 
-    private Lab(Path dir, List<String> managerArgs, List<String> agentArgs) {
+    private Lab(Path dir, List<String> managerArgs, LabNetwork network) {
         this.dir = dir;
         this.managerArgs = managerArgs;
-        this.agentArgs = agentArgs;
+        this.network = network;
     }
 
-    /** Starts a lab in {@code dir} with the given images in its image library. */
-    public static Lab start(Path dir, int guestPortFrom, Path... images) throws IOException {
+    private static void installImages(Path dir, Path... images) throws IOException {
         Files.createDirectories(dir.resolve("storage/images"));
         for (Path image : images) {
             Path target = dir.resolve("storage/images").resolve(image.getFileName());
@@ -50,20 +91,74 @@ public final class Lab implements AutoCloseable {
                 Files.copy(image, target, StandardCopyOption.REPLACE_EXISTING);
             }
         }
+    }
+
+    /** Starts a lab in {@code dir} with the given images in its image library. */
+    public static Lab start(Path dir, int guestPortFrom, Path... images) throws IOException {
+        installImages(dir, images);
         List<String> m = List.of("--data-dir", dir.resolve("manager").toString(), "--port", "0", "--agent-port", "0",
                 "--guest-port-range", guestPortFrom + "-" + (guestPortFrom + 199), "--host-timeout-ms", "4000");
         List<String> a = new ArrayList<>(List.of("--state-dir", dir.resolve("agent").toString(), "--storage-dir",
                 dir.resolve("storage").toString(), "--port", "0", "--accel", "tcg", "--host-name", "lab-host"));
-        Lab lab = new Lab(dir, m, a);
+        Lab lab = new Lab(dir, m, null);
+        lab.hosts.add(new Host("lab-host", dir.resolve("agent"), a, List.of(), "127.0.0.1"));
+        lab.boot();
+        return lab;
+    }
+
+    /**
+     * Starts a lab of {@code hostCount} hosts, each agent in its own network namespace with its own state
+     * directory, all sharing {@code dir/storage}; creates the bridged network {@code lab} (guests get fixed
+     * addresses, reachable from the test). Needs root ({@link LabNetwork#available()}).
+     */
+    public static Lab cluster(Path dir, int guestPortFrom, int hostCount, Path... images) throws IOException {
+        installImages(dir, images);
+        LabNetwork net = LabNetwork.create(hostCount);
+        List<String> m = List.of("--data-dir", dir.resolve("manager").toString(), "--port", "0", "--agent-port", "0",
+                "--agent-listen", net.managerAddress(), "--guest-port-range", guestPortFrom + "-"
+                        + (guestPortFrom + 199), "--host-timeout-ms", "4000");
+        Lab lab = new Lab(dir, m, net);
+        for (int i = 1; i <= hostCount; i++) {
+            String name = "lab-h" + i;
+            String address = net.hostAddress(i);
+            Path state = dir.resolve("hosts").resolve(name);
+            List<String> a = new ArrayList<>(List.of("--state-dir", state.toString(), "--storage-dir",
+                    dir.resolve("storage").toString(), "--listen", address, "--port", "7701", "--accel", "tcg",
+                    "--host-name", name, "--forward-address", address, "--migration-address", address));
+            lab.hosts.add(new Host(name, state, a, List.of("ip", "netns", "exec", net.namespace(i)), address));
+        }
+        lab.boot();
+        lab.http.post("/api/v1/networks", "{\"name\":\"lab\",\"kind\":\"bridge\",\"bridge\":\""
+                + LabNetwork.vmBridge() + "\",\"cidr\":\"" + net.cidr() + "\",\"gateway\":\""
+                + net.managerAddress() + "\",\"poolFrom\":\"" + net.cidr().replace(".0/24", ".100")
+                + "\",\"poolTo\":\"" + net.cidr().replace(".0/24", ".199") + "\"}").expect(201);
+        return lab;
+    }
+
+    private void boot() throws IOException {
         try {
-            lab.startManager();
-            lab.startAgent();
-            lab.awaitHostConnected();
+            startManager();
+            for (int i = 0; i < hosts.size(); i++) {
+                startAgent(i);
+            }
+            awaitHostConnected();
         } catch (RuntimeException | IOException e) {
-            lab.close();
+            close();
             throw e;
         }
-        return lab;
+    }
+
+    public List<Host> hosts() {
+        return List.copyOf(hosts);
+    }
+
+    public Host host(int i) {
+        return hosts.get(i);
+    }
+
+    /** The lab's network (null for the single-host lab). */
+    public LabNetwork network() {
+        return network;
     }
 
     public Path dir() {
@@ -112,20 +207,43 @@ public final class Lab implements AutoCloseable {
      * join token; later starts use the certificate it keeps.
      */
     public void startAgent() throws IOException {
-        List<String> args = new ArrayList<>(agentArgs);
+        startAgent(0);
+    }
+
+    /** Starts the agent of host {@code i} (0-based). */
+    public void startAgent(int i) throws IOException {
+        Host h = hosts.get(i);
+        List<String> args = new ArrayList<>(h.args);
         args.addAll(List.of("--manager-url", agentUrl));
-        if (!Files.exists(dir.resolve("agent/tls/agent.crt"))) {
+        if (!Files.exists(h.stateDir.resolve("tls/agent.crt"))) {
             JsonNode token = http.post("/api/v1/hosts/join-tokens", "{\"ttlMinutes\":10}").json();
             args.addAll(List.of("--join-token", token.path("token").asText(), "--ca-fingerprint",
                     token.path("caFingerprint").asText()));
         }
-        agent = JavaProcess.start("agent", "org.carevisor.agent.AgentMain", args, dir.resolve("log/agent.log"));
+        String log = hosts.size() == 1 && network == null ? "log/agent.log" : "log/agent-" + h.name + ".log";
+        h.startedAt = java.time.Instant.now();
+        h.process = JavaProcess.start("agent", "org.carevisor.agent.AgentMain", args, dir.resolve(log), h.prefix);
     }
 
-    /** Reconnects a restarted manager's agent (the agent was told the manager's URL at start). */
+    /** Waits until every host of the lab reports to the manager, each agent since its latest start. */
     public void awaitHostConnected() {
-        Poll.until(Duration.ofSeconds(60), "the host to report to the manager (see " + dir.resolve("log") + ")",
-                () -> http.get("/api/v1/health").json().path("hosts").path("connected").asInt() >= 1);
+        Poll.until(Duration.ofSeconds(90), "the hosts to report to the manager (see " + dir.resolve("log") + ")",
+                () -> {
+                    JsonNode list = http.get("/api/v1/hosts").json();
+                    for (Host h : hosts) {
+                        boolean fresh = false;
+                        for (JsonNode x : list) {
+                            if (x.path("name").asText().equals(h.name) && x.path("status").asText().equals("connected")
+                                    && java.time.Instant.parse(x.path("lastSeen").asText()).isAfter(h.startedAt)) {
+                                fresh = true;
+                            }
+                        }
+                        if (!fresh) {
+                            return null;
+                        }
+                    }
+                    return true;
+                });
     }
 
     public JavaProcess manager() {
@@ -133,12 +251,12 @@ public final class Lab implements AutoCloseable {
     }
 
     public JavaProcess agent() {
-        return agent;
+        return hosts.get(0).process;
     }
 
-    /** The agent's API endpoint (its port is chosen at start). */
+    /** The first agent's API endpoint (its port is chosen at start). */
     public String agentEndpoint() throws IOException {
-        return Files.readString(dir.resolve("agent/agent.endpoint")).strip();
+        return Files.readString(hosts.get(0).stateDir.resolve("agent.endpoint")).strip();
     }
 
     /** Creates a VM through the API and waits for the create task; returns the VM. */
@@ -199,22 +317,55 @@ public final class Lab implements AutoCloseable {
         });
     }
 
-    /** Probes the guest service of a running VM. */
+    /** Probes the guest service of a running VM: at its own address on a bridged network, else the forward. */
     public GuestProbe guest(String vm) {
         JsonNode v = vm(vm);
-        return new GuestProbe("127.0.0.1", v.path("guestPort").asInt());
+        for (JsonNode nic : v.path("nics")) {
+            if (nic.hasNonNull("ip")) {
+                return new GuestProbe(nic.path("ip").asText(), 80);
+            }
+        }
+        JsonNode forward = null;
+        for (JsonNode f : v.path("forwards")) {
+            if (f.path("guestPort").asInt() == 80) {
+                forward = f;
+            }
+        }
+        String address = forward == null || forward.path("hostAddress").isNull() ? "127.0.0.1"
+                : forward.path("hostAddress").asText("127.0.0.1");
+        return new GuestProbe(address, v.path("guestPort").asInt());
     }
 
-    /** The QEMU pid the agent recorded for a VM. */
+    /** The QEMU pid an agent recorded for a VM (on whichever host ran it last). */
     public long qemuPid(String vmId) throws IOException {
-        return Long.parseLong(Files.readString(dir.resolve("agent/vms/" + vmId + "/qemu.pid")).strip());
+        Path newest = null;
+        for (Host h : hosts) {
+            Path p = h.stateDir.resolve("vms/" + vmId + "/qemu.pid");
+            if (Files.exists(p) && (newest == null
+                    || Files.getLastModifiedTime(p).compareTo(Files.getLastModifiedTime(newest)) > 0)) {
+                newest = p;
+            }
+        }
+        if (newest == null) {
+            throw new IOException("no host has a QEMU pid file for VM " + vmId);
+        }
+        return Long.parseLong(Files.readString(newest).strip());
+    }
+
+    /** The lab host (by name) that runs a VM now, according to the manager. */
+    public Host hostOf(String vm) {
+        String name = vm(vm).path("host").asText();
+        return hosts.stream().filter(h -> h.name.equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError("VM " + vm + " is on unknown host " + name));
     }
 
     @Override
     public void close() {
         try {
-            if (agent != null) {
-                agent.close();
+            for (Host h : hosts) {
+                if (h.process != null) {
+                    h.process.close();
+                }
             }
             if (manager != null) {
                 manager.close();
@@ -223,6 +374,9 @@ public final class Lab implements AutoCloseable {
             Thread.currentThread().interrupt();
         } finally {
             QemuProcesses.killAll(dir.toString());
+            if (network != null) {
+                network.close();
+            }
             keepLogs();
         }
     }

@@ -40,6 +40,23 @@ public final class QemuProcesses {
         return pids;
     }
 
+    /** PIDs of QEMU processes only (not their wrappers) whose command line mentions {@code marker}. */
+    public static List<Long> qemus(String marker) {
+        List<Long> out = new ArrayList<>();
+        for (long pid : find(marker)) {
+            try {
+                String cmd = new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline")),
+                        StandardCharsets.UTF_8);
+                if (cmd.split("\0", 2)[0].contains("qemu-system")) {
+                    out.add(pid);
+                }
+            } catch (IOException e) {
+                // ended meanwhile
+            }
+        }
+        return out;
+    }
+
     /** Kills every QEMU whose command line mentions {@code marker}; returns how many there were. */
     public static int killAll(String marker) {
         List<Long> pids = find(marker);
