@@ -471,9 +471,11 @@ public final class VmSupervisor {
             QmpClient client = launcher.awaitMonitor(process, socket -> connect(gen));
             attach(gen, client, true);
             // late-block-activate: the destination takes the disks' write locks only when it is activated, so
-            // until then the source can always be resumed (QEMU 7.2 verified; see docs/decisions.md)
+            // until then the source can always be resumed (QEMU 7.2 verified; see docs/decisions.md). No
+            // return-path: the source would wait for the destination to load the device state while the guest
+            // is paused; the manager checks the destination's own status before activating it instead.
             client.execute("migrate-set-capabilities", capabilities(Map.of("events", true,
-                    "late-block-activate", true, "return-path", true)));
+                    "late-block-activate", true)));
             String uri = listen(client, address, portFrom, portTo);
             synchronized (lock) {
                 reason = "waiting for the migration stream on " + uri;
@@ -604,7 +606,7 @@ public final class VmSupervisor {
         host.onChange().run();
         try {
             client.execute("migrate-set-capabilities", capabilities(Map.of("events", true,
-                    "auto-converge", request.autoConverge(), "return-path", true)));
+                    "auto-converge", request.autoConverge())));
             Map<String, Object> parameters = new java.util.HashMap<>();
             if (request.maxBandwidthBytes() > 0) {
                 parameters.put("max-bandwidth", request.maxBandwidthBytes());

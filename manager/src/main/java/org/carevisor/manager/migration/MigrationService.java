@@ -296,9 +296,10 @@ public final class MigrationService {
                         + (st.error() == null ? "" : ": " + st.error());
                 throw fail(m, vm, actor, ctx, st, why, cancelled, reason);
             }
-            repo.figures(m.id(), st.downtimeMs(), st.totalTimeMs(), st.transferredBytes(), st.passes());
-            ctx.progress(95, "memory copied; activating the VM on " + plan.destHostName());
+            // the guest is paused now: activate the destination first, book-keeping afterwards
             VmStatus destStatus = switchOver(m, vm, src, dst, before == VmState.RUNNING, actor, ctx, st, reason);
+            repo.figures(m.id(), st.downtimeMs(), st.totalTimeMs(), st.transferredBytes(), st.passes());
+            ctx.progress(97, "running on " + plan.destHostName() + "; handing over");
             handOver(m, vm, plan.destHostId(), destStatus, actor, ctx.taskId(), st, reason);
             finishSource(m, src, vm);
             ctx.message("VM " + vm.name() + " moved live from " + srcName + " to " + plan.destHostName() + " in "
