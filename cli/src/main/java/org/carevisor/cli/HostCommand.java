@@ -133,11 +133,9 @@ final class HostCommand implements Runnable {
         @Parameters(paramLabel = "HOST", description = "host id or name")
         String host;
 
-        @picocli.CommandLine.Option(names = "--reason", description = "kept in the audit trail")
-        String reason;
-
         @Override
         public void run() {
+            String reason = parent.root.reason;
             ApiClient api = parent.root.api();
             String path = "/api/v1/hosts/" + Format.path(host);
             if (reason != null) {
@@ -220,9 +218,6 @@ final class HostCommand implements Runnable {
             @Parameters(paramLabel = "HOST", description = "host id or name")
             String host;
 
-            @picocli.CommandLine.Option(names = "--reason", description = "kept in the audit trail, e.g. the change ticket")
-            String reason;
-
             @picocli.CommandLine.Mixin
             VmCommand.WaitOptions wait = new VmCommand.WaitOptions();
 
@@ -230,8 +225,8 @@ final class HostCommand implements Runnable {
             public void run() {
                 CarevisorCli root = parent.parent.root;
                 com.fasterxml.jackson.databind.node.ObjectNode b = ApiClient.json().createObjectNode();
-                if (reason != null) {
-                    b.put("reason", reason);
+                if (root.reason != null) {
+                    b.put("reason", root.reason);
                 }
                 Tasks.follow(root, root.api().post("/api/v1/hosts/" + Format.path(host) + "/maintenance", b),
                         !wait.noWait, wait.limit());

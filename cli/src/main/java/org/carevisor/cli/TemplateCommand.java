@@ -108,8 +108,9 @@ final class TemplateCommand implements Runnable {
     }
 
     @Command(name = "qualify", mixinStandardHelpOptions = true,
-            description = "Qualify a draft template: the SHA-256 of every base image is recorded and verified before"
-                    + " every deployment.")
+            description = {"Qualify a draft template: the SHA-256 of every base image is recorded and verified before"
+                    + " every deployment.", "Example: carevisor template qualify ehr-master --sign approved \\",
+                    "           --reason \"IQ/OQ report 2026-11\""})
     static final class Qualify implements Runnable {
         @ParentCommand
         TemplateCommand parent;
@@ -117,8 +118,8 @@ final class TemplateCommand implements Runnable {
         @Parameters(paramLabel = "TEMPLATE")
         String template;
 
-        @Option(names = "--reason", description = "kept in the audit trail, e.g. \"IQ/OQ report 2026-11\"")
-        String reason;
+        @Mixin
+        SignOptions sign = new SignOptions();
 
         @Mixin
         VmCommand.WaitOptions wait = new VmCommand.WaitOptions();
@@ -126,7 +127,7 @@ final class TemplateCommand implements Runnable {
         @Override
         public void run() {
             JsonNode task = parent.root.api().post("/api/v1/templates/" + Format.path(template) + "/qualify",
-                    ApiClient.json().createObjectNode().put("reason", reason));
+                    sign.body(parent.root));
             Tasks.follow(parent.root, task, !wait.noWait, wait.limit());
         }
     }
@@ -140,13 +141,13 @@ final class TemplateCommand implements Runnable {
         @Parameters(paramLabel = "TEMPLATE")
         String template;
 
-        @Option(names = "--reason")
-        String reason;
+        @Mixin
+        SignOptions sign = new SignOptions();
 
         @Override
         public void run() {
             JsonNode t = parent.root.api().post("/api/v1/templates/" + Format.path(template) + "/retire",
-                    ApiClient.json().createObjectNode().put("reason", reason));
+                    sign.body(parent.root));
             if (parent.root.json) {
                 parent.root.printJson(t);
             } else {
@@ -165,12 +166,18 @@ final class TemplateCommand implements Runnable {
         String template;
 
         @Mixin
+        SignOptions sign = new SignOptions();
+
+        @Mixin
         VmCommand.WaitOptions wait = new VmCommand.WaitOptions();
 
         @Override
         public void run() {
-            Tasks.follow(parent.root, parent.root.api().delete("/api/v1/templates/" + Format.path(template)),
-                    !wait.noWait, wait.limit());
+            String path = "/api/v1/templates/" + Format.path(template);
+            ObjectNode signature = sign.signature(parent.root);
+            JsonNode task = signature == null ? parent.root.api().delete(path) : parent.root.api().deleteWithBody(path,
+                    ApiClient.json().createObjectNode().set("signature", signature));
+            Tasks.follow(parent.root, task, !wait.noWait, wait.limit());
         }
     }
 

@@ -35,9 +35,6 @@ final class VmClusterCommands {
         @Option(names = "--auto-converge", negatable = true, description = "slow a busy guest down so the copy finishes")
         Boolean autoConverge;
 
-        @Option(names = "--reason", description = "kept in the audit trail")
-        String reason;
-
         @picocli.CommandLine.Mixin
         VmCommand.WaitOptions wait = new VmCommand.WaitOptions();
 
@@ -56,8 +53,8 @@ final class VmClusterCommands {
             if (autoConverge != null) {
                 b.put("autoConverge", autoConverge);
             }
-            if (reason != null) {
-                b.put("reason", reason);
+            if (parent.root.reason != null) {
+                b.put("reason", parent.root.reason);
             }
             Tasks.follow(parent.root, parent.root.api().post("/api/v1/vms/" + Format.path(vm) + "/migrate", b),
                     !wait.noWait, wait.limit());

@@ -59,16 +59,29 @@ final class VmCommand implements Runnable {
                 root.printJson(vms);
                 return;
             }
-            Table t = new Table("NAME", "STATE", "DESIRED", "CPUS", "MEMORY", "HOST", "GUEST PORT", "REASON");
+            Table t = new Table("NAME", "STATE", "DESIRED", "CPUS", "MEMORY", "HOST", "GUEST", "REASON");
             for (JsonNode v : vms) {
                 String lifecycle = v.path("lifecycle").asText("ready");
                 t.row(v.path("name").asText(), v.path("state").asText() + (lifecycle.equals("ready") ? ""
                                 : " (" + lifecycle + ")"), v.path("powerState").asText(),
                         v.path("cpus").asInt(), v.path("memoryMiB").asInt() + " MiB", v.path("host").asText("-"),
-                        v.hasNonNull("guestPort") ? v.path("guestPort").asInt() : null,
+                        guest(v),
                         shorten(v.path("stateReason").asText(""), 60));
             }
             t.print(root.out);
+        }
+
+        /** Where the guest's service is reached: a forwarded host port, or the guest's own address. */
+        private static String guest(JsonNode v) {
+            if (v.hasNonNull("guestPort")) {
+                return "port " + v.path("guestPort").asInt();
+            }
+            for (JsonNode nic : v.path("nics")) {
+                if (nic.hasNonNull("ip")) {
+                    return nic.path("ip").asText();
+                }
+            }
+            return null;
         }
     }
 
@@ -318,9 +331,16 @@ final class VmCommand implements Runnable {
         @Option(names = {"--memory", "--memory-mib"}, paramLabel = "MiB", description = "memory in MiB")
         Integer memory;
 
+        @Option(names = "--gxp", negatable = true, description = "mark the VM GxP-relevant (changes need a reason,"
+                + " deleting and archiving a signature), or not (--no-gxp)")
+        Boolean gxp;
+
         @Override
         public void run() {
             ObjectNode body = ApiClient.json().createObjectNode();
+            if (gxp != null) {
+                body.put("gxp", gxp);
+            }
             if (name != null) {
                 body.put("name", name);
             }
@@ -334,14 +354,14 @@ final class VmCommand implements Runnable {
                 body.put("memoryMiB", memory);
             }
             if (body.isEmpty()) {
-                throw new CliException(ExitCodes.USAGE, "nothing to change; give --name, --description, --cpus or --memory");
+                throw new CliException(ExitCodes.USAGE, "nothing to change; give --name, --description, --cpus, --memory or --[no-]gxp");
             }
             JsonNode v = parent.root.api().patch("/api/v1/vms/" + Format.path(vm), body);
             if (parent.root.json) {
                 parent.root.printJson(v);
             } else {
                 parent.root.out.println("VM " + v.path("name").asText() + ": " + v.path("cpus").asInt() + " vCPU(s), "
-                        + v.path("memoryMiB").asInt() + " MiB");
+                        + v.path("memoryMiB").asInt() + " MiB" + (v.path("gxp").asBoolean() ? ", GxP" : ""));
             }
         }
     }
@@ -359,11 +379,17 @@ final class VmCommand implements Runnable {
         boolean force;
 
         @picocli.CommandLine.Mixin
+        SignOptions sign = new SignOptions();
+
+        @picocli.CommandLine.Mixin
         WaitOptions wait = new WaitOptions();
 
         @Override
         public void run() {
-            JsonNode task = parent.root.api().delete("/api/v1/vms/" + Format.path(vm) + (force ? "?force=true" : ""));
+            String path = "/api/v1/vms/" + Format.path(vm) + (force ? "?force=true" : "");
+            ObjectNode signature = sign.signature(parent.root);
+            JsonNode task = signature == null ? parent.root.api().delete(path) : parent.root.api().deleteWithBody(path,
+                    ApiClient.json().createObjectNode().set("signature", signature));
             Tasks.follow(parent.root, task, !wait.noWait, wait.limit());
         }
     }

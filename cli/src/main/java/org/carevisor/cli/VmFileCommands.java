@@ -107,8 +107,8 @@ final class VmFileCommands {
         @Parameters(paramLabel = "VM")
         String vm;
 
-        @Option(names = "--reason", description = "kept in the audit trail")
-        String reason;
+        @Mixin
+        SignOptions sign = new SignOptions();
 
         @Mixin
         VmCommand.WaitOptions wait = new VmCommand.WaitOptions();
@@ -116,7 +116,7 @@ final class VmFileCommands {
         @Override
         public void run() {
             Tasks.follow(parent.root, parent.root.api().post("/api/v1/vms/" + Format.path(vm) + "/archive",
-                    ApiClient.json().createObjectNode().put("reason", reason)), !wait.noWait, wait.limit());
+                    sign.body(parent.root)), !wait.noWait, wait.limit());
         }
     }
 

@@ -26,11 +26,18 @@ class CliIT extends ApplianceLabTest {
 
 
 
+    private String token;
+
     Run cli(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         CarevisorCli root = new CarevisorCli(new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8));
+        if (token == null) {
+            token = lab.login(org.carevisor.testkit.Lab.ADMIN, org.carevisor.testkit.Lab.ADMIN_PASSWORD);
+        }
+        root.token(token).passwords(prompt -> org.carevisor.testkit.Lab.ADMIN_PASSWORD)
+                .sessionFile(dir.resolve("cli-session"));
         String[] full = new String[args.length + 2];
         full[0] = "--url";
         full[1] = lab.managerUrl();
@@ -90,7 +97,10 @@ class CliIT extends ApplianceLabTest {
         Run made = cli("template", "create", "cli-master", "--guest-os", "busybox", "--description", "CLI master");
         assertThat(made.code()).as(made.err()).isZero();
         assertThat(made.out()).contains("template cli-master v1 made from VM cli-master");
-        Run qualified = cli("template", "qualify", "cli-master", "--reason", "OQ-17");
+        Run unsigned = cli("template", "qualify", "cli-master", "--reason", "OQ-17");
+        assertThat(unsigned.code()).isEqualTo(ExitCodes.FORBIDDEN);
+        assertThat(unsigned.err()).contains("signature", "--sign");
+        Run qualified = cli("template", "qualify", "cli-master", "--reason", "OQ-17", "--sign", "approved");
         assertThat(qualified.code()).as(qualified.err()).isZero();
         assertThat(cli("template", "list").out()).contains("cli-master", "qualified", "busybox");
         Run deployed = cli("template", "deploy", "cli-master", "cli-clone", "--start");
@@ -108,7 +118,10 @@ class CliIT extends ApplianceLabTest {
         assertThat(taken.code()).isEqualTo(ExitCodes.CONFLICT);
         assertThat(taken.err()).contains("snapshot-name-taken");
 
-        Run inUse = cli("template", "delete", "cli-master");
+        Run noReason = cli("template", "delete", "cli-master");
+        assertThat(noReason.code()).as("a qualified template needs a reason").isEqualTo(ExitCodes.INVALID);
+        assertThat(noReason.err()).contains("reason");
+        Run inUse = cli("template", "delete", "cli-master", "--reason", "clean-up");
         assertThat(inUse.code()).isEqualTo(ExitCodes.CONFLICT);
         assertThat(inUse.err()).contains("cli-clone");
         assertThat(cli("vm", "poweroff", "cli-clone").code()).isZero();

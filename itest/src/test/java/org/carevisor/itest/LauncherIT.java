@@ -78,7 +78,15 @@ class LauncherIT {
         Run created = carevisor("vm", "create", "lab-01", "--image", "carevisor-appliance", "--memory", "128",
                 "--start");
         assertThat(created.code()).as(created.output()).isZero();
-        Http api = new Http("http://127.0.0.1:" + port);
+        // the first up created the administrator with a generated password and logged the CLI in
+        Path password = dir.resolve("var/manager/initial-admin-password");
+        assertThat(up.output()).contains("created the administrator 'admin'", password.toString());
+        assertThat(java.nio.file.Files.getPosixFilePermissions(password))
+                .containsExactlyInAnyOrder(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
+                        java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
+        assertThat(new Http("http://127.0.0.1:" + port).get("/api/v1/vms").status()).isEqualTo(401);
+        Http api = new Http("http://127.0.0.1:" + port).login("admin", Files.readString(password).strip());
+        assertThat(carevisor("whoami").output()).contains("admin");
         int guestPort = api.get("/api/v1/vms/lab-01").json().path("guestPort").asInt();
         GuestProbe guest = new GuestProbe("127.0.0.1", guestPort);
         GuestProbe.Status first = guest.awaitReady(Duration.ofSeconds(90));

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.carevisor.testkit.GuestProbe;
 import org.carevisor.testkit.Http;
+import org.carevisor.testkit.Lab;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -69,12 +70,24 @@ class TemplateIT extends ApplianceLabTest {
         assertThat(inUse.json().path("detail").asText()).contains("clone-1", "clone-2");
 
         // Qualification records the base image's SHA-256.
-        assertThat(lab.run("/api/v1/templates/master/qualify", "{\"reason\":\"IQ/OQ passed\"}").path("state").asText())
-                .isEqualTo("succeeded");
+        // marking it qualified is a critical action: without a signature (or with a wrong password) it is refused
+        Http.Response unsigned = lab.api().post("/api/v1/templates/master/qualify", "{\"reason\":\"IQ/OQ passed\"}");
+        assertThat(unsigned.status()).isEqualTo(403);
+        assertThat(unsigned.json().path("code").asText()).isEqualTo("signature-required");
+        assertThat(lab.api().post("/api/v1/templates/master/qualify", "{\"reason\":\"IQ/OQ passed\","
+                + Lab.signature("approved").replace(Lab.ADMIN_PASSWORD, "wrong")).status()).isEqualTo(403);
+        assertThat(lab.api().get("/api/v1/templates/master@1").json().path("state").asText()).isEqualTo("draft");
+        assertThat(lab.run("/api/v1/templates/master/qualify", "{\"reason\":\"IQ/OQ passed\","
+                + Lab.signature("approved") + "}").path("state").asText()).isEqualTo("succeeded");
+        JsonNode signed = lab.api().get("/api/v1/audit?action=template.qualify&limit=1").json().get(0);
+        assertThat(signed.path("signature").path("printedName").asText()).isEqualTo("Administrator");
+        assertThat(signed.path("signature").path("meaning").asText()).isEqualTo("approved");
+        assertThat(signed.path("reason").asText()).contains("IQ/OQ passed");
         JsonNode qualified = lab.api().get("/api/v1/templates/master@1").json();
         assertThat(qualified.path("state").asText()).isEqualTo("qualified");
         assertThat(qualified.path("disks").get(0).path("sha256").asText()).isEqualTo(sha256(base));
-        Http.Response again = lab.api().post("/api/v1/templates/master/qualify", null);
+        Http.Response again = lab.api().post("/api/v1/templates/master/qualify", "{\"reason\":\"again\","
+                + Lab.signature("approved") + "}");
         assertThat(again.status()).as("a qualified template cannot be qualified again").isEqualTo(409);
         assertThat(again.json().path("code").asText()).isEqualTo("template-state");
 
@@ -120,7 +133,8 @@ class TemplateIT extends ApplianceLabTest {
         assertThat(retired.status()).isEqualTo(409);
         assertThat(retired.json().path("code").asText()).isEqualTo("template-retired");
         assertThat(lab.vm("clone-2").path("state").asText()).isEqualTo("running");
-        assertThat(lab.api().post("/api/v1/templates/master@1/qualify", null).status()).isEqualTo(409);
+        assertThat(lab.api().post("/api/v1/templates/master@1/qualify", "{" + Lab.signature("approved") + "}")
+                .status()).isEqualTo(409);
 
         // Cloning: refused while the source runs; a stopped VM is copied with a new identity.
         Http.Response running = lab.api().post("/api/v1/vms/clone-2/clone", "{\"name\":\"copy-1\"}");

@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import org.carevisor.testkit.Lab;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -25,7 +26,10 @@ import org.openqa.selenium.support.ui.ExpectedConditions;
 import org.openqa.selenium.support.ui.Select;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
-/** The web console in a real headless Chromium: create, watch, console, errors, power off, delete. */
+/**
+ * The web console in a real headless Chromium: login (wrong password refused), create, watch, console, errors,
+ * power off, logout (the data disappears, a reload stays logged out), login again, delete.
+ */
 class WebConsoleIT extends ApplianceLabTest {
     private WebDriver browser;
 
@@ -77,10 +81,72 @@ class WebConsoleIT extends ApplianceLabTest {
         });
     }
 
+    private Object script(String js) {
+        return ((JavascriptExecutor) browser).executeScript(js);
+    }
+
+    private boolean displayed(String id) {
+        return browser.findElement(By.id(id)).isDisplayed();
+    }
+
+    /** Fills in and submits the login form (once it is shown). */
+    private void logIn(String user, String password) {
+        waitUpTo(Duration.ofSeconds(20)).until(ExpectedConditions.visibilityOfElementLocated(By.id("login-user")));
+        WebElement u = browser.findElement(By.id("login-user"));
+        u.clear();
+        u.sendKeys(user);
+        WebElement p = browser.findElement(By.id("login-password"));
+        p.clear();
+        p.sendKeys(password);
+        browser.findElement(By.id("login-submit")).click();
+    }
+
+    /** Logs in as the lab's administrator and waits for the console with the user line. */
+    private void logInAsAdmin() {
+        logIn("admin", Lab.ADMIN_PASSWORD);
+        waitUpTo(Duration.ofSeconds(20)).until(ExpectedConditions.visibilityOfElementLocated(By.id("vms")));
+        waitUpTo(Duration.ofSeconds(10)).until(ExpectedConditions.textToBePresentInElementLocated(By.id("whoami"),
+                "roles"));
+        assertThat(browser.findElement(By.id("whoami")).getText()).contains("admin");
+        assertThat(displayed("login-user")).isFalse();
+        assertThat(displayed("logout")).isTrue();
+    }
+
+    /** The login form is shown, and nothing of the console: no user line, no tables, no data in the page. */
+    private void assertLoggedOut() {
+        waitUpTo(Duration.ofSeconds(10)).until(ExpectedConditions.visibilityOfElementLocated(By.id("login-user")));
+        assertThat(displayed("login-password")).isTrue();
+        assertThat(displayed("login-submit")).isTrue();
+        assertThat(displayed("vms")).as("VM list").isFalse();
+        assertThat(displayed("hosts")).as("host list").isFalse();
+        assertThat(displayed("whoami")).as("user line").isFalse();
+        assertThat(browser.findElements(By.cssSelector("#vms tbody tr"))).as("VM rows in the page").isEmpty();
+        assertThat(script("return sessionStorage.getItem('carevisor.token')")).as("token in sessionStorage").isNull();
+    }
+
     @Test
     void operatorManagesAVmFromTheBrowser() throws Exception {
         browser.get(lab.managerUrl() + "/");
+
+        // Without a login there is only the login form.
+        waitUpTo(Duration.ofSeconds(20)).until(ExpectedConditions.visibilityOfElementLocated(By.id("login-user")));
+        assertThat(displayed("vms")).isFalse();
+
+        // A wrong password is refused with an explanation.
+        logIn("admin", Lab.ADMIN_PASSWORD + "-not");
+        waitUpTo(Duration.ofSeconds(20)).until(ExpectedConditions.visibilityOfElementLocated(By.id("login-error")));
+        assertThat(browser.findElement(By.id("login-error")).getText()).containsIgnoringCase("wrong");
+        assertThat(displayed("vms")).isFalse();
+        assertThat(script("return sessionStorage.getItem('carevisor.token')")).isNull();
+
+        // The right one opens the console; the user line names the user and their roles.
+        logInAsAdmin();
+        assertThat(browser.findElement(By.id("login-error")).isDisplayed()).isFalse();
+        assertThat((String) script("return sessionStorage.getItem('carevisor.token')")).isNotBlank();
+        assertThat(browser.manage().getCookies()).as("the token is not a cookie").isEmpty();
         waitUpTo(Duration.ofSeconds(20)).until(ExpectedConditions.textToBePresentInElementLocated(By.id("health"), "ok"));
+        waitUpTo(Duration.ofSeconds(20)).until(ExpectedConditions.textToBePresentInElementLocated(By.id("hosts"),
+                "lab-host"));
         assertThat(browser.findElement(By.id("hosts")).getText()).contains("lab-host", "connected", "tcg");
 
         // Create and start a VM through the form.
@@ -110,12 +176,29 @@ class WebConsoleIT extends ApplianceLabTest {
         waitUpTo(Duration.ofSeconds(10)).until(ExpectedConditions.textToBePresentInElementLocated(By.id("message"),
                 "already exists"));
 
-        // Power off, then delete (confirming the dialog).
+        // Power off.
         clickAction("web-1", "power off");
         waitUpTo(Duration.ofSeconds(60)).until(d -> "stopped".equals(cell("web-1", 2)));
+
+        // Log out: the login form is back, the VM list (with web-1) and the console are gone, and stay gone:
+        // no refresh brings them back, nor does reloading the page.
+        browser.findElement(By.id("logout")).click();
+        assertLoggedOut();
+        assertThat(displayed("console")).isFalse();
+        Thread.sleep(2500); // more than one refresh period
+        assertLoggedOut();
+        assertThat(cell("web-1", 1)).isNull();
+        browser.navigate().refresh();
+        assertLoggedOut();
+
+        // Log in again, then delete (confirming the dialog).
+        logInAsAdmin();
+        waitUpTo(Duration.ofSeconds(20)).until(d -> "stopped".equals(cell("web-1", 2)));
         clickAction("web-1", "delete");
         waitUpTo(Duration.ofSeconds(5)).until(ExpectedConditions.alertIsPresent()).accept();
         waitUpTo(Duration.ofSeconds(60)).until(d -> cell("web-1", 1) == null);
+        waitUpTo(Duration.ofSeconds(10)).until(ExpectedConditions.textToBePresentInElementLocated(By.id("tasks"),
+                "vm.delete"));
         assertThat(browser.findElement(By.id("tasks")).getText()).contains("vm.delete", "succeeded");
     }
 }

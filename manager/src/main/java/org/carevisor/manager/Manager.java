@@ -6,7 +6,15 @@ import java.util.concurrent.Executors;
 import org.carevisor.manager.api.ApiRoutes;
 import org.carevisor.manager.api.ApiServer;
 import org.carevisor.manager.audit.Actor;
+import org.carevisor.manager.api.Guard;
+import org.carevisor.manager.api.SecurityRoutes;
+import org.carevisor.manager.audit.AuditCheckpoints;
 import org.carevisor.manager.audit.AuditLog;
+import org.carevisor.manager.audit.AuditReviews;
+import org.carevisor.manager.audit.AuditVerifier;
+import org.carevisor.manager.auth.AuthService;
+import org.carevisor.manager.auth.UserRepository;
+import org.carevisor.manager.auth.UserService;
 import org.carevisor.manager.db.Database;
 import org.carevisor.manager.host.AgentClient;
 import org.carevisor.manager.host.HostBoard;
@@ -58,11 +66,13 @@ public final class Manager implements AutoCloseable {
     private final ManagerPki pki;
     private final org.carevisor.manager.migration.Balancer balancer;
     private final java.util.concurrent.ScheduledExecutorService timers;
+    private final AuditCheckpoints checkpoints;
 
     private Manager(Database db, TaskService tasks, Reconciler reconciler, ApiServer api, ExecutorService background,
                     VmService vms, AgentListener agentListener, ManagerPki pki,
                     org.carevisor.manager.migration.Balancer balancer,
-                    java.util.concurrent.ScheduledExecutorService timers) {
+                    java.util.concurrent.ScheduledExecutorService timers, AuditCheckpoints checkpoints) {
+        this.checkpoints = checkpoints;
         this.db = db;
         this.tasks = tasks;
         this.reconciler = reconciler;
@@ -133,11 +143,24 @@ public final class Manager implements AutoCloseable {
                 new EnrollmentService(db.jdbi(), joinTokens, pki, audit), ingest, db.jdbi());
         HostService hostService = new HostService(db.jdbi(), hostRepo, board, vmRepo, pki, audit, agents, clusterRepo);
         ClusterService clusterService = new ClusterService(clusterRepo, hostRepo, vmRepo, audit);
+        UserRepository userRepo = new UserRepository(db.jdbi());
+        AuthService auth = new AuthService(userRepo, audit);
+        Guard guard = new Guard(auth, audit, vms, hostService, clusterService, tasks, templates);
+        UserService users = new UserService(userRepo, auth, audit, guard::resolveScope);
+        String initial = System.getenv("CAREVISOR_ADMIN_PASSWORD");
+        users.bootstrap(initial != null ? initial : System.getProperty("carevisor.admin-password"),
+                "the manager's standard output");
+        AuditCheckpoints checkpoints = new AuditCheckpoints(audit, pki.identity().key(), pki.identity().certificate(),
+                () -> auth.settings().checkpointSeconds());
+        AuditVerifier verifier = new AuditVerifier(audit, pki.ca().certificate());
+        SecurityRoutes securityRoutes = new SecurityRoutes(auth, users, audit, verifier, checkpoints,
+                new AuditReviews(audit, verifier));
         ApiServer api = ApiServer.start(config.listenAddress(), config.port(),
                 new ApiRoutes(vms, power, tasks, hostRepo, board, images, audit, db, VERSION, templates,
                         snapshots, transfer, new HostAdminRoutes(joinTokens, pki, hostService, config,
                         agentListener, clusterService), new ClusterRoutes(clusterService, hostService, hostRepo,
-                        networks, rules, placement, migrations, maintenance, balancer, tasks, vmRepo), placement));
+                        networks, rules, placement, migrations, maintenance, balancer, tasks, vmRepo), placement,
+                        securityRoutes), guard);
         reconciler.start();
         balancer.start();
         java.util.concurrent.ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
@@ -156,7 +179,8 @@ public final class Manager implements AutoCloseable {
         LOG.info("manager {} listening on http://{}:{}/ (database: {}); agents connect to https://{}:{} "
                         + "(CA {}); {} interrupted task(s) marked failed", VERSION, config.listenAddress(), api.port(),
                 db.product(), config.agentListen(), agentListener.port(), pki.caFingerprint(), interrupted);
-        return new Manager(db, tasks, reconciler, api, background, vms, agentListener, pki, balancer, timers);
+        return new Manager(db, tasks, reconciler, api, background, vms, agentListener, pki, balancer, timers,
+                checkpoints);
     }
 
     private static String version() {
@@ -189,6 +213,7 @@ public final class Manager implements AutoCloseable {
         reconciler.close();
         tasks.close();
         background.shutdownNow();
+        checkpoints.close();
         db.close();
     }
 }

@@ -18,6 +18,50 @@ public final class ManagerMain {
                 java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
+    /**
+     * {@code emergency-access --user NAME --reason TEXT [manager options]}: break-glass access on the manager's
+     * machine while the manager is stopped (see docs/operations.md). Prints a one-time password.
+     */
+    static int emergencyAccess(String[] args) {
+        String user = "emergency";
+        String reason = null;
+        java.util.List<String> rest = new java.util.ArrayList<>();
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--user" -> user = args[++i];
+                case "--reason" -> reason = args[++i];
+                default -> rest.add(args[i]);
+            }
+        }
+        if (reason == null || reason.isBlank()) {
+            System.err.println("carevisor-manager emergency-access: --reason is required (it is kept in the audit trail)");
+            return 2;
+        }
+        try {
+            ManagerConfig config = ManagerConfig.parse(rest.toArray(String[]::new), System.getenv());
+            try (org.carevisor.manager.db.Database db = org.carevisor.manager.db.Database.open(config.dbUrl(),
+                    config.dbUser(), config.dbPassword())) {
+                org.carevisor.manager.audit.AuditLog audit = new org.carevisor.manager.audit.AuditLog(db.jdbi());
+                org.carevisor.manager.auth.UserRepository repo = new org.carevisor.manager.auth.UserRepository(db.jdbi());
+                org.carevisor.manager.auth.UserService users = new org.carevisor.manager.auth.UserService(repo,
+                        new org.carevisor.manager.auth.AuthService(repo, audit), audit, s -> {
+                            throw new IllegalArgumentException(s);
+                        });
+                users.bootstrap(null, "the console");
+                String password = users.emergencyAccess(user, reason);
+                System.out.println("Emergency access for user '" + user + "': one-time password " + password);
+                System.out.println("It must be changed at the first login. This access is recorded in the audit trail"
+                        + " (user.emergency-access) and must be reviewed.");
+                return 0;
+            }
+        } catch (RuntimeException e) {
+            String m = String.valueOf(e.getMessage());
+            System.err.println("carevisor-manager emergency-access: " + (m.contains("Database may be already in use")
+                    || m.contains("locked") ? "the database is in use: stop the manager first" : m));
+            return 1;
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         System.setProperty("carevisor.component", "manager");
         if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h"))) {
@@ -37,6 +81,10 @@ public final class ManagerMain {
                       --agent-port N                agent listener port (0: any free)          [7702]
                       --agent-names A,B             more names/addresses agents use for the manager
                     Every option can also be set as CAREVISOR_MANAGER_<OPTION> (e.g. CAREVISOR_MANAGER_DB_URL).""");
+            return;
+        }
+        if (args.length > 0 && args[0].equals("emergency-access")) {
+            System.exit(emergencyAccess(java.util.Arrays.copyOfRange(args, 1, args.length)));
             return;
         }
         ManagerConfig config;

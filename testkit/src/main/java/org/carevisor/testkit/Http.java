@@ -26,9 +26,54 @@ public final class Http {
     private static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
 
     private final String base;
+    private final java.util.Map<String, String> headers;
 
     public Http(String base) {
+        this(base, java.util.Map.of());
+    }
+
+    private Http(String base, java.util.Map<String, String> headers) {
         this.base = base.replaceAll("/+$", "");
+        this.headers = java.util.Map.copyOf(headers);
+    }
+
+    /** A client that sends {@code name: value} with every request. */
+    public Http withHeader(String name, String value) {
+        java.util.Map<String, String> h = new java.util.HashMap<>(headers);
+        if (value == null) {
+            h.remove(name);
+        } else {
+            h.put(name, value);
+        }
+        return new Http(base, h);
+    }
+
+    /** A client that authenticates with a bearer token (session or API token). */
+    public Http withToken(String token) {
+        return withHeader("Authorization", token == null ? null : "Bearer " + token);
+    }
+
+    /** A client that sends no credentials. */
+    public Http anonymous() {
+        return withHeader("Authorization", null);
+    }
+
+    /** Logs in and returns a client with the session token; fails on anything but 201. */
+    public Http login(String username, String password) {
+        Response r = post("/api/v1/auth/login", "{\"username\":" + quote(username) + ",\"password\":"
+                + quote(password) + "}");
+        if (r.status() != 201) {
+            throw new IllegalStateException("login of " + username + " failed: " + r.status() + " " + r.text());
+        }
+        return anonymous().withToken(r.json().path("token").asText());
+    }
+
+    private static String quote(String s) {
+        try {
+            return JSON.writeValueAsString(s);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     public Response get(String path) {
@@ -50,6 +95,7 @@ public final class Http {
     public Response send(String method, String path, String body) {
         try {
             HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30));
+            headers.forEach(b::header);
             if (body != null) {
                 b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body));
             } else {

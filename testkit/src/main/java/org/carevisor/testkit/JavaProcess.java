@@ -35,12 +35,20 @@ public final class JavaProcess implements AutoCloseable {
      */
     public static JavaProcess start(String component, String mainClass, List<String> args, Path log,
                                     List<String> prefix) throws IOException {
+        return start(component, mainClass, args, log, prefix, java.util.Map.of());
+    }
+
+    /** The same with extra environment variables. */
+    public static JavaProcess start(String component, String mainClass, List<String> args, Path log,
+                                    List<String> prefix, java.util.Map<String, String> env) throws IOException {
         List<String> cmd = new ArrayList<>(prefix);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmOptions(component));
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
         cmd.addAll(args);
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().putAll(env);
+        Process p = pb.redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         return new JavaProcess(p, log);

@@ -16,6 +16,10 @@ import java.util.List;
  * the lab stops them, kills every QEMU process started under its directory and removes its network.
  */
 public final class Lab implements AutoCloseable {
+    /** The lab manager's first administrator. */
+    public static final String ADMIN = "admin";
+    /** Its password (given to the manager as CAREVISOR_ADMIN_PASSWORD on its first start). */
+    public static final String ADMIN_PASSWORD = "lab-admin-Secret-2026";
     /** One host of the lab: its agent's state directory, options and process. */
     public static final class Host {
         private final String name;
@@ -165,8 +169,30 @@ public final class Lab implements AutoCloseable {
         return dir;
     }
 
+    /** The API as the lab's administrator ({@link #ADMIN}, logged in when the manager started). */
     public Http api() {
         return http;
+    }
+
+    /** The JSON field of an electronic signature by the lab's administrator with {@code meaning}. */
+    public static String signature(String meaning) {
+        return "\"signature\":{\"username\":\"" + ADMIN + "\",\"password\":\"" + ADMIN_PASSWORD
+                + "\",\"meaning\":\"" + meaning + "\"}";
+    }
+
+    /** The API without credentials. */
+    public Http anonymous() {
+        return new Http(managerUrl());
+    }
+
+    /** Logs in and returns the session token. */
+    public String login(String user, String password) {
+        Http.Response r = anonymous().post("/api/v1/auth/login", "{\"username\":\"" + user + "\",\"password\":\""
+                + password + "\"}");
+        if (r.status() != 201) {
+            throw new IllegalStateException("login of " + user + " failed: " + r.text());
+        }
+        return r.json().path("token").asText();
     }
 
     public String managerUrl() {
@@ -185,7 +211,7 @@ public final class Lab implements AutoCloseable {
             args.set(args.indexOf("--agent-port") + 1, agentUrl.replaceAll(".*:(\\d+)$", "$1"));
         }
         manager = JavaProcess.start("manager", "org.carevisor.manager.ManagerMain", args,
-                dir.resolve("log/manager.log"));
+                dir.resolve("log/manager.log"), List.of(), java.util.Map.of("CAREVISOR_ADMIN_PASSWORD", ADMIN_PASSWORD));
         String url = Poll.until(Duration.ofSeconds(60), "manager to start (see " + manager.log() + ")", () -> {
             if (!manager.alive()) {
                 throw new IllegalStateException("manager exited; see " + manager.log());
@@ -199,7 +225,7 @@ public final class Lab implements AutoCloseable {
         });
         managerPort = Integer.parseInt(url.replaceAll(".*:(\\d+)/?$", "$1"));
         agentUrl = Files.readString(dir.resolve("manager/agent.url")).strip();
-        http = new Http(managerUrl());
+        http = new Http(managerUrl()).login(ADMIN, ADMIN_PASSWORD);
     }
 
     /**

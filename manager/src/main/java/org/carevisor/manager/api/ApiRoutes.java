@@ -8,6 +8,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.carevisor.manager.audit.AuditLog;
+import org.carevisor.manager.auth.Privilege;
+import org.carevisor.manager.auth.Scope;
 import org.carevisor.manager.db.Database;
 import org.carevisor.manager.host.HostBoard;
 import org.carevisor.manager.host.HostRecord;
@@ -48,11 +50,13 @@ public final class ApiRoutes {
     private final HostAdminRoutes security;
     private final ClusterRoutes clusterRoutes;
     private final org.carevisor.manager.placement.PlacementService placement;
+    private final SecurityRoutes securityRoutes;
 
     public ApiRoutes(VmService vms, VmPowerService power, TaskService tasks, HostRepository hostRepo, HostBoard board,
                      ImageCatalog images, AuditLog audit, Database db, String version, TemplateService templates,
                      SnapshotService snapshots, TransferService transfer, HostAdminRoutes security,
-                     ClusterRoutes clusterRoutes, org.carevisor.manager.placement.PlacementService placement) {
+                     ClusterRoutes clusterRoutes, org.carevisor.manager.placement.PlacementService placement,
+                     SecurityRoutes securityRoutes) {
         this.vms = vms;
         this.power = power;
         this.tasks = tasks;
@@ -66,16 +70,22 @@ public final class ApiRoutes {
         this.security = security;
         this.clusterRoutes = clusterRoutes;
         this.placement = placement;
+        this.securityRoutes = securityRoutes;
     }
 
     void register(Registrar r) {
         String v = "/api/v1";
+        security.register(r); // first: /hosts/join-tokens must win over /hosts/{id}
         r.add("GET", v + "/health", this::health);
         r.add("GET", v + "/openapi.json", ctx -> ApiServer.resource(ctx, "/openapi.json", "application/json"));
-        r.add("GET", v + "/hosts", ctx -> ctx.json(hostRepo.list().stream().map(this::hostView).toList()));
+        r.add("GET", v + "/hosts", ctx -> {
+            var p = Guard.principal(ctx);
+            ctx.json(hostRepo.list().stream().filter(h -> p.may(Privilege.SYS_VIEW, Scope.ofHost(h.clusterId(), h.id())))
+                    .map(this::hostView).toList());
+        });
         r.add("GET", v + "/hosts/{id}", ctx -> ctx.json(hostView(security.hosts().get(ctx.pathParam("id")))));
         r.add("GET", v + "/images", ctx -> ctx.json(images.list()));
-        r.add("GET", v + "/vms", ctx -> ctx.json(vms.list()));
+        r.add("GET", v + "/vms", ctx -> ctx.json(visibleVms(ctx)));
         r.add("POST", v + "/vms", ctx -> LifecycleRoutes.created(ctx, vms.create(Json.read(ctx.bodyAsBytes(),
                 VmRequests.Create.class), ApiServer.actor(ctx))));
         r.add("GET", v + "/vms/{id}", ctx -> ctx.json(vms.view(ctx.pathParam("id"))));
@@ -97,14 +107,34 @@ public final class ApiRoutes {
                 longQuery(ctx, "offset", -65536), (int) longQuery(ctx, "max", 65536))));
         r.add("GET", v + "/vms/{id}/history", ctx -> ctx.json(audit.query(vms.get(id(ctx)).id(),
                 (int) longQuery(ctx, "limit", 100))));
-        r.add("GET", v + "/tasks", ctx -> ctx.json(tasks.list(ctx.queryParam("target"),
-                (int) Math.min(1000, longQuery(ctx, "limit", 50)))));
+        r.add("GET", v + "/tasks", ctx -> {
+            var p = Guard.principal(ctx);
+            List<TaskRecord> all = tasks.list(ctx.queryParam("target"), (int) Math.min(1000, longQuery(ctx, "limit", 50)));
+            if (p.mayEverywhere(Privilege.SYS_VIEW)) {
+                ctx.json(all);
+                return;
+            }
+            java.util.Set<String> visible = new java.util.HashSet<>();
+            visibleVms(ctx).forEach(x -> visible.add(x.id()));
+            hostRepo.list().stream().filter(h -> p.may(Privilege.SYS_VIEW, Scope.ofHost(h.clusterId(), h.id())))
+                    .forEach(h -> visible.add(h.id()));
+            ctx.json(all.stream().filter(t -> t.target() != null && visible.contains(t.target().id())).toList());
+        });
         r.add("GET", v + "/tasks/{id}", ctx -> ctx.json(tasks.get(ctx.pathParam("id"))));
-        r.add("GET", v + "/audit", ctx -> ctx.json(audit.query(ctx.queryParam("target"),
-                (int) Math.min(10000, longQuery(ctx, "limit", 100)))));
         lifecycle.register(r);
-        security.register(r);
         clusterRoutes.register(r, this::hostView);
+        securityRoutes.register(r);
+    }
+
+    /** The VMs the caller may see. */
+    List<VmView> visibleVms(Context ctx) {
+        var p = Guard.principal(ctx);
+        List<VmView> all = vms.list();
+        if (p.mayEverywhere(Privilege.SYS_VIEW)) {
+            return all;
+        }
+        return all.stream().filter(x -> p.may(Privilege.SYS_VIEW, Scope.ofVm(x.clusterId(), x.hostId(), x.id())))
+                .toList();
     }
 
     private static String id(Context ctx) {

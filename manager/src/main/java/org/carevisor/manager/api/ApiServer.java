@@ -32,7 +32,7 @@ public final class ApiServer implements AutoCloseable {
     }
 
     /** Starts the server on {@code address:port} (port 0: any free port). */
-    public static ApiServer start(String address, int port, ApiRoutes api) {
+    public static ApiServer start(String address, int port, ApiRoutes api, Guard guard) {
         List<String> routes = Collections.synchronizedList(new ArrayList<>());
         Javalin app = Javalin.create(config -> {
             config.showJavalinBanner = false;
@@ -63,8 +63,15 @@ public final class ApiServer implements AutoCloseable {
                 "method-not-allowed", "Method not allowed", ctx.method() + " is not allowed on " + ctx.path(), null)));
         api.register(new ApiRoutes.Registrar() {
             @Override
-            public void add(String method, String path, io.javalin.http.Handler handler) {
+            public void add(String method, String path, io.javalin.http.Handler endpoint) {
                 routes.add(method + " " + path);
+                // default deny: a route without an access rule stops the server from starting
+                org.carevisor.manager.auth.AccessPolicy.Rule rule =
+                        org.carevisor.manager.auth.AccessPolicy.rule(method, path);
+                io.javalin.http.Handler handler = ctx -> {
+                    guard.check(ctx, rule);
+                    endpoint.handle(ctx);
+                };
                 switch (method) {
                     case "GET" -> app.get(path, handler);
                     case "POST" -> app.post(path, handler);
@@ -100,9 +107,9 @@ public final class ApiServer implements AutoCloseable {
         }
     }
 
-    /** The actor of a request. Until users exist (issue 5) every API caller is "anonymous" at its address. */
+    /** The actor of a request: the authenticated user at its address, with reason and signature if given. */
     static Actor actor(Context ctx) {
-        return Actor.user("anonymous", ctx.ip());
+        return Guard.actor(ctx);
     }
 
     public int port() {

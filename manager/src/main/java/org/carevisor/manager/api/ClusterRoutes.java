@@ -61,7 +61,11 @@ public final class ClusterRoutes {
 
     void register(ApiRoutes.Registrar r, java.util.function.Function<HostRecord, Object> hostView) {
         String v = "/api/v1";
-        r.add("GET", v + "/clusters", ctx -> ctx.json(clusters.list().stream().map(this::clusterView).toList()));
+        r.add("GET", v + "/clusters", ctx -> {
+            var p = Guard.principal(ctx);
+            ctx.json(clusters.list().stream().filter(c -> p.may(org.carevisor.manager.auth.Privilege.SYS_VIEW,
+                    org.carevisor.manager.auth.Scope.ofCluster(c.id()))).map(this::clusterView).toList());
+        });
         r.add("POST", v + "/clusters", ctx -> ctx.status(201).json(clusterView(clusters.create(
                 Json.read(ctx.bodyAsBytes(), ClusterRequests.Write.class), ApiServer.actor(ctx)))));
         r.add("GET", v + "/clusters/{id}", ctx -> ctx.json(clusterView(clusters.get(ctx.pathParam("id")))));
@@ -123,8 +127,18 @@ public final class ClusterRoutes {
                     "operator"));
         });
         r.add("GET", v + "/vms/{id}/placement", ctx -> ctx.json(placementView(ctx)));
-        r.add("GET", v + "/migrations", ctx -> ctx.json(migrations.list(ctx.queryParam("vm"),
-                (int) Math.min(1000, Long.parseLong(ctx.queryParamAsClass("limit", String.class).getOrDefault("50"))))));
+        r.add("GET", v + "/migrations", ctx -> {
+            var p = Guard.principal(ctx);
+            String limit = ctx.queryParam("limit") == null ? "50" : ctx.queryParam("limit");
+            if (!limit.matches("[0-9]{1,6}")) {
+                throw ApiException.invalid("limit", "must be a whole number, not '" + limit + "'");
+            }
+            ctx.json(migrations.list(ctx.queryParam("vm"), (int) Math.min(1000, Long.parseLong(limit))).stream()
+                    .filter(m -> p.mayEverywhere(org.carevisor.manager.auth.Privilege.SYS_VIEW)
+                            || vms.find(m.vmId()).map(x -> p.may(org.carevisor.manager.auth.Privilege.SYS_VIEW,
+                            org.carevisor.manager.auth.Scope.ofVm(x.clusterId(), x.hostId(), x.id()))).orElse(false))
+                    .toList());
+        });
         r.add("POST", v + "/tasks/{id}/cancel", ctx -> LifecycleRoutes.accepted(ctx,
                 tasks.cancel(ctx.pathParam("id"), ApiServer.actor(ctx))));
     }

@@ -29,6 +29,7 @@ public final class TemplateRequests {
     }
 
     /** Reason for a qualification or retirement, kept in the audit trail. */
-    public record Reason(String reason) {
+    /** A reason, and for critical actions the electronic signature (checked before the endpoint runs). */
+    public record Reason(String reason, org.carevisor.manager.auth.AuthService.SignatureRequest signature) {
     }
 }

@@ -81,7 +81,7 @@ public final class TransferService {
     }
 
     /** Reason for an archive, kept in the audit trail. */
-    public record Archive(String reason) {
+    public record Archive(String reason, org.carevisor.manager.auth.AuthService.SignatureRequest signature) {
     }
 
     /** Exports a stopped VM into {@code exports/<name>-<UTC time>.cva}. */

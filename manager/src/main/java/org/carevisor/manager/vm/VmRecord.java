@@ -16,7 +16,7 @@ public record VmRecord(String id, String name, String description, int cpus, int
                        String cpuModel, String hostId, PowerState powerState, Lifecycle lifecycle, long specVersion,
                        Instant createdAt, Instant updatedAt, Instant powerChangedAt, List<Disk> disks,
                        List<Nic> nics, String templateId, String currentSnapshotId, String archivePath,
-                       Instant archivedAt, String clusterId, Instant lastMigratedAt) {
+                       Instant archivedAt, String clusterId, Instant lastMigratedAt, boolean gxp) {
     public VmRecord {
         disks = List.copyOf(disks);
         nics = List.copyOf(nics);

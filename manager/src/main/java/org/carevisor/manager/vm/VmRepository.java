@@ -30,11 +30,11 @@ public final class VmRepository {
         h.createUpdate("""
                 INSERT INTO vms (id, name, description, cpus, memory_mib, machine, cpu_model, host_id, power_state,
                                  lifecycle, spec_version, created_at, updated_at, power_changed_at, template_id,
-                                 current_snapshot_id, archive_path, archived_at, cluster_id, last_migrated_at)
+                                 current_snapshot_id, archive_path, archived_at, cluster_id, last_migrated_at, gxp)
                 VALUES (:id, :name, :description, :cpus, :memory, :machine, :cpuModel, :hostId, :power, :lifecycle,
                         :specVersion, :createdAt, :updatedAt, :powerChangedAt, :templateId, :currentSnapshot,
-                        :archivePath, :archivedAt, :clusterId, :lastMigratedAt)""")
-                .bind("clusterId", vm.clusterId()).bind("lastMigratedAt", Sql.ts(vm.lastMigratedAt()))
+                        :archivePath, :archivedAt, :clusterId, :lastMigratedAt, :gxp)""")
+                .bind("gxp", vm.gxp()).bind("clusterId", vm.clusterId()).bind("lastMigratedAt", Sql.ts(vm.lastMigratedAt()))
                 .bind("id", vm.id()).bind("name", vm.name()).bind("description", vm.description())
                 .bind("cpus", vm.cpus()).bind("memory", vm.memoryMiB()).bind("machine", vm.machine())
                 .bind("cpuModel", vm.cpuModel()).bind("hostId", vm.hostId()).bind("power", vm.powerState().json())
@@ -153,13 +153,14 @@ public final class VmRepository {
         Instant archivedAt;
         String clusterId;
         Instant lastMigratedAt;
+        boolean gxp;
         final List<VmRecord.Disk> disks = new ArrayList<>();
         final List<VmRecord.Nic> nics = new ArrayList<>();
 
         VmRecord toRecord() {
             return new VmRecord(id, name, description, cpus, memory, machine, cpuModel, hostId, power, lifecycle,
                     specVersion, createdAt, updatedAt, powerChangedAt, disks, nics, templateId, currentSnapshotId,
-                    archivePath, archivedAt, clusterId, lastMigratedAt);
+                    archivePath, archivedAt, clusterId, lastMigratedAt, gxp);
         }
     }
 
@@ -173,6 +174,7 @@ public final class VmRepository {
         r.machine = rs.getString("machine");
         r.cpuModel = rs.getString("cpu_model");
         r.hostId = rs.getString("host_id");
+        r.gxp = rs.getBoolean("gxp");
         r.power = PowerState.parse(rs.getString("power_state"));
         r.lifecycle = Lifecycle.parse(rs.getString("lifecycle"));
         r.specVersion = rs.getLong("spec_version");
@@ -199,6 +201,12 @@ public final class VmRepository {
         h.createUpdate("UPDATE vms SET host_id = :host, updated_at = :at"
                         + (migrated ? ", last_migrated_at = :at" : "") + " WHERE id = :id")
                 .bind("host", hostId).bind("at", Sql.ts(now)).bind("id", id).execute();
+    }
+
+    /** Marks the VM as GxP-relevant (changes need a reason; deleting and archiving need a signature) or not. */
+    public void setGxp(Handle h, String id, boolean gxp) {
+        h.createUpdate("UPDATE vms SET gxp = :g, updated_at = :at WHERE id = :id").bind("g", gxp)
+                .bind("at", Sql.ts(Instant.now())).bind("id", id).execute();
     }
 
     /** Records the CPU model the VM is started with (its cluster's baseline at that moment). */

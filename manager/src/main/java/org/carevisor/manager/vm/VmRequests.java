@@ -42,7 +42,7 @@ public final class VmRequests {
     }
 
     /** Change a VM; fields left out stay as they are. CPUs and memory only while the VM is stopped. */
-    public record Patch(String name, String description, Integer cpus, Integer memoryMiB) {
+    public record Patch(String name, String description, Integer cpus, Integer memoryMiB, Boolean gxp) {
     }
 
     /** Clone a stopped VM into a new, independent VM with a new identity. */

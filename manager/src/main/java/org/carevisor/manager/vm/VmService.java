@@ -277,7 +277,7 @@ public final class VmService {
         String cpuModel = placement.clusterFor(newVm.clusterId(), null).cpuModel();
         return new VmRecord(id, newVm.name(), newVm.description(), newVm.cpus(), newVm.memoryMiB(), "pc", cpuModel,
                 hostId, PowerState.STOPPED, Lifecycle.CREATING, 1, now, now, now, disks, nics, newVm.templateId(),
-                null, null, null, newVm.clusterId(), null);
+                null, null, null, newVm.clusterId(), null, false);
     }
 
     private int freePort(Set<Integer> used) {
@@ -352,14 +352,17 @@ public final class VmService {
             throw ApiException.conflict("name-taken", "name", "a VM named '" + next.name() + "' already exists");
         }
         Map<String, Object> before = Map.of("name", vm.name(), "description", String.valueOf(vm.description()),
-                "cpus", vm.cpus(), "memoryMiB", vm.memoryMiB());
+                "cpus", vm.cpus(), "memoryMiB", vm.memoryMiB(), "gxp", vm.gxp());
         Map<String, Object> after = Map.of("name", next.name(), "description", String.valueOf(next.description()),
-                "cpus", next.cpus(), "memoryMiB", next.memoryMiB());
+                "cpus", next.cpus(), "memoryMiB", next.memoryMiB(), "gxp", next.gxp());
         if (before.equals(after)) {
             return view(vm);
         }
         repo.jdbi().useTransaction(h -> {
             repo.updateConfig(h, vm.id(), next.name(), next.description(), next.cpus(), next.memoryMiB());
+            if (next.gxp() != vm.gxp()) {
+                repo.setGxp(h, vm.id(), next.gxp());
+            }
             audit.record(h, new AuditLog.Entry(actor, "vm.update", "vm", vm.id(), next.name(), before, after, null,
                     Outcome.SUCCESS, null));
         });
@@ -505,6 +508,6 @@ public final class VmService {
                 vm.lifecycle(), live ? s.pid() : null, s == null ? null : s.startedAt(),
                 s == null ? null : s.exitCode(), vm.specVersion(), vm.createdAt(), vm.updatedAt(), vm.templateId(),
                 vm.currentSnapshotId(), vm.archivePath(), vm.archivedAt(), clusterName, vm.clusterId(),
-                vm.onLocalStorage() ? "local" : "shared", vm.lastMigratedAt());
+                vm.onLocalStorage() ? "local" : "shared", vm.lastMigratedAt(), vm.gxp());
     }
 }

@@ -175,7 +175,8 @@ public final class VmValidator {
         }
         return new VmRequests.Patch(p.name() == null ? vm.name() : p.name(),
                 p.description() == null ? vm.description() : p.description(),
-                p.cpus() == null ? vm.cpus() : p.cpus(), p.memoryMiB() == null ? vm.memoryMiB() : p.memoryMiB());
+                p.cpus() == null ? vm.cpus() : p.cpus(), p.memoryMiB() == null ? vm.memoryMiB() : p.memoryMiB(),
+                p.gxp() == null ? vm.gxp() : p.gxp());
     }
 
     /**

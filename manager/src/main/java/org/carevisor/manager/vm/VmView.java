@@ -21,7 +21,7 @@ public record VmView(String id, String name, String description, int cpus, int m
                      List<DiskView> disks, List<NicView> nics, Lifecycle lifecycle, Long pid, Instant startedAt,
                      Integer exitCode, long specVersion, Instant createdAt, Instant updatedAt, String templateId,
                      String currentSnapshotId, String archivePath, Instant archivedAt, String cluster,
-                     String clusterId, String storage, Instant lastMigratedAt) {
+                     String clusterId, String storage, Instant lastMigratedAt, boolean gxp) {
 
     /** A forward with the address it listens on. */
     public record ForwardView(String nic, String protocol, String hostAddress, int hostPort, int guestPort) {

@@ -27,9 +27,11 @@ class ApiContractTest {
 
     @BeforeAll
     static void start() throws Exception {
+        System.setProperty("carevisor.admin-password", org.carevisor.testkit.Lab.ADMIN_PASSWORD);
         manager = Manager.start(ManagerConfig.parse(new String[] {"--data-dir", dir.toString(), "--port", "0",
             "--agent-port", "0"}, Map.of()));
-        http = new Http("http://127.0.0.1:" + manager.port());
+        http = new Http("http://127.0.0.1:" + manager.port()).login(org.carevisor.testkit.Lab.ADMIN,
+                org.carevisor.testkit.Lab.ADMIN_PASSWORD);
     }
 
     @AfterAll

@@ -71,7 +71,8 @@ class StorageTest {
         Database db = Database.open(postgres.jdbcUrl(), postgres.user(), null);
         db.jdbi().useHandle(h -> {
             for (String t : List.of("snapshots", "template_disks", "templates", "vm_port_forwards", "vm_nics",
-                    "vm_disks", "vm_observed", "vms", "images", "hosts", "tasks", "audit_log")) {
+                    "vm_disks", "vm_observed", "vms", "images", "hosts", "tasks", "audit_log", "audit_head",
+                    "audit_checkpoints", "audit_reviews", "auth_tokens", "role_assignments", "users")) {
                 h.execute("DELETE FROM " + t);
             }
         });
@@ -90,7 +91,7 @@ class StorageTest {
                 List.of(new VmRecord.Disk("disk0", 0, "vms/" + id + "/disk0.qcow2", "qcow2", 1L << 30, null, "t-1")),
                 List.of(new VmRecord.Nic("nic0", 0, "52:54:00:00:00:0" + name.length(), "user",
                         List.of(new VmRecord.Forward("tcp", 20000 + name.length(), 80)))), "t-1", null, null, null,
-                org.carevisor.manager.cluster.ClusterRecord.DEFAULT_ID, null);
+                org.carevisor.manager.cluster.ClusterRecord.DEFAULT_ID, null, false);
     }
 
     @ParameterizedTest

@@ -49,9 +49,11 @@ class EnrollmentTest {
 
     @BeforeAll
     static void start() throws Exception {
+        System.setProperty("carevisor.admin-password", org.carevisor.testkit.Lab.ADMIN_PASSWORD);
         manager = Manager.start(ManagerConfig.parse(new String[] {"--data-dir", dir.toString(), "--port", "0",
             "--agent-port", "0"}, Map.of()));
-        api = new Http("http://127.0.0.1:" + manager.port());
+        api = new Http("http://127.0.0.1:" + manager.port()).login(org.carevisor.testkit.Lab.ADMIN,
+                org.carevisor.testkit.Lab.ADMIN_PASSWORD);
         agentUrl = "https://127.0.0.1:" + manager.agentPort();
     }
 
