@@ -44,7 +44,7 @@ class SnapshotIT extends ApplianceLabTest {
         assertThat(snap.path("withMemory").asBoolean()).isTrue();
         assertThat(snap.path("current").asBoolean()).isTrue();
         assertThat(snap.path("pausedMs").asLong()).isPositive();
-        assertThat(snap.path("createdBy").asText()).isEqualTo("anonymous");
+        assertThat(snap.path("createdBy").asText()).isEqualTo("admin");
 
         // Change the guest: disk counter and time (the in-memory counter keeps counting).
         guest.setDiskCounter(11);

@@ -1,0 +1,440 @@
+package org.carevisor.manager.ha;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The high-availability decision logic, without I/O and without a clock of its own: the caller feeds it
+ * observations (heartbeats, storage lease renewals seen by peers, fencing results, VMs reported running)
+ * with their time, calls {@link #tick} and carries out the returned decisions. The simulation harness
+ * drives it with simulated time and hosts; the manager's {@code HaService} with real ones.
+ *
+ * <p>A host that stops sending heartbeats is {@code suspect}. If peers still see its storage lease renewed
+ * it is {@code isolated} (alive, only its network to the manager is gone): its VMs keep running there and
+ * are not restarted. Otherwise it is fenced when a fence agent is configured; it is {@code dead} when the
+ * fence succeeded or its lease has certainly expired (not renewed for {@link Config#leaseTimeout}, longer
+ * than the time after which the host kills its own HA VMs when it cannot renew). Only then are its HA VMs
+ * restarted elsewhere, highest priority first and after the VMs they depend on. A VM is never restarted
+ * while the engine cannot rule out that it still runs on its old host. Not thread-safe: one caller.
+ */
+public final class HaEngine {
+    /** Timing. {@code leaseTimeout} must exceed the hosts' self-fence time plus one renewal period. */
+    public record Config(Duration heartbeatTimeout, Duration leaseTimeout, Duration fenceRetry, Duration restartTimeout) {
+        public static Config defaults() {
+            return new Config(Duration.ofSeconds(5), Duration.ofSeconds(12), Duration.ofSeconds(5),
+                    Duration.ofSeconds(60));
+        }
+    }
+
+    /** Health of a host as the engine sees it. */
+    public enum Health { UP, SUSPECT, ISOLATED, FENCING, DEAD }
+
+    /** What the caller must do (or log). */
+    public record Decision(Kind kind, String host, String vm, String detail) {
+        /** The kinds of decision. */
+        public enum Kind { SUSPECT, ISOLATED, RECOVERED, FENCE, DEAD, RELEASED, LOST, RESTART, WAIT, NO_ROOM, STOP_STRAY, GAVE_UP }
+
+        @Override
+        public String toString() {
+            return kind.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-') + (host == null ? "" : " host=" + host)
+                    + (vm == null ? "" : " vm=" + vm) + (detail == null ? "" : ": " + detail);
+        }
+    }
+
+    /** Chooses a host for a VM among those that are up, or empty when none has room. */
+    public interface Placer {
+        Optional<String> place(String vm, Set<String> upHosts);
+    }
+
+    /** A host's state (persisted by the manager; see {@link #snapshot}). */
+    public static final class HostState {
+        final String id;
+        Health health = Health.UP;
+        Instant lastHeartbeat;
+        Instant lastLeaseAdvance;
+        long leaseCounter = -1;
+        Instant suspectSince;
+        boolean fenceConfigured;
+        Instant fenceRequestedAt;
+        int fenceAttempts;
+        boolean fenced;
+        Set<String> released = Set.of();
+
+        HostState(String id) {
+            this.id = id;
+        }
+
+        public Health health() {
+            return health;
+        }
+    }
+
+    /** A VM's HA state. {@code restartingOn} is set while a restart elsewhere is under way. */
+    public static final class VmState {
+        final String id;
+        String host;
+        boolean ha;
+        int priority;
+        List<String> after = List.of();
+        boolean running;
+        boolean needsRestart;
+        String restartingOn;
+        Instant restartRequestedAt;
+        boolean waitingLogged;
+        boolean noRoomLogged;
+
+        VmState(String id) {
+            this.id = id;
+        }
+
+        public String host() {
+            return host;
+        }
+
+        public boolean needsRestart() {
+            return needsRestart || restartingOn != null;
+        }
+    }
+
+    private final Config config;
+    private final Map<String, HostState> hosts = new LinkedHashMap<>();
+    private final Map<String, VmState> vms = new LinkedHashMap<>();
+
+    public HaEngine(Config config) {
+        this.config = config;
+    }
+
+    // ---- configuration
+
+    public void host(String id, boolean fenceConfigured, Instant now) {
+        HostState h = hosts.computeIfAbsent(id, HostState::new);
+        h.fenceConfigured = fenceConfigured;
+        if (h.lastHeartbeat == null) {
+            h.lastHeartbeat = now;
+            h.lastLeaseAdvance = now;
+        }
+    }
+
+    /** Defines or updates a VM: where it belongs, HA on/off, restart priority (higher first), dependencies. */
+    public void vm(String id, String host, boolean ha, int priority, List<String> after) {
+        VmState v = vms.computeIfAbsent(id, VmState::new);
+        if (v.restartingOn == null && !v.needsRestart) {
+            v.host = host;
+        }
+        v.ha = ha;
+        v.priority = priority;
+        v.after = List.copyOf(after);
+    }
+
+    public void removeVm(String id) {
+        vms.remove(id);
+    }
+
+    // ---- observations
+
+    /** A heartbeat of {@code host}, with the VMs it runs. */
+    public List<Decision> heartbeat(String host, Set<String> runningVms, Instant now) {
+        HostState h = hosts.computeIfAbsent(host, HostState::new);
+        List<Decision> out = new ArrayList<>();
+        h.lastHeartbeat = now;
+        if (h.health == Health.SUSPECT || h.health == Health.ISOLATED) {
+            out.add(new Decision(Decision.Kind.RECOVERED, host, null, "heartbeats again"));
+            h.health = Health.UP;
+            h.suspectSince = null;
+        } else if (h.health == Health.DEAD || h.health == Health.FENCING) {
+            out.add(new Decision(Decision.Kind.RECOVERED, host, null, "reports again after it was "
+                    + h.health.name().toLowerCase(java.util.Locale.ROOT) + "; it gets no VM back"));
+            h.health = Health.UP;
+            h.suspectSince = null;
+            h.fenced = false;
+            h.fenceRequestedAt = null;
+            h.fenceAttempts = 0;
+        }
+        for (String vmId : new TreeSet<>(runningVms)) {
+            VmState v = vms.get(vmId);
+            if (v == null) {
+                continue;
+            }
+            boolean belongsHere = host.equals(v.restartingOn) || v.restartingOn == null && !v.needsRestart
+                    && host.equals(v.host);
+            if (!belongsHere) {
+                out.add(new Decision(Decision.Kind.STOP_STRAY, host, vmId, "the VM belongs to "
+                        + (v.restartingOn != null ? v.restartingOn : v.host) + " now; stop it here"));
+            } else if (host.equals(v.restartingOn)) {
+                v.host = host;
+                v.restartingOn = null;
+                v.needsRestart = false;
+                v.running = true;
+            } else {
+                v.running = true;
+            }
+        }
+        // an HA VM that ran here and is gone (its QEMU ended, or the host's watchdog killed it because the host
+        // lost its storage lease) is restarted, on a host whose lease is fresh
+        for (VmState v : vms.values()) {
+            if (v.ha && v.running && host.equals(v.host) && v.restartingOn == null && !v.needsRestart
+                    && !runningVms.contains(v.id)) {
+                v.running = false;
+                v.needsRestart = true;
+                v.waitingLogged = false;
+                v.noRoomLogged = false;
+                out.add(new Decision(Decision.Kind.LOST, host, v.id, "no longer runs on its host"));
+            }
+        }
+        return out;
+    }
+
+    /** A peer saw {@code host}'s storage lease with {@code counter}. */
+    public void lease(String host, long counter, Instant now) {
+        lease(host, counter, Set.of(), now);
+    }
+
+    /**
+     * A peer saw {@code host}'s storage lease with {@code counter}; {@code released}: VMs the host says it
+     * stopped because it lost its network (isolation response), so they may run elsewhere.
+     */
+    public void lease(String host, long counter, Set<String> released, Instant now) {
+        HostState h = hosts.computeIfAbsent(host, HostState::new);
+        if (counter > h.leaseCounter) {
+            h.leaseCounter = counter;
+            h.lastLeaseAdvance = now;
+            h.released = Set.copyOf(released);
+        }
+    }
+
+    /** The result of a fencing attempt. */
+    public void fenceResult(String host, boolean ok, Instant now) {
+        HostState h = hosts.get(host);
+        if (h == null || h.health != Health.FENCING) {
+            return;
+        }
+        h.fenced = ok;
+        h.fenceRequestedAt = ok ? h.fenceRequestedAt : now;
+    }
+
+    /** A restart failed on {@code host}: the VM waits for another attempt. */
+    public void restartFailed(String vm, String host, Instant now) {
+        VmState v = vms.get(vm);
+        if (v != null && host.equals(v.restartingOn)) {
+            v.restartingOn = null;
+            v.needsRestart = true;
+        }
+    }
+
+    // ---- evaluation
+
+    public List<Decision> tick(Instant now) {
+        List<Decision> out = new ArrayList<>();
+        for (HostState h : hosts.values()) {
+            evaluate(h, now, out);
+        }
+        restarts(now, out);
+        return out;
+    }
+
+    private void evaluate(HostState h, Instant now, List<Decision> out) {
+        Duration silent = Duration.between(h.lastHeartbeat, now);
+        Duration leaseAge = Duration.between(h.lastLeaseAdvance, now);
+        boolean leaseExpired = leaseAge.compareTo(config.leaseTimeout()) >= 0;
+        switch (h.health) {
+            case UP -> {
+                if (silent.compareTo(config.heartbeatTimeout()) > 0) {
+                    h.health = Health.SUSPECT;
+                    h.suspectSince = now;
+                    out.add(new Decision(Decision.Kind.SUSPECT, h.id, null, "no heartbeat for " + secs(silent)));
+                }
+            }
+            case SUSPECT, ISOLATED -> {
+                boolean renewing = h.lastLeaseAdvance.isAfter(h.lastHeartbeat)
+                        && leaseAge.compareTo(config.heartbeatTimeout()) <= 0;
+                if (renewing) {
+                    if (h.health != Health.ISOLATED) {
+                        h.health = Health.ISOLATED;
+                        out.add(new Decision(Decision.Kind.ISOLATED, h.id, null, "no heartbeat, but its storage lease"
+                                + " is renewed: the host runs, its network is cut; its VMs stay until it releases them"));
+                    }
+                    for (VmState v : vms.values()) {
+                        if (v.ha && h.id.equals(v.host) && v.restartingOn == null && !v.needsRestart
+                                && h.released.contains(v.id)) {
+                            v.running = false;
+                            v.needsRestart = true;
+                            v.waitingLogged = false;
+                            v.noRoomLogged = false;
+                            out.add(new Decision(Decision.Kind.RELEASED, h.id, v.id, "released by the isolated host (it"
+                                    + " stopped the VM when it lost its network)"));
+                        }
+                    }
+                } else if (h.fenceConfigured) {
+                    h.health = Health.FENCING;
+                    h.fenceRequestedAt = now;
+                    h.fenceAttempts = 1;
+                    out.add(new Decision(Decision.Kind.FENCE, h.id, null, "attempt 1"));
+                } else if (leaseExpired) {
+                    dead(h, "no renewal of its storage lease seen for " + secs(leaseAge) + " (no fence agent)", out);
+                }
+            }
+            case FENCING -> {
+                if (h.fenced) {
+                    dead(h, "fenced", out);
+                } else if (leaseExpired) {
+                    dead(h, "no renewal of its storage lease seen for " + secs(leaseAge) + " (fencing did not succeed)", out);
+                } else if (Duration.between(h.fenceRequestedAt, now).compareTo(config.fenceRetry()) >= 0) {
+                    h.fenceRequestedAt = now;
+                    h.fenceAttempts++;
+                    out.add(new Decision(Decision.Kind.FENCE, h.id, null, "attempt " + h.fenceAttempts));
+                }
+            }
+            case DEAD -> {
+                // stays dead until it reports again
+            }
+        }
+    }
+
+    private void dead(HostState h, String why, List<Decision> out) {
+        h.health = Health.DEAD;
+        out.add(new Decision(Decision.Kind.DEAD, h.id, null, why));
+        for (VmState v : vms.values()) {
+            if (h.id.equals(v.host) && v.restartingOn == null) {
+                v.running = false;
+                if (v.ha) {
+                    v.needsRestart = true;
+                    v.waitingLogged = false;
+                    v.noRoomLogged = false;
+                }
+            } else if (h.id.equals(v.restartingOn)) {
+                v.restartingOn = null;
+                v.needsRestart = true;
+            }
+        }
+    }
+
+    private void restarts(Instant now, List<Decision> out) {
+        Set<String> up = new TreeSet<>();
+        hosts.values().stream().filter(x -> x.health == Health.UP && Duration.between(x.lastLeaseAdvance, now)
+                .compareTo(config.heartbeatTimeout()) <= 0).forEach(x -> up.add(x.id));
+        // a restart that was not confirmed in time is tried again (the engine knows the old start did not
+        // happen because the target reports its VMs: a running VM would have confirmed)
+        for (VmState v : vms.values()) {
+            if (v.restartingOn != null && Duration.between(v.restartRequestedAt, now)
+                    .compareTo(config.restartTimeout()) > 0) {
+                out.add(new Decision(Decision.Kind.GAVE_UP, v.restartingOn, v.id, "not running there after "
+                        + secs(config.restartTimeout()) + "; trying again"));
+                v.restartingOn = null;
+                v.needsRestart = true;
+            }
+        }
+        List<VmState> pending = vms.values().stream().filter(v -> v.needsRestart && v.restartingOn == null)
+                .sorted(Comparator.comparingInt((VmState v) -> -v.priority).thenComparing(v -> v.id)).toList();
+        for (VmState v : pending) {
+            List<String> missing = v.after.stream().filter(d -> {
+                VmState dep = vms.get(d);
+                return dep != null && (!dep.running || dep.needsRestart());
+            }).toList();
+            if (!missing.isEmpty()) {
+                if (!v.waitingLogged) {
+                    out.add(new Decision(Decision.Kind.WAIT, null, v.id, "waits for " + String.join(", ", missing)));
+                    v.waitingLogged = true;
+                }
+                continue;
+            }
+            Optional<String> target = placer.place(v.id, up);
+            if (target.isEmpty()) {
+                if (!v.noRoomLogged) {
+                    out.add(new Decision(Decision.Kind.NO_ROOM, null, v.id, "no host that is up has room"));
+                    v.noRoomLogged = true;
+                }
+                continue;
+            }
+            v.restartingOn = target.get();
+            v.restartRequestedAt = now;
+            v.needsRestart = false;
+            out.add(new Decision(Decision.Kind.RESTART, target.get(), v.id, "priority " + v.priority + ", was on "
+                    + v.host));
+        }
+    }
+
+    private Placer placer = (vm, up) -> up.stream().findFirst();
+
+    public void placer(Placer p) {
+        this.placer = p;
+    }
+
+    // ---- views and persistence
+
+    public Health health(String host) {
+        HostState h = hosts.get(host);
+        return h == null ? null : h.health;
+    }
+
+    public VmState vmState(String id) {
+        return vms.get(id);
+    }
+
+    public Map<String, HostState> hosts() {
+        return hosts;
+    }
+
+    /** The durable part of the state: host health and fencing, VMs awaiting or under restart. */
+    public record Snapshot(Map<String, String> hostHealth, Map<String, Boolean> hostFenced,
+                           Map<String, String> vmHost, Map<String, String> vmRestartingOn,
+                           Map<String, Boolean> vmNeedsRestart) {
+    }
+
+    public Snapshot snapshot() {
+        Map<String, String> health = new LinkedHashMap<>();
+        Map<String, Boolean> fenced = new LinkedHashMap<>();
+        hosts.values().forEach(h -> {
+            health.put(h.id, h.health.name());
+            fenced.put(h.id, h.fenced);
+        });
+        Map<String, String> host = new LinkedHashMap<>();
+        Map<String, String> restarting = new LinkedHashMap<>();
+        Map<String, Boolean> needs = new LinkedHashMap<>();
+        vms.values().forEach(v -> {
+            host.put(v.id, v.host);
+            if (v.restartingOn != null) {
+                restarting.put(v.id, v.restartingOn);
+            }
+            needs.put(v.id, v.needsRestart);
+        });
+        return new Snapshot(health, fenced, host, restarting, needs);
+    }
+
+    /**
+     * Restores the durable state after a manager restart. Every host gets a fresh heartbeat deadline from
+     * {@code now} (the new manager has heard nothing yet); a host that was dead stays dead; restarts under way
+     * keep their target, so no VM is started a second time elsewhere.
+     */
+    public void restore(Snapshot s, Instant now) {
+        s.hostHealth().forEach((id, health) -> {
+            HostState h = hosts.computeIfAbsent(id, HostState::new);
+            h.health = Health.valueOf(health);
+            if (h.health == Health.SUSPECT || h.health == Health.ISOLATED || h.health == Health.FENCING) {
+                h.health = Health.UP; // judged again from fresh observations
+            }
+            h.fenced = Boolean.TRUE.equals(s.hostFenced().get(id));
+            h.lastHeartbeat = now;
+            h.lastLeaseAdvance = now;
+            h.leaseCounter = -1;
+        });
+        s.vmHost().forEach((id, host) -> {
+            VmState v = vms.computeIfAbsent(id, VmState::new);
+            v.host = host;
+            v.restartingOn = s.vmRestartingOn().get(id);
+            v.restartRequestedAt = now;
+            v.needsRestart = Boolean.TRUE.equals(s.vmNeedsRestart().get(id));
+        });
+    }
+
+    private static String secs(Duration d) {
+        return String.format(java.util.Locale.ROOT, "%.1f s", d.toMillis() / 1000.0);
+    }
+}
