@@ -14,7 +14,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Runs every scenario of {@code src/test/resources/ha-scenarios/*.scenario} through the simulation: the
  * invariant (no VM executes on two hosts at once) and the scenario's expectations must hold, and the log of
- * events and decisions must equal the golden file {@code *.log} next to it. To accept a changed log after
+ * events and decisions must equal the golden file {@code *.golden} next to it. To accept a changed log after
  * reviewing it: {@code mvn test -pl manager -Dtest=HaScenarioTest -Dha.update-golden=true}.
  */
 class HaScenarioTest {
@@ -39,7 +39,7 @@ class HaScenarioTest {
         HaSimulation sim = HaSimulation.parse(Files.readAllLines(file));
         List<String> log = sim.run();
         String text = String.join("\n", log) + "\n";
-        Path golden = DIR.resolve(name.replace(".scenario", ".log"));
+        Path golden = DIR.resolve(name.replace(".scenario", ".golden"));
         if (Boolean.getBoolean("ha.update-golden")) {
             Files.writeString(golden, text);
         }
