@@ -1,5 +1,6 @@
 package org.carevisor.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
 import picocli.CommandLine.Option;
@@ -36,6 +37,13 @@ final class SignOptions {
         String password = root.password("Password of " + user + " to sign (" + meaning + "): ", passwordStdin);
         return ApiClient.json().createObjectNode().put("username", user).put("password", password)
                 .put("meaning", meaning);
+    }
+
+    /** DELETE of {@code path}, with a body holding the signature when --sign was given. */
+    JsonNode delete(CarevisorCli root, String path) {
+        ObjectNode sig = signature(root);
+        return sig == null ? root.api().delete(path)
+                : root.api().deleteWithBody(path, ApiClient.json().createObjectNode().set("signature", sig));
     }
 
     /** A body with the command's reason (when given) and the signature (with --sign). */

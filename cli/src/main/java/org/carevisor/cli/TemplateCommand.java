@@ -174,10 +174,7 @@ final class TemplateCommand implements Runnable {
         @Override
         public void run() {
             String path = "/api/v1/templates/" + Format.path(template);
-            ObjectNode signature = sign.signature(parent.root);
-            JsonNode task = signature == null ? parent.root.api().delete(path) : parent.root.api().deleteWithBody(path,
-                    ApiClient.json().createObjectNode().set("signature", signature));
-            Tasks.follow(parent.root, task, !wait.noWait, wait.limit());
+            Tasks.follow(parent.root, sign.delete(parent.root, path), !wait.noWait, wait.limit());
         }
     }
 

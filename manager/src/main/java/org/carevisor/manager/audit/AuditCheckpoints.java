@@ -85,14 +85,17 @@ public final class AuditCheckpoints implements AutoCloseable {
 
     public Checkpoint latest() {
         return audit.jdbi().withHandle(h -> h.createQuery("SELECT * FROM audit_checkpoints ORDER BY seq DESC LIMIT 1")
-                .map((rs, ctx) -> new Checkpoint(rs.getLong("seq"), rs.getString("hash"), Sql.instant(rs, "signed_at"),
-                        rs.getString("signature"), rs.getString("certificate"))).findOne().orElse(null));
+                .map((rs, ctx) -> map(rs)).findOne().orElse(null));
     }
 
     static List<Checkpoint> all(AuditLog audit) {
         return audit.jdbi().withHandle(h -> h.createQuery("SELECT * FROM audit_checkpoints ORDER BY seq")
-                .map((rs, ctx) -> new Checkpoint(rs.getLong("seq"), rs.getString("hash"), Sql.instant(rs, "signed_at"),
-                        rs.getString("signature"), rs.getString("certificate"))).list());
+                .map((rs, ctx) -> map(rs)).list());
+    }
+
+    private static Checkpoint map(java.sql.ResultSet rs) throws java.sql.SQLException {
+        return new Checkpoint(rs.getLong("seq"), rs.getString("hash"), Sql.instant(rs, "signed_at"),
+                rs.getString("signature"), rs.getString("certificate"));
     }
 
     static byte[] payload(long seq, String hash, Instant at) {

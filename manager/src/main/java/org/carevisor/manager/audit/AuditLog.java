@@ -155,7 +155,24 @@ public final class AuditLog {
 
     /** Streams the records matching {@code f} (for exports of any size). */
     public void stream(Filter f, Consumer<AuditRecord> sink) {
-        StringBuilder sql = new StringBuilder("SELECT * FROM audit_log WHERE 1 = 1");
+        String sql = "SELECT * FROM audit_log" + where(f) + " ORDER BY seq " + (f.ascending() ? "ASC" : "DESC")
+                + " LIMIT :limit";
+        jdbi.useHandle(h -> {
+            var q = bind(h.createQuery(sql).setFetchSize(1000), f).bind("limit", f.limit());
+            try (var it = q.map((rs, c) -> map(rs)).iterator()) {
+                it.forEachRemaining(sink);
+            }
+        });
+    }
+
+    /** How many records match {@code f} (its limit and order do not matter). */
+    public long count(Filter f) {
+        return jdbi.withHandle(h -> bind(h.createQuery("SELECT COUNT(*) FROM audit_log" + where(f)), f)
+                .mapTo(Long.class).one());
+    }
+
+    private static String where(Filter f) {
+        StringBuilder sql = new StringBuilder(" WHERE 1 = 1");
         if (f.from() != null) {
             sql.append(" AND at >= :from");
         }
@@ -174,40 +191,30 @@ public final class AuditLog {
         if (f.afterSeq() != null) {
             sql.append(" AND seq > :after");
         }
-        sql.append(" ORDER BY seq ").append(f.ascending() ? "ASC" : "DESC").append(" LIMIT :limit");
-        jdbi.useHandle(h -> {
-            var q = h.createQuery(sql.toString()).setFetchSize(1000)
-                    .bind("limit", f.limit());
-            if (f.from() != null) {
-                q.bind("from", Sql.ts(f.from()));
-            }
-            if (f.to() != null) {
-                q.bind("to", Sql.ts(f.to()));
-            }
-            if (f.actor() != null) {
-                q.bind("actor", f.actor());
-            }
-            if (f.targetId() != null) {
-                q.bind("target", f.targetId());
-            }
-            if (f.action() != null) {
-                q.bind("action", f.action().endsWith("*") ? f.action().substring(0, f.action().length() - 1) + "%"
-                        : f.action());
-            }
-            if (f.afterSeq() != null) {
-                q.bind("after", f.afterSeq());
-            }
-            try (var it = q.map((rs, c) -> map(rs)).iterator()) {
-                it.forEachRemaining(sink);
-            }
-        });
+        return sql.toString();
     }
 
-    public long count(Filter f) {
-        long[] n = {0};
-        stream(new Filter(f.from(), f.to(), f.actor(), f.targetId(), f.action(), f.afterSeq(), Integer.MAX_VALUE, true),
-                r -> n[0]++);
-        return n[0];
+    private static org.jdbi.v3.core.statement.Query bind(org.jdbi.v3.core.statement.Query q, Filter f) {
+        if (f.from() != null) {
+            q.bind("from", Sql.ts(f.from()));
+        }
+        if (f.to() != null) {
+            q.bind("to", Sql.ts(f.to()));
+        }
+        if (f.actor() != null) {
+            q.bind("actor", f.actor());
+        }
+        if (f.targetId() != null) {
+            q.bind("target", f.targetId());
+        }
+        if (f.action() != null) {
+            q.bind("action", f.action().endsWith("*") ? f.action().substring(0, f.action().length() - 1) + "%"
+                    : f.action());
+        }
+        if (f.afterSeq() != null) {
+            q.bind("after", f.afterSeq());
+        }
+        return q;
     }
 
     static AuditRecord map(ResultSet rs) throws SQLException {

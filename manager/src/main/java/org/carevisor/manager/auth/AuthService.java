@@ -112,8 +112,7 @@ public final class AuthService {
         String id = UUID.randomUUID().toString();
         String token = "cvs_" + secret();
         repo.jdbi().useTransaction(h -> {
-            repo.update(h, new UserRecord(u.id(), u.username(), u.fullName(), u.email(), u.passwordHash(), u.enabled(),
-                    u.mustChangePassword(), 0, null, u.emergency(), u.passwordChangedAt(), now, u.createdAt()));
+            repo.update(h, u.loggedInAt(now));
             repo.insertToken(h, new UserRepository.Token(id, u.id(), SESSION, null, now, now, expires, null, address),
                     hash(token));
             audit.record(h, new AuditLog.Entry(actor, "auth.login", "user", u.id(), u.username(), null,
@@ -201,8 +200,7 @@ public final class AuthService {
         }
         Instant now = Instant.now();
         repo.jdbi().useTransaction(h -> {
-            repo.update(h, new UserRecord(u.id(), u.username(), u.fullName(), u.email(), PasswordHasher.hash(next),
-                    u.enabled(), false, 0, null, u.emergency(), now, u.lastLoginAt(), u.createdAt()));
+            repo.update(h, u.withPassword(PasswordHasher.hash(next), false, now));
             audit.record(h, new AuditLog.Entry(actor(p), "user.password.change", "user", u.id(), u.username(), null,
                     null, null, Outcome.SUCCESS, null));
         });
@@ -312,7 +310,7 @@ public final class AuthService {
                     + " wrong; nothing was done", List.of(new ApiException.FieldError("signature.password", "is wrong")));
         }
         if (u.failedLogins() > 0) {
-            repo.jdbi().useHandle(h -> repo.update(h, withFailures(u, 0, null)));
+            repo.jdbi().useHandle(h -> repo.update(h, u.withFailures(0, null)));
         }
         return new Actor.Signature(u.id(), u.fullName(), s.meaning(), Sql.now());
     }
@@ -326,7 +324,7 @@ public final class AuthService {
         Instant until = !lock ? null : s.lockoutMinutes() == 0 ? Instant.parse("9999-12-31T00:00:00Z")
                 : Instant.now().plus(Duration.ofMinutes(s.lockoutMinutes()));
         repo.jdbi().useTransaction(h -> {
-            repo.update(h, withFailures(u, lock ? 0 : failures, until));
+            repo.update(h, u.withFailures(lock ? 0 : failures, until));
             audit.record(h, new AuditLog.Entry(actor, action, "user", u.id(), u.username(), null,
                     Map.of("failedAttempts", failures), why, Outcome.FAILURE, null));
             if (lock) {
@@ -338,12 +336,6 @@ public final class AuthService {
         if (lock) {
             LOG.warn("account {} locked after {} failed attempts", u.username(), failures);
         }
-    }
-
-    private static UserRecord withFailures(UserRecord u, int failures, Instant lockedUntil) {
-        return new UserRecord(u.id(), u.username(), u.fullName(), u.email(), u.passwordHash(), u.enabled(),
-                u.mustChangePassword(), failures, lockedUntil, u.emergency(), u.passwordChangedAt(), u.lastLoginAt(),
-                u.createdAt());
     }
 
     // ---- helpers

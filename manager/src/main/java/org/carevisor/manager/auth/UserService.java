@@ -241,8 +241,7 @@ public final class UserService {
         UserRecord u = get(ref);
         String password = temporaryPassword();
         Instant now = Instant.now();
-        UserRecord n = new UserRecord(u.id(), u.username(), u.fullName(), u.email(), PasswordHasher.hash(password),
-                u.enabled(), true, 0, null, u.emergency(), now, u.lastLoginAt(), u.createdAt());
+        UserRecord n = u.withPassword(PasswordHasher.hash(password), true, now);
         repo.jdbi().useTransaction(h -> {
             repo.update(h, n);
             repo.revokeAll(h, u.id(), AuthService.SESSION, now);
@@ -254,8 +253,7 @@ public final class UserService {
 
     public Map<String, Object> unlock(String ref, Actor actor) {
         UserRecord u = get(ref);
-        UserRecord n = new UserRecord(u.id(), u.username(), u.fullName(), u.email(), u.passwordHash(), u.enabled(),
-                u.mustChangePassword(), 0, null, u.emergency(), u.passwordChangedAt(), u.lastLoginAt(), u.createdAt());
+        UserRecord n = u.withFailures(0, null);
         repo.jdbi().useTransaction(h -> {
             repo.update(h, n);
             audit.record(h, new AuditLog.Entry(actor, "user.unlock", "user", u.id(), u.username(),
@@ -420,9 +418,7 @@ public final class UserService {
                 audit.record(h, new AuditLog.Entry(actor, "user.emergency-access", "user", id, username, null,
                         Map.of("enabled", true, "roles", List.of("administrator@global")), reason, Outcome.SUCCESS, null));
             } else {
-                repo.update(h, new UserRecord(existing.id(), existing.username(), existing.fullName(), existing.email(),
-                        PasswordHasher.hash(password), true, true, 0, null, existing.emergency(), now,
-                        existing.lastLoginAt(), existing.createdAt()));
+                repo.update(h, existing.withPassword(PasswordHasher.hash(password), true, now).withEnabled(true));
                 repo.revokeAll(h, existing.id(), AuthService.SESSION, now);
                 audit.record(h, new AuditLog.Entry(actor, "user.emergency-access", "user", existing.id(), username,
                         Map.of("enabled", existing.enabled(), "locked", existing.lockedAt(now)),
