@@ -13,8 +13,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.carevisor.agent.api.AgentApi;
+import org.carevisor.agent.ha.HaDir;
+import org.carevisor.agent.ha.HaService;
+import org.carevisor.agent.ha.SelfFenceLog;
 import org.carevisor.agent.host.AcceleratorChoice;
 import org.carevisor.agent.host.HostIdentity;
 import org.carevisor.agent.host.HostInventoryCollector;
@@ -26,6 +30,7 @@ import org.carevisor.agent.vm.VmRegistry;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import org.carevisor.pki.Tls;
+import org.carevisor.protocol.HaTimings;
 import org.carevisor.qemu.AcceleratorProbe;
 import org.carevisor.qemu.ProcessRunner;
 import org.carevisor.qemu.QemuHostConfig;
@@ -34,8 +39,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running host agent: its API server, VM registry, storage and reporter. Closing the agent stops the
- * agent only; QEMU processes keep running and are re-adopted by the next agent on this state directory.
+ * One running host agent: its API server, VM registry, storage, reporter and HA service. Closing the agent
+ * stops the agent only; QEMU processes keep running and are re-adopted by the next agent on this state
+ * directory, and the HA watchdog keeps the storage lease meanwhile ({@link #close()}). Tests that must leave
+ * no process behind stop the watchdog too ({@link #closeAndStopWatchdog()}) or start the agent with
+ * {@code --ha-watchdog false}.
  */
 public final class Agent implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Agent.class);
@@ -58,9 +66,11 @@ public final class Agent implements AutoCloseable {
     private final String endpoint;
     private final VmRegistry vms;
     private final HostInventoryCollector inventory;
+    private final HaService ha;
+    private final AtomicBoolean stopped = new AtomicBoolean();
 
     private Agent(HttpsServer server, ScheduledExecutorService scheduler, ManagerReporter reporter, String hostId,
-                  String endpoint, VmRegistry vms, HostInventoryCollector inventory) {
+                  String endpoint, VmRegistry vms, HostInventoryCollector inventory, HaService ha) {
         this.server = server;
         this.scheduler = scheduler;
         this.reporter = reporter;
@@ -68,6 +78,7 @@ public final class Agent implements AutoCloseable {
         this.endpoint = endpoint;
         this.vms = vms;
         this.inventory = inventory;
+        this.ha = ha;
     }
 
     /** Starts an agent: re-adopts running VMs, serves the API and begins reporting. */
@@ -92,15 +103,21 @@ public final class Agent implements AutoCloseable {
         ScheduledExecutorService scheduler = Executors.newScheduledThreadPool(2,
                 Thread.ofPlatform().daemon().name("agent-timer-", 0).factory());
         AtomicReference<ManagerReporter> reporterRef = new AtomicReference<>();
+        AtomicReference<HaService> haRef = new AtomicReference<>();
         Runnable onChange = () -> {
             ManagerReporter r = reporterRef.get();
             if (r != null) {
                 r.kick();
             }
+            HaService h = haRef.get();
+            if (h != null) {
+                h.vmsChanged();
+            }
         };
         QemuHostConfig qemu = new QemuHostConfig(config.qemuBinary(), accel.accelerator(), storage.root(),
                 config.forwardAddress(), config.sandbox(), storage.localRoot());
-        VmRegistry vms = new VmRegistry(config.stateDir(), new VmHost(qemu, wrapper, scheduler, onChange));
+        VmRegistry vms = new VmRegistry(config.stateDir(), new VmHost(qemu, wrapper, scheduler, onChange,
+                new SelfFenceLog(new HaDir(config.stateDir()))));
         int adopted = vms.adoptAll();
 
         HttpsServer server = HttpsServer.create(new InetSocketAddress(config.listenAddress(), config.listenPort()), 64);
@@ -122,10 +139,13 @@ public final class Agent implements AutoCloseable {
                 params.setSSLParameters(p);
             }
         });
+        HaService ha = new HaService(new HaService.Settings(config.stateDir(), storage.root(), hostId, endpoint,
+                config.haWatchdog(), HaTimings.SELF_FENCE), vms);
+        haRef.set(ha);
         HostInventoryCollector inventory = new HostInventoryCollector(hostId, config.hostName(), endpoint,
-                qemuVersion, accel.accelerator(), warnings, storage, vms::shuttingDown,
+                qemuVersion, accel.accelerator(), warnings, ha::warnings, storage, vms::shuttingDown,
                 HostInventoryCollector.cpuModels(config.qemuBinary(), accel.kvm()), config.migrationAddress());
-        ReportBuilder reports = new ReportBuilder(inventory, vms);
+        ReportBuilder reports = new ReportBuilder(inventory, vms, ha::leases);
         server.createContext("/", AgentApi.routes(vms, storage, inventory, reports, new AgentApi.MigrationPorts(
                 config.migrationAddress(), config.migrationPortFrom(), config.migrationPortTo())).onlyFrom("manager"));
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
@@ -137,13 +157,16 @@ public final class Agent implements AutoCloseable {
 
         ManagerReporter reporter = null;
         if (config.managerUrl() != null) {
-            reporter = new ManagerReporter(config.managerUrl(), reports, config.reportInterval(), tls);
+            reporter = new ManagerReporter(config.managerUrl(), reports, config.reportInterval(), tls, ha::accept);
             reporterRef.set(reporter);
+        }
+        ha.start(reporter == null ? null : reporter::lastSuccess);
+        if (reporter != null) {
             reporter.start();
         }
         LOG.info("agent for host {} ({}) listening on {}; {} running VM(s) re-adopted; storage {}",
                 config.hostName(), hostId, endpoint, adopted, storage.root());
-        return new Agent(server, scheduler, reporter, hostId, endpoint, vms, inventory);
+        return new Agent(server, scheduler, reporter, hostId, endpoint, vms, inventory, ha);
     }
 
     private static String qemuVersion(String qemuBinary) {
@@ -171,9 +194,35 @@ public final class Agent implements AutoCloseable {
         return inventory;
     }
 
-    /** Stops the agent's API and reporting; VMs keep running. */
+    /** The agent's high-availability half: storage lease, HA settings, watchdog, isolation response. */
+    public HaService ha() {
+        return ha;
+    }
+
+    /**
+     * Stops the agent's API, reporting and lease renewal; VMs keep running, and the HA watchdog keeps the
+     * storage lease for them (mode keeper) until the next agent takes over. The watchdog ends by itself once
+     * no QEMU of this state directory runs any more, or when the state directory is removed. Idempotent.
+     */
     @Override
     public void close() {
+        stop();
+        ha.close();
+    }
+
+    /**
+     * Stops the agent like {@link #close()} and its HA watchdog for good, waiting until the watchdog process
+     * is gone: for tests, and for taking a host out of HA service. VMs keep running, unguarded.
+     */
+    public void closeAndStopWatchdog() {
+        stop();
+        ha.closeAndStopWatchdog();
+    }
+
+    private void stop() {
+        if (stopped.getAndSet(true)) {
+            return;
+        }
         if (reporter != null) {
             reporter.stop();
         }

@@ -29,12 +29,15 @@ import java.util.Map;
  * @param migrationAddress address this host receives live migrations on
  * @param migrationPortFrom first port for incoming live migrations
  * @param migrationPortTo  last port for incoming live migrations
+ * @param haWatchdog     run the HA watchdog process, which kills this host's HA VMs when the agent stops
+ *                       renewing its storage lease (on by default; {@code false} only for tests and hosts
+ *                       that run no HA VMs)
  */
 public record AgentConfig(Path stateDir, Path storageDir, String listenAddress, int listenPort, String managerUrl,
                           String hostName, String qemuBinary, String qemuImgBinary, String accelerator,
                           String forwardAddress, Duration reportInterval, boolean sandbox, String joinToken,
                           String caFingerprint, Path tlsDir, String advertise, Path localStorageDir,
-                          String migrationAddress, int migrationPortFrom, int migrationPortTo) {
+                          String migrationAddress, int migrationPortFrom, int migrationPortTo, boolean haWatchdog) {
 
     /** Parses {@code --name value} options, falling back to CAREVISOR_AGENT_* environment variables. */
     public static AgentConfig parse(String[] args, Map<String, String> env) {
@@ -83,13 +86,21 @@ public record AgentConfig(Path stateDir, Path storageDir, String listenAddress, 
                 Path.of(s.get("local-storage-dir", stateDir.resolve("local-storage").toString())).toAbsolutePath(),
                 s.get("migration-address", advertise),
                 migrationPorts[0],
-                migrationPorts[1]);
+                migrationPorts[1],
+                bool(s.get("ha-watchdog", "true"), "--ha-watchdog"));
         s.rejectUnknown();
         if (!config.accelerator.equals("auto") && !config.accelerator.equals("kvm")
                 && !config.accelerator.equals("tcg")) {
             throw new IllegalArgumentException("--accel must be auto, kvm or tcg, not '" + config.accelerator + "'");
         }
         return config;
+    }
+
+    private static boolean bool(String value, String option) {
+        if (value.equals("true") || value.equals("false")) {
+            return Boolean.parseBoolean(value);
+        }
+        throw new IllegalArgumentException(option + " must be true or false, not '" + value + "'");
     }
 
     private static int[] range(String value, String option) {

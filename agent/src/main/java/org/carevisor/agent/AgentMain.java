@@ -24,6 +24,8 @@ public final class AgentMain {
                       --forward-address ADDR   address guest port forwards listen on     [127.0.0.1]
                       --report-interval-ms N   heartbeat period                          [1000]
                       --sandbox true|false     QEMU seccomp sandbox                      [true]
+                      --ha-watchdog true|false HA watchdog: kills HA VMs when the storage
+                                               lease is not renewed (keep it on)         [true]
                       --qemu PATH, --qemu-img PATH                                       [from PATH]
                     Every option can also be set as CAREVISOR_AGENT_<OPTION> (e.g. CAREVISOR_AGENT_STATE_DIR).""");
             return;

@@ -68,6 +68,18 @@ public final class Tls {
         }
     }
 
+    /** A client context that trusts only servers whose chain ends at {@code caPem} (one PEM certificate). */
+    public static SSLContext trusting(String caPem) {
+        try {
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(null, trustOnly(Pem.certificate(caPem)), null);
+            return ctx;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new PkiException("tls-context", "cannot build a TLS context for the CA certificate: "
+                    + e.getMessage(), e);
+        }
+    }
+
     /** Trust managers that accept only chains issued by {@code ca}. */
     public static TrustManager[] trustOnly(X509Certificate ca) throws GeneralSecurityException, IOException {
         KeyStore trust = KeyStore.getInstance("PKCS12");

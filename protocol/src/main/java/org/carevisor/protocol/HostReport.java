@@ -11,10 +11,18 @@ import java.util.List;
  * @param sequence       increases with every report of this agent process
  * @param sentAt         when the agent sent it
  * @param agentStartedAt when this agent process started (a change means the agent restarted)
+ * @param leases         the storage leases of all hosts sharing this host's storage, as just read (HA)
  */
 public record HostReport(HostInventory inventory, List<VmStatus> vms, long sequence, Instant sentAt,
-                         Instant agentStartedAt) {
+                         Instant agentStartedAt, List<LeaseSeen> leases) {
     public HostReport {
         vms = vms == null ? List.of() : List.copyOf(vms);
+        leases = leases == null ? List.of() : List.copyOf(leases);
+    }
+
+    /** A report without lease observations. */
+    public HostReport(HostInventory inventory, List<VmStatus> vms, long sequence, Instant sentAt,
+                      Instant agentStartedAt) {
+        this(inventory, vms, sequence, sentAt, agentStartedAt, List.of());
     }
 }

@@ -17,7 +17,11 @@ public enum StopCause {
     /** The VM was live-migrated to another host; this host's process ended after the hand-over. */
     MIGRATED,
     /** A live migration to this host did not complete; the destination process ended before the guest ran. */
-    MIGRATION_ABORTED;
+    MIGRATION_ABORTED,
+    /** HA isolation response: the host reached neither the manager nor a peer and released the VM. */
+    ISOLATION,
+    /** HA self-fencing: the host's watchdog killed the VM because the host's storage lease was not renewed. */
+    SELF_FENCE;
 
     @JsonValue
     public String json() {

@@ -3,8 +3,10 @@ package org.carevisor.agent.host;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.carevisor.agent.storage.StorageService;
 import org.carevisor.agent.vm.Taps;
 import org.carevisor.protocol.HostInventory;
@@ -18,21 +20,28 @@ public final class HostInventoryCollector {
     private final String qemuVersion;
     private final String accelerator;
     private final List<String> warnings;
+    private final Supplier<List<String>> conditions;
     private final String cpuModel;
     private final StorageService storage;
     private final BooleanSupplier shuttingDown;
     private final List<String> cpuModels;
     private final String migrationAddress;
 
+    /**
+     * {@code warnings} are fixed at start (e.g. no KVM); {@code conditions} are asked for at every report
+     * (e.g. a storage lease that is not renewed) and must not block.
+     */
     public HostInventoryCollector(String hostId, String hostName, String endpoint, String qemuVersion,
-                                  String accelerator, List<String> warnings, StorageService storage,
-                                  BooleanSupplier shuttingDown, List<String> cpuModels, String migrationAddress) {
+                                  String accelerator, List<String> warnings, Supplier<List<String>> conditions,
+                                  StorageService storage, BooleanSupplier shuttingDown, List<String> cpuModels,
+                                  String migrationAddress) {
         this.hostId = hostId;
         this.hostName = hostName;
         this.endpoint = endpoint;
         this.qemuVersion = qemuVersion;
         this.accelerator = accelerator;
         this.warnings = List.copyOf(warnings);
+        this.conditions = conditions;
         this.storage = storage;
         this.shuttingDown = shuttingDown;
         this.cpuModel = readCpuModel();
@@ -42,9 +51,11 @@ public final class HostInventoryCollector {
 
     public HostInventory collect() {
         long[] mem = readMemInfo();
+        List<String> now = new ArrayList<>(warnings);
+        now.addAll(conditions.get());
         return new HostInventory(hostId, hostName, endpoint, Runtime.getRuntime().availableProcessors(), cpuModel,
                 mem[0], mem[1], storage.root().toString(), storage.totalBytes(), storage.freeBytes(), qemuVersion,
-                accelerator, warnings, shuttingDown.getAsBoolean(), AgentVersion.VERSION, Protocol.VERSION,
+                accelerator, now, shuttingDown.getAsBoolean(), AgentVersion.VERSION, Protocol.VERSION,
                 storage.domainId(), storage.localFreeBytes(), cpuModels, Taps.bridges(), migrationAddress);
     }
 

@@ -4,13 +4,17 @@ import org.carevisor.protocol.StopCause;
 import org.carevisor.protocol.VmState;
 
 /**
- * Decides what a QEMU exit means: a requested stop, the guest powering off, or a crash. Pure and
- * table-tested.
+ * Decides what a QEMU exit means: a requested stop, the guest powering off, an HA action (self-fencing,
+ * isolation response) or a crash. Pure and table-tested.
  */
 public final class ExitClassifier {
-    /** What is known when QEMU's process ended. */
+    /**
+     * What is known when QEMU's process ended.
+     *
+     * @param selfFence the reason when the HA watchdog killed QEMU on purpose (self-fencing), else null
+     */
     public record Facts(Integer exitCode, StopCause requested, String requestDetail, Boolean guestShutdown,
-                        String shutdownReason, String qemuLogTail, boolean agentWasAway) {
+                        String shutdownReason, String qemuLogTail, boolean agentWasAway, String selfFence) {
     }
 
     /** The conclusion: observed state, cause and a sentence for operators. */
@@ -29,6 +33,14 @@ public final class ExitClassifier {
         if (f.requested() == StopCause.MIGRATED) {
             return new Verdict(VmState.STOPPED, StopCause.MIGRATED,
                     "migrated to another host; this host's QEMU ended after the hand-over");
+        }
+        if (f.selfFence() != null) {
+            return new Verdict(VmState.CRASHED, StopCause.SELF_FENCE, f.selfFence());
+        }
+        if (f.requested() == StopCause.ISOLATION) {
+            // however QEMU ended, it no longer runs: the VM is released to be restarted elsewhere
+            return new Verdict(VmState.STOPPED, StopCause.ISOLATION, f.requestDetail() != null ? f.requestDetail()
+                    : "HA isolation response: the host reached neither the manager nor a peer");
         }
         if (f.exitCode() == null) {
             return new Verdict(VmState.CRASHED, StopCause.CRASH, "QEMU process vanished without an exit status"

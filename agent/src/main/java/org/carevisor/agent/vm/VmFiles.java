@@ -113,6 +113,15 @@ public final class VmFiles {
         }
     }
 
+    /** When QEMU wrote its pid file (about when it started). */
+    Optional<Instant> pidWrittenAt() {
+        try {
+            return Optional.of(Files.getLastModifiedTime(paths.pidFile()).toInstant());
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
     Optional<ExitStatus> readExitStatus() {
         try {
             String[] parts = Files.readString(paths.exitStatus()).strip().split("\\s+");

@@ -987,6 +987,7 @@ public final class VmSupervisor {
         if (exit.isEmpty()) {
             exit = files.readExitStatus();
         }
+        String selfFence = selfFence();
         ExitClassifier.Verdict verdict;
         synchronized (lock) {
             if (gen != generation || exitHandled) {
@@ -998,7 +999,7 @@ public final class VmSupervisor {
             VmFiles.StopRequest request = stopRequest != null ? stopRequest : files.readStopRequest().orElse(null);
             StopCause requested = incoming ? StopCause.MIGRATION_ABORTED : request == null ? null : request.cause();
             verdict = ExitClassifier.classify(new ExitClassifier.Facts(effective, requested, stopDetail,
-                    guestShutdown, shutdownReason, files.qemuLogTail(2), adopted && guestShutdown == null));
+                    guestShutdown, shutdownReason, files.qemuLogTail(2), adopted && guestShutdown == null, selfFence));
             incoming = false;
             lock.notifyAll();
             if (qmp != null) {
@@ -1018,6 +1019,23 @@ public final class VmSupervisor {
         Taps.remove(specSnapshot());
         LOG.info("VM {}: QEMU ended: {} ({})", vmId, verdict.state().json(), verdict.reason());
         host.onChange().run();
+    }
+
+    /** The reason when the QEMU process that just ended was killed on purpose by the HA watchdog, else null. */
+    private String selfFence() {
+        Long qemuPid;
+        Instant began;
+        synchronized (lock) {
+            qemuPid = pid;
+            began = startedAt;
+        }
+        if (qemuPid == null) {
+            qemuPid = files.readPid().orElse(null);
+        }
+        if (began == null) {
+            began = files.pidWrittenAt().orElse(null); // QEMU writes its pid file as it starts
+        }
+        return qemuPid == null ? null : host.kills().reason(vmId, qemuPid, began).orElse(null);
     }
 
     /**

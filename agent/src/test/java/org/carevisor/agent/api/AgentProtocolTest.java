@@ -37,7 +37,7 @@ class AgentProtocolTest {
     @AfterAll
     static void stop() {
         if (agent != null) {
-            agent.close();
+            agent.closeAndStopWatchdog();
         }
     }
 
@@ -118,6 +118,11 @@ class AgentProtocolTest {
                 .isEqualTo(9999);
         assertThatThrownBy(() -> AgentConfig.parse(new String[] {"--migration-ports", "50000-40000"}, Map.of()))
                 .hasMessageContaining("--migration-ports must be a port range");
+        assertThatThrownBy(() -> AgentConfig.parse(new String[] {"--ha-watchdog", "maybe"}, Map.of()))
+                .hasMessageContaining("--ha-watchdog must be true or false");
+        assertThat(AgentConfig.parse(new String[0], Map.of()).haWatchdog()).as("on by default").isTrue();
+        assertThat(AgentConfig.parse(new String[0], Map.of("CAREVISOR_AGENT_HA_WATCHDOG", "false")).haWatchdog())
+                .isFalse();
         AgentConfig c = AgentConfig.parse(new String[] {"--listen", "10.0.0.5", "--migration-ports", "50000-50010"},
                 Map.of());
         assertThat(c.migrationAddress()).isEqualTo("10.0.0.5");

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.stream.Stream;
 import org.carevisor.protocol.StopCause;
 import org.carevisor.protocol.VmState;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -30,7 +31,30 @@ class ExitClassifierTest {
                 Arguments.of(0, null, null, false, "host-signal", false, VmState.CRASHED, StopCause.CRASH,
                         "outside Carevisor"),
                 Arguments.of(0, null, null, null, null, true, VmState.STOPPED, StopCause.GUEST,
-                        "while the agent was not running"));
+                        "while the agent was not running"),
+                // HA isolation response: however QEMU ended, the VM is released with the response's reason
+                Arguments.of(0, StopCause.ISOLATION, "HA isolation response: the host reached neither the manager"
+                        + " nor a peer for 7 s", false, "host-qmp-quit", false, VmState.STOPPED, StopCause.ISOLATION,
+                        "reached neither the manager nor a peer for 7 s"),
+                Arguments.of(137, StopCause.ISOLATION, "HA isolation response: x", null, null, false, VmState.STOPPED,
+                        StopCause.ISOLATION, "HA isolation response"));
+    }
+
+    @Test
+    void aQemuKilledByTheWatchdogIsSelfFencedNotCrashed() {
+        String why = "killed by the HA watchdog: the host's storage lease was not renewed for 7 s";
+        ExitClassifier.Verdict v = ExitClassifier.classify(new ExitClassifier.Facts(137, null, null, null, null,
+                "", false, why));
+        assertThat(v.cause()).isEqualTo(StopCause.SELF_FENCE);
+        assertThat(v.state()).isEqualTo(VmState.CRASHED);
+        assertThat(v.reason()).isEqualTo(why);
+        ExitClassifier.Verdict during = ExitClassifier.classify(new ExitClassifier.Facts(null, StopCause.ISOLATION,
+                "HA isolation response", null, null, "", true, why));
+        assertThat(during.cause()).as("killed by the watchdog while the isolation power-off ran").isEqualTo(
+                StopCause.SELF_FENCE);
+        ExitClassifier.Verdict migrated = ExitClassifier.classify(new ExitClassifier.Facts(137, StopCause.MIGRATED,
+                null, null, null, "", false, why));
+        assertThat(migrated.cause()).as("the guest runs on the destination").isEqualTo(StopCause.MIGRATED);
     }
 
     @ParameterizedTest
@@ -38,7 +62,7 @@ class ExitClassifierTest {
     void classifies(Integer exit, StopCause requested, String detail, Boolean guest, String reason, boolean away,
                     VmState state, StopCause cause, String text) {
         ExitClassifier.Verdict v = ExitClassifier.classify(new ExitClassifier.Facts(exit, requested, detail, guest,
-                reason, "qemu: some error", away));
+                reason, "qemu: some error", away, null));
         assertThat(v.state()).isEqualTo(state);
         assertThat(v.cause()).isEqualTo(cause);
         assertThat(v.reason()).contains(text);

@@ -61,11 +61,13 @@ class LongStateDirTest {
                 Path sockets = vm.files().paths().socketDirectory();
                 again.vms().undefine(vmId);
                 assertThat(sockets).doesNotExist();
+                again.closeAndStopWatchdog();
             }
         } finally {
             if (pid != null) {
                 ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
             }
+            org.carevisor.agent.ha.Watchdog.stopAny(state, java.time.Duration.ofSeconds(5));
         }
         assertThat(Files.exists(vmDir)).isFalse();
     }

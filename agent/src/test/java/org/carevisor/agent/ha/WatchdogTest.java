@@ -1,0 +1,241 @@
+package org.carevisor.agent.ha;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalLong;
+import java.util.concurrent.TimeUnit;
+import org.carevisor.agent.storage.FileTrees;
+import org.carevisor.testkit.Poll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The watchdog script with real processes: a copy of {@code sleep} named {@code qemu-system-x86_64} stands in
+ * for QEMU. Short self-fence times (2 s) keep the tests quick.
+ */
+class WatchdogTest {
+    private static final Duration FENCE = Duration.ofSeconds(2);
+
+    @TempDir
+    Path dir;
+    Path state;
+    Path storage;
+    Path leaseFile;
+    HaDir ha;
+    Watchdog watchdog;
+    final List<Process> processes = new ArrayList<>();
+
+    @BeforeEach
+    void setUp() throws IOException {
+        state = dir.resolve("state");
+        ha = new HaDir(state);
+        Files.createDirectories(ha.path());
+        Files.writeString(state.resolve("host-id"), "host-a\n");
+        storage = dir.resolve("storage");
+        leaseFile = LeaseFile.of(storage, "host-a");
+        Files.createDirectories(leaseFile.getParent());
+    }
+
+    @AfterEach
+    void tearDown() {
+        Watchdog.stopAny(state, Duration.ofSeconds(5));
+        processes.forEach(Process::destroyForcibly);
+        Poll.until(Duration.ofSeconds(10), "watchdog processes of the test to end",
+                () -> WatchdogProcesses.find(dir).isEmpty());
+    }
+
+    /** A process whose argv[0] names qemu. */
+    private Process qemu() throws IOException {
+        Path bin = dir.resolve("bin/qemu-system-x86_64");
+        if (!Files.exists(bin)) {
+            Files.createDirectories(bin.getParent());
+            Files.copy(Path.of("/bin/sleep"), bin, StandardCopyOption.COPY_ATTRIBUTES);
+        }
+        return started(new ProcessBuilder(bin.toString(), "600"));
+    }
+
+    private Process notQemu() throws IOException {
+        return started(new ProcessBuilder("/bin/sleep", "600"));
+    }
+
+    private Process started(ProcessBuilder pb) throws IOException {
+        Process p = pb.start();
+        processes.add(p);
+        return p;
+    }
+
+    private void renewed() throws IOException {
+        ha.write(ha.renewed(), System.currentTimeMillis() + "\n");
+    }
+
+    private void pids(String... lines) throws IOException {
+        ha.write(ha.pids(), String.join("\n", lines) + "\n");
+    }
+
+    private long start(Watchdog.Mode mode) throws IOException {
+        return startMaybe(mode).orElseThrow();
+    }
+
+    private OptionalLong startMaybe(Watchdog.Mode mode) throws IOException {
+        watchdog = new Watchdog(state, leaseFile, FENCE);
+        watchdog.mode(mode);
+        return watchdog.start();
+    }
+
+    private static boolean alive(long pid) {
+        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    }
+
+    private static boolean ends(Process p, Duration within) throws InterruptedException {
+        return p.waitFor(within.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private List<String[]> selfFenced() throws IOException {
+        return Files.readAllLines(ha.selfFenced()).stream().map(l -> l.split(" ")).toList();
+    }
+
+    @Test
+    void aStaleLeaseKillsTheListedQemuAndRecordsWhichVm() throws Exception {
+        Process q = qemu();
+        pids("vm-1 " + q.pid());
+        renewed();
+        long renewedAt = System.nanoTime();
+        Instant qemuStarted = Instant.now().minusSeconds(1);
+        start(Watchdog.Mode.AGENT);
+
+        assertThat(ends(q, Duration.ofSeconds(8))).as("QEMU killed").isTrue();
+        long after = (System.nanoTime() - renewedAt) / 1_000_000;
+        assertThat(after).as("not before the self-fence time").isGreaterThanOrEqualTo(FENCE.toMillis());
+        assertThat(q.exitValue()).as("SIGKILL").isEqualTo(137);
+        List<String[]> lines = selfFenced();
+        assertThat(lines).hasSize(1);
+        assertThat(lines.get(0)[1]).isEqualTo("vm-1");
+        assertThat(lines.get(0)[2]).isEqualTo(Long.toString(q.pid()));
+        assertThat(Long.parseLong(lines.get(0)[0])).isBetween(Instant.now().getEpochSecond() - 10,
+                Instant.now().getEpochSecond());
+        assertThat(Long.parseLong(lines.get(0)[3])).isGreaterThanOrEqualTo(FENCE.toSeconds());
+        assertThat(new SelfFenceLog(ha).reason("vm-1", q.pid(), qemuStarted)).get().asString()
+                .startsWith("killed by the HA watchdog: the host's storage lease was not renewed for ");
+        assertThat(new SelfFenceLog(ha).reason("vm-1", q.pid(), Instant.now().plusSeconds(60)))
+                .as("an entry older than the process does not count").isEmpty();
+        assertThat(new SelfFenceLog(ha).reason("vm-2", q.pid(), qemuStarted)).isEmpty();
+        assertThat(watchdog.pid()).as("the watchdog goes on after fencing").isPresent();
+    }
+
+    @Test
+    void freshRenewalsKeepTheVmsRunning() throws Exception {
+        Process q = qemu();
+        pids("vm-1 " + q.pid());
+        renewed();
+        start(Watchdog.Mode.AGENT);
+        long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (System.nanoTime() < until) {
+            renewed();
+            Thread.sleep(300);
+        }
+        assertThat(q.isAlive()).isTrue();
+        assertThat(ha.selfFenced()).doesNotExist();
+        // and when the renewals stop, the same watchdog does fence
+        assertThat(ends(q, Duration.ofSeconds(8))).isTrue();
+    }
+
+    @Test
+    void aListedPidThatIsNoQemuIsNotKilled() throws Exception {
+        Process other = notQemu();
+        Process q = qemu();
+        pids("vm-x " + other.pid(), "garbage line", "vm-y " + q.pid());
+        renewed();
+        start(Watchdog.Mode.AGENT);
+        assertThat(ends(q, Duration.ofSeconds(8))).isTrue();
+        Thread.sleep(1500); // more fencing rounds
+        assertThat(other.isAlive()).as("a reused pid of another program is spared").isTrue();
+        assertThat(selfFenced()).extracting(f -> f[1]).containsOnly("vm-y");
+    }
+
+    @Test
+    void modeOffDoesNothing() throws Exception {
+        Process q = qemu();
+        pids("vm-1 " + q.pid());
+        renewed();
+        start(Watchdog.Mode.OFF);
+        Thread.sleep(4000);
+        assertThat(q.isAlive()).isTrue();
+        assertThat(watchdog.pid()).isPresent();
+    }
+
+    @Test
+    void theKeeperRenewsTheLeaseAndFencesWhenItCannot() throws Exception {
+        Process q = qemu();
+        Files.createDirectories(state.resolve("vms/vm-1"));
+        Files.writeString(state.resolve("vms/vm-1/qemu.pid"), q.pid() + "\n");
+        pids("vm-1 " + q.pid());
+        Files.writeString(leaseFile, new LeaseFile("host-a", 5, Instant.now(), LeaseFile.AGENT, List.of("vm-9"),
+                "https://10.0.0.1:7701").format());
+        ha.write(ha.counter(), "5\n");
+        renewed();
+        start(Watchdog.Mode.KEEPER);
+
+        LeaseFile kept = Poll.until(Duration.ofSeconds(8), "the keeper to renew the lease a few times", () -> {
+            try {
+                LeaseFile l = LeaseFile.parse(Files.readString(leaseFile));
+                return l.counter() >= 9 ? l : null;
+            } catch (IOException | IllegalArgumentException e) {
+                return null;
+            }
+        });
+        assertThat(kept.writer()).isEqualTo("keeper");
+        assertThat(kept.hostId()).isEqualTo("host-a");
+        assertThat(kept.released()).containsExactly("vm-9");
+        assertThat(kept.endpoint()).isEqualTo("https://10.0.0.1:7701");
+        assertThat(kept.writtenAt()).isAfter(Instant.now().minusSeconds(3));
+        assertThat(q.isAlive()).as("renewed by the keeper for longer than the self-fence time").isTrue();
+        assertThat(Long.parseLong(Files.readString(ha.counter()).strip())).isGreaterThanOrEqualTo(9);
+
+        // the storage fails: the keeper cannot renew, and fences
+        FileTrees.delete(leaseFile.getParent());
+        Files.writeString(leaseFile.getParent(), "not a directory");
+        assertThat(ends(q, Duration.ofSeconds(8))).isTrue();
+        assertThat(selfFenced()).extracting(f -> f[1]).containsExactly("vm-1");
+    }
+
+    @Test
+    void theKeeperEndsWhenNoQemuIsLeftToGuard() throws Exception {
+        renewed();
+        OptionalLong pid = startMaybe(Watchdog.Mode.KEEPER); // it may end before start() sees it run
+        Poll.until(Duration.ofSeconds(5), "the keeper to end", () -> pid.isEmpty() || !alive(pid.getAsLong()));
+        assertThat(Files.readString(ha.watchdogLog())).contains("nothing to guard");
+    }
+
+    @Test
+    void itEndsWhenTheStateDirectoryIsRemoved() throws Exception {
+        long pid = start(Watchdog.Mode.OFF);
+        Thread.sleep(1500);
+        assertThat(alive(pid)).isTrue();
+        FileTrees.delete(state);
+        Poll.until(Duration.ofSeconds(5), "the watchdog to end", () -> !alive(pid));
+    }
+
+    @Test
+    void aNewWatchdogReplacesTheOldOneAndStopEndsItForGood() throws Exception {
+        long first = start(Watchdog.Mode.OFF);
+        long second = new Watchdog(state, leaseFile, FENCE).start().orElseThrow();
+        assertThat(second).isNotEqualTo(first);
+        assertThat(alive(first)).isFalse();
+        assertThat(WatchdogProcesses.find(state)).containsExactly(second);
+
+        assertThat(watchdog.stop(Duration.ofSeconds(5))).isTrue();
+        assertThat(WatchdogProcesses.find(state)).isEmpty();
+        assertThat(watchdog.mode()).isEqualTo(Watchdog.Mode.OFF);
+        assertThat(ha.watchdogPid()).doesNotExist();
+    }
+}
