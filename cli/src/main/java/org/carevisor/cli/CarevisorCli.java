@@ -21,7 +21,7 @@ import picocli.CommandLine.ScopeType;
         description = "Manage Carevisor hosts, images, VMs and tasks through the manager's REST API.",
         subcommands = {AuthCommands.Login.class, AuthCommands.Logout.class, AuthCommands.WhoAmI.class,
                 AuthCommands.Passwd.class, TokenCommand.class, UserCommand.class, RoleCommand.class,
-                SettingsCommand.class, HealthCommand.class, ClusterCommand.class, HostCommand.class,
+                SettingsCommand.class, HealthCommand.class, ClusterCommand.class, HostCommand.class, HaCommand.class,
                 NetworkCommand.class, ImageCommand.class, VmCommand.class, RuleCommand.class, SnapshotCommand.class,
                 TemplateCommand.class, TaskCommand.class, AuditCommand.class, CommandLine.HelpCommand.class},
         footer = {"",

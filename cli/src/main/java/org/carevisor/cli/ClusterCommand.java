@@ -7,11 +7,12 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
-/** {@code carevisor cluster list|show|create|set|delete|recommendation}. */
+/** {@code carevisor cluster list|show|create|set|delete|recommendation|ha}. */
 @Command(name = "cluster", mixinStandardHelpOptions = true,
         description = "Clusters: hosts with one CPU baseline, one shared storage and one criticality class.",
         subcommands = {ClusterCommand.ListClusters.class, ClusterCommand.Show.class, ClusterCommand.Create.class,
-                ClusterCommand.Set.class, ClusterCommand.Delete.class, ClusterCommand.Recommendation.class})
+                ClusterCommand.Set.class, ClusterCommand.Delete.class, ClusterCommand.Recommendation.class,
+                HaSettingsCommands.ClusterHa.class})
 final class ClusterCommand implements Runnable {
     @ParentCommand
     CarevisorCli root;

@@ -8,7 +8,8 @@ import picocli.CommandLine.ParentCommand;
 /** {@code carevisor host list|show}. */
 @Command(name = "host", mixinStandardHelpOptions = true, description = "Hosts that run VMs.",
         subcommands = {HostCommand.ListHosts.class, HostCommand.Show.class, HostCommand.Set.class,
-                HostCommand.Maintenance.class, HostCommand.JoinToken.class, HostCommand.Remove.class})
+                HostCommand.Maintenance.class, HostCommand.JoinToken.class, HostCommand.Remove.class,
+                HaSettingsCommands.Fence.class})
 final class HostCommand implements Runnable {
     @ParentCommand
     CarevisorCli root;

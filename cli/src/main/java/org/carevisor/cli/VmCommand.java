@@ -19,7 +19,7 @@ import picocli.CommandLine.ParentCommand;
                 VmCommand.Console.class, VmCommand.History.class, VmFileCommands.Clone.class,
                 VmFileCommands.Export.class, VmFileCommands.Import.class, VmFileCommands.Archive.class,
                 VmFileCommands.Restore.class, VmClusterCommands.Migrate.class, VmClusterCommands.Placement.class,
-                VmClusterCommands.Migrations.class})
+                VmClusterCommands.Migrations.class, HaSettingsCommands.VmHa.class})
 final class VmCommand implements Runnable {
     @ParentCommand
     CarevisorCli root;

@@ -4,6 +4,10 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.carevisor.manager.api.ApiRoutes;
+import org.carevisor.manager.api.HaRoutes;
+import org.carevisor.manager.ha.HaRepository;
+import org.carevisor.manager.ha.HaService;
+import org.carevisor.manager.ha.HaSettings;
 import org.carevisor.manager.api.ApiServer;
 import org.carevisor.manager.audit.Actor;
 import org.carevisor.manager.api.Guard;
@@ -67,11 +71,13 @@ public final class Manager implements AutoCloseable {
     private final org.carevisor.manager.migration.Balancer balancer;
     private final java.util.concurrent.ScheduledExecutorService timers;
     private final AuditCheckpoints checkpoints;
+    private final HaService ha;
 
     private Manager(Database db, TaskService tasks, Reconciler reconciler, ApiServer api, ExecutorService background,
                     VmService vms, AgentListener agentListener, ManagerPki pki,
                     org.carevisor.manager.migration.Balancer balancer,
-                    java.util.concurrent.ScheduledExecutorService timers, AuditCheckpoints checkpoints) {
+                    java.util.concurrent.ScheduledExecutorService timers, AuditCheckpoints checkpoints, HaService ha) {
+        this.ha = ha;
         this.checkpoints = checkpoints;
         this.db = db;
         this.tasks = tasks;
@@ -138,6 +144,22 @@ public final class Manager implements AutoCloseable {
                 LOG.info("cluster {} uses storage domain {} (from its first host)", cluster, domain);
             }
         });
+        HaRepository haRepo = new HaRepository(db.jdbi());
+        HaService ha = new HaService(haRepo, vmRepo, hostRepo, board, observed, agents, power, placement, tasks, audit);
+        HaSettings haSettings = new HaSettings(haRepo, vmRepo);
+        placement.useHa(new PlacementService.HaFacts() {
+            @Override
+            public boolean admissionControl(String clusterId) {
+                return haRepo.cluster(clusterId).admissionControl();
+            }
+
+            @Override
+            public boolean protectedVm(String vmId) {
+                return ha.protectedVm(vmId);
+            }
+        });
+        ingest.onReport(ha::report);
+        reconciler.haProtected(ha::protectedVm);
         JoinTokens joinTokens = new JoinTokens(db.jdbi());
         AgentListener agentListener = AgentListener.start(config.agentListen(), config.agentPort(), pki,
                 new EnrollmentService(db.jdbi(), joinTokens, pki, audit), ingest, db.jdbi());
@@ -160,9 +182,10 @@ public final class Manager implements AutoCloseable {
                         snapshots, transfer, new HostAdminRoutes(joinTokens, pki, hostService, config,
                         agentListener, clusterService), new ClusterRoutes(clusterService, hostService, hostRepo,
                         networks, rules, placement, migrations, maintenance, balancer, tasks, vmRepo), placement,
-                        securityRoutes), guard);
+                        securityRoutes, new HaRoutes(ha, haSettings, vms, clusterService, hostService, audit)), guard);
         reconciler.start();
         balancer.start();
+        ha.start();
         java.util.concurrent.ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("migration-recovery").factory());
         timers.scheduleWithFixedDelay(() -> {
@@ -180,7 +203,7 @@ public final class Manager implements AutoCloseable {
                         + "(CA {}); {} interrupted task(s) marked failed", VERSION, config.listenAddress(), api.port(),
                 db.product(), config.agentListen(), agentListener.port(), pki.caFingerprint(), interrupted);
         return new Manager(db, tasks, reconciler, api, background, vms, agentListener, pki, balancer, timers,
-                checkpoints);
+                checkpoints, ha);
     }
 
     private static String version() {
@@ -206,6 +229,7 @@ public final class Manager implements AutoCloseable {
 
     @Override
     public void close() {
+        ha.close();
         timers.shutdownNow();
         balancer.close();
         api.close();

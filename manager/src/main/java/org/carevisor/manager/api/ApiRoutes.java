@@ -51,12 +51,13 @@ public final class ApiRoutes {
     private final ClusterRoutes clusterRoutes;
     private final org.carevisor.manager.placement.PlacementService placement;
     private final SecurityRoutes securityRoutes;
+    private final HaRoutes haRoutes;
 
     public ApiRoutes(VmService vms, VmPowerService power, TaskService tasks, HostRepository hostRepo, HostBoard board,
                      ImageCatalog images, AuditLog audit, Database db, String version, TemplateService templates,
                      SnapshotService snapshots, TransferService transfer, HostAdminRoutes security,
                      ClusterRoutes clusterRoutes, org.carevisor.manager.placement.PlacementService placement,
-                     SecurityRoutes securityRoutes) {
+                     SecurityRoutes securityRoutes, HaRoutes haRoutes) {
         this.vms = vms;
         this.power = power;
         this.tasks = tasks;
@@ -71,6 +72,7 @@ public final class ApiRoutes {
         this.clusterRoutes = clusterRoutes;
         this.placement = placement;
         this.securityRoutes = securityRoutes;
+        this.haRoutes = haRoutes;
     }
 
     void register(Registrar r) {
@@ -123,6 +125,7 @@ public final class ApiRoutes {
         r.add("GET", v + "/tasks/{id}", ctx -> ctx.json(tasks.get(ctx.pathParam("id"))));
         lifecycle.register(r);
         clusterRoutes.register(r, this::hostView);
+        haRoutes.register(r);
         securityRoutes.register(r);
     }
 

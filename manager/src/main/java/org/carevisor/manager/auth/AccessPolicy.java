@@ -75,6 +75,10 @@ public final class AccessPolicy {
         put("GET", v + "/clusters", Target.ANY, Privilege.SYS_VIEW);
         put("GET", v + "/clusters/{id}", Target.CLUSTER, Privilege.SYS_VIEW);
         put("GET", v + "/clusters/{id}/recommendations", Target.CLUSTER, Privilege.SYS_VIEW);
+        put("GET", v + "/ha", Target.ANY, Privilege.SYS_VIEW);
+        put("GET", v + "/vms/{id}/ha", Target.VM, Privilege.SYS_VIEW);
+        put("GET", v + "/clusters/{id}/ha", Target.CLUSTER, Privilege.SYS_VIEW);
+        put("GET", v + "/hosts/{id}/fence", Target.HOST, Privilege.HOST_ADMIN);
         put("GET", v + "/hosts/{id}/evacuation", Target.HOST, Privilege.SYS_VIEW);
         put("GET", v + "/networks", Target.ANY, Privilege.SYS_VIEW);
         put("GET", v + "/networks/{id}", Target.ANY, Privilege.SYS_VIEW);
@@ -90,6 +94,7 @@ public final class AccessPolicy {
         // VM configuration
         put("POST", v + "/vms", Target.CLUSTER_IN_BODY, Privilege.VM_CONFIGURE);
         put("PATCH", v + "/vms/{id}", Target.VM, Privilege.VM_CONFIGURE);
+        put("PATCH", v + "/vms/{id}/ha", Target.VM, Privilege.VM_CONFIGURE);
         put("DELETE", v + "/vms/{id}", Target.VM, Privilege.VM_CONFIGURE, "vm.delete");
         put("POST", v + "/vms/{id}/clone", Target.VM, Privilege.VM_CONFIGURE);
         put("POST", v + "/vms/{id}/archive", Target.VM, Privilege.VM_CONFIGURE, "vm.archive");
@@ -119,6 +124,8 @@ public final class AccessPolicy {
         put("DELETE", v + "/hosts/{id}/maintenance", Target.HOST, Privilege.HOST_ADMIN);
         put("POST", v + "/clusters", Target.GLOBAL, Privilege.HOST_ADMIN);
         put("PATCH", v + "/clusters/{id}", Target.CLUSTER, Privilege.HOST_ADMIN);
+        put("PATCH", v + "/clusters/{id}/ha", Target.CLUSTER, Privilege.HOST_ADMIN);
+        put("PATCH", v + "/hosts/{id}/fence", Target.HOST, Privilege.HOST_ADMIN);
         put("DELETE", v + "/clusters/{id}", Target.GLOBAL, Privilege.HOST_ADMIN);
         put("POST", v + "/networks", Target.GLOBAL, Privilege.HOST_ADMIN);
         put("DELETE", v + "/networks/{id}", Target.GLOBAL, Privilege.HOST_ADMIN);

@@ -29,8 +29,8 @@ public final class HaEngine {
     /** Timing. {@code leaseTimeout} must exceed the hosts' self-fence time plus one renewal period. */
     public record Config(Duration heartbeatTimeout, Duration leaseTimeout, Duration fenceRetry, Duration restartTimeout) {
         public static Config defaults() {
-            return new Config(Duration.ofSeconds(5), Duration.ofSeconds(12), Duration.ofSeconds(5),
-                    Duration.ofSeconds(60));
+            return new Config(org.carevisor.protocol.HaTimings.HEARTBEAT_TIMEOUT,
+                    org.carevisor.protocol.HaTimings.LEASE_EXPIRED, Duration.ofSeconds(5), Duration.ofSeconds(60));
         }
     }
 
@@ -40,7 +40,8 @@ public final class HaEngine {
     /** What the caller must do (or log). */
     public record Decision(Kind kind, String host, String vm, String detail) {
         /** The kinds of decision. */
-        public enum Kind { SUSPECT, ISOLATED, RECOVERED, FENCE, DEAD, RELEASED, LOST, RESTART, WAIT, NO_ROOM, STOP_STRAY, GAVE_UP }
+        public enum Kind { SUSPECT, ISOLATED, RECOVERED, FENCE, DEAD, RELEASED, LOST, RESTART, WAIT, NO_ROOM, STOP_STRAY, GAVE_UP,
+            RESET, LIMIT }
 
         @Override
         public String toString() {
@@ -88,8 +89,11 @@ public final class HaEngine {
         boolean needsRestart;
         String restartingOn;
         Instant restartRequestedAt;
+        Instant retryAt;
         boolean waitingLogged;
         boolean noRoomLogged;
+        int maxRestartsPerHour = 3;
+        final java.util.ArrayDeque<Instant> localRestarts = new java.util.ArrayDeque<>();
 
         VmState(String id) {
             this.id = id;
@@ -138,6 +142,53 @@ public final class HaEngine {
         vms.remove(id);
     }
 
+    /** Restarts on the VM's own host (its QEMU died, its health check failed) allowed per hour. */
+    public void restartLimit(String id, int perHour) {
+        VmState v = vms.get(id);
+        if (v != null) {
+            v.maxRestartsPerHour = perHour;
+        }
+    }
+
+    /**
+     * The VM should be running (manager start: it was running before, whatever happened since): a heartbeat of
+     * its host without it means it is lost.
+     */
+    public void expectRunning(String id) {
+        VmState v = vms.get(id);
+        if (v != null && v.restartingOn == null && !v.needsRestart) {
+            v.running = true;
+        }
+    }
+
+    /**
+     * The VM's guest failed its health check repeatedly: reset it in place ({@code RESET}), or, past the hourly
+     * limit, leave it for an operator ({@code LIMIT}).
+     */
+    public List<Decision> healthFailed(String id, String detail, Instant now) {
+        VmState v = vms.get(id);
+        if (v == null || !v.ha || !v.running || v.needsRestart()) {
+            return List.of();
+        }
+        if (!withinLimit(v, now)) {
+            return List.of(new Decision(Decision.Kind.LIMIT, v.host, id, detail + "; " + v.localRestarts.size()
+                    + " restart(s) in the last hour, the limit is " + v.maxRestartsPerHour + ": left for an operator"));
+        }
+        return List.of(new Decision(Decision.Kind.RESET, v.host, id, detail));
+    }
+
+    /** True and counted when one more restart on the VM's own host fits into the hourly limit. */
+    private static boolean withinLimit(VmState v, Instant now) {
+        while (!v.localRestarts.isEmpty() && v.localRestarts.peekFirst().isBefore(now.minus(Duration.ofHours(1)))) {
+            v.localRestarts.removeFirst();
+        }
+        if (v.localRestarts.size() >= v.maxRestartsPerHour) {
+            return false;
+        }
+        v.localRestarts.addLast(now);
+        return true;
+    }
+
     // ---- observations
 
     /** A heartbeat of {@code host}, with the VMs it runs. */
@@ -183,10 +234,16 @@ public final class HaEngine {
             if (v.ha && v.running && host.equals(v.host) && v.restartingOn == null && !v.needsRestart
                     && !runningVms.contains(v.id)) {
                 v.running = false;
-                v.needsRestart = true;
-                v.waitingLogged = false;
-                v.noRoomLogged = false;
-                out.add(new Decision(Decision.Kind.LOST, host, v.id, "no longer runs on its host"));
+                if (withinLimit(v, now)) {
+                    v.needsRestart = true;
+                    v.waitingLogged = false;
+                    v.noRoomLogged = false;
+                    out.add(new Decision(Decision.Kind.LOST, host, v.id, "no longer runs on its host"));
+                } else {
+                    out.add(new Decision(Decision.Kind.LIMIT, host, v.id, "no longer runs on its host; "
+                            + v.localRestarts.size() + " restart(s) in the last hour, the limit is "
+                            + v.maxRestartsPerHour + ": left for an operator"));
+                }
             }
         }
         return out;
@@ -226,6 +283,7 @@ public final class HaEngine {
         if (v != null && host.equals(v.restartingOn)) {
             v.restartingOn = null;
             v.needsRestart = true;
+            v.retryAt = now.plus(config.fenceRetry());
         }
     }
 
@@ -331,7 +389,8 @@ public final class HaEngine {
                 v.needsRestart = true;
             }
         }
-        List<VmState> pending = vms.values().stream().filter(v -> v.needsRestart && v.restartingOn == null)
+        List<VmState> pending = vms.values().stream().filter(v -> v.ha && v.needsRestart && v.restartingOn == null
+                        && (v.retryAt == null || !now.isBefore(v.retryAt)))
                 .sorted(Comparator.comparingInt((VmState v) -> -v.priority).thenComparing(v -> v.id)).toList();
         for (VmState v : pending) {
             List<String> missing = v.after.stream().filter(d -> {

@@ -56,12 +56,21 @@ public final class ReportIngest {
         this.onChange = onChange;
     }
 
+    private volatile java.util.function.Function<HostReport, org.carevisor.protocol.ReportAck> afterReport =
+            r -> new org.carevisor.protocol.ReportAck(List.of(), null);
+
+    /** Called with every accepted report; its answer goes back to the agent (high availability). */
+    public void onReport(java.util.function.Function<HostReport, org.carevisor.protocol.ReportAck> callback) {
+        this.afterReport = callback;
+    }
+
     /** Called with (cluster id, storage domain id) when a host reports its storage domain. */
     public void onStorageDomain(java.util.function.BiConsumer<String, String> callback) {
         this.storageDomainSeen = callback;
     }
 
-    public void accept(HostReport report) {
+    /** Takes in a report; returns the manager's answer to the agent. */
+    public org.carevisor.protocol.ReportAck accept(HostReport report) {
         if (report.inventory() == null || report.inventory().hostId() == null) {
             throw ApiException.invalid("inventory.hostId", "a report must name its host");
         }
@@ -106,6 +115,7 @@ public final class ReportIngest {
             onNewHost.run();
         }
         onChange.run();
+        return afterReport.apply(report);
     }
 
     private void ingestVms(HostReport report) {

@@ -55,8 +55,25 @@ public final class PlacementService {
         }
     }
 
-    /** How to place: for a start or a migration (CPU and memory counted), or only defining the VM. */
-    public enum Purpose { DEFINE, START, MIGRATE }
+    /**
+     * How to place: for a start or a migration (CPU and memory counted), or only defining the VM; {@code FAILOVER}
+     * is an HA restart after a failure (counted like a start, but HA admission control does not apply: the
+     * capacity it kept free is there for this).
+     */
+    public enum Purpose { DEFINE, START, MIGRATE, FAILOVER }
+
+    /** What HA admission control needs: the cluster's setting and which VMs are HA-protected. */
+    public interface HaFacts {
+        boolean admissionControl(String clusterId);
+
+        boolean protectedVm(String vmId);
+    }
+
+    private volatile HaFacts ha;
+
+    public void useHa(HaFacts facts) {
+        this.ha = facts;
+    }
 
     /** The cluster a new VM goes to: the named one, else the named host's, else the default. */
     public ClusterRecord clusterFor(String clusterRef, String hostRef) {
@@ -103,7 +120,7 @@ public final class PlacementService {
             }
             String what = switch (purpose) {
                 case DEFINE -> "hold";
-                case START -> "start";
+                case START, FAILOVER -> "start";
                 case MIGRATE -> "receive";
             };
             throw ApiException.conflict("placement-refused", "no host can " + what + " VM '" + s.vmName() + "': "
@@ -138,8 +155,49 @@ public final class PlacementService {
         Scheduler.Request request = new Scheduler.Request(s.vmId(), s.vmName(), c.id(), s.cpus(), s.memoryMiB(),
                 s.bridges(), s.pinnedHostId(), s.currentHostId(), purpose == Purpose.MIGRATE, explicitHostId,
                 purpose != Purpose.DEFINE);
-        return Scheduler.place(request, clusterState(c), states, rules.rules(),
+        Scheduler.Decision d = Scheduler.place(request, clusterState(c), states, rules.rules(),
                 new Scheduler.Placements(occupied, names));
+        HaFacts facts = ha;
+        if (purpose != Purpose.START || facts == null || !facts.admissionControl(c.id())) {
+            return d;
+        }
+        return admit(d, s, states.stream().filter(h -> c.id().equals(h.clusterId()) && h.connected()
+                && !h.maintenance()).toList(), occupied, facts, c.memoryOvercommit());
+    }
+
+    /** The scheduler's decision with HA admission control applied: hosts that would break it are refused. */
+    private Scheduler.Decision admit(Scheduler.Decision d, Subject s, List<Scheduler.HostState> hosts,
+                                     Map<String, String> occupied, HaFacts facts, double overcommit) {
+        Map<String, Long> haMemory = new HashMap<>();
+        Map<String, Integer> memory = new HashMap<>();
+        vms.list().forEach(v -> memory.put(v.id(), v.memoryMiB()));
+        occupied.forEach((vmId, hostId) -> {
+            if (!vmId.equals(s.vmId()) && facts.protectedVm(vmId)) {
+                haMemory.merge(hostId, (long) memory.getOrDefault(vmId, 0), Long::sum);
+            }
+        });
+        boolean vmHa = facts.protectedVm(s.vmId());
+        List<Scheduler.Verdict> verdicts = new ArrayList<>();
+        for (Scheduler.Verdict v : d.verdicts()) {
+            Optional<String> refusal = v.acceptable() ? Admission.refusal(v.hostId(), s.memoryMiB(), vmHa, hosts,
+                    haMemory, overcommit) : Optional.empty();
+            if (refusal.isPresent()) {
+                List<String> reasons = new ArrayList<>(v.refusals());
+                reasons.add(refusal.get());
+                verdicts.add(new Scheduler.Verdict(v.hostId(), v.hostName(), reasons, v.brokenShouldRules(),
+                        v.memoryLoadAfter()));
+            } else {
+                verdicts.add(v);
+            }
+        }
+        Optional<String> chosen = d.hostId().filter(id -> verdicts.stream().anyMatch(v -> v.hostId().equals(id)
+                && v.acceptable()));
+        if (chosen.isEmpty()) {
+            chosen = verdicts.stream().filter(Scheduler.Verdict::acceptable).min(java.util.Comparator
+                    .comparingInt((Scheduler.Verdict v) -> v.brokenShouldRules().size())
+                    .thenComparingDouble(Scheduler.Verdict::memoryLoadAfter)).map(Scheduler.Verdict::hostId);
+        }
+        return new Scheduler.Decision(chosen, verdicts);
     }
 
     public static Scheduler.ClusterState clusterState(ClusterRecord c) {

@@ -57,6 +57,16 @@ public final class Reconciler implements AutoCloseable {
         this.shutdownTimeoutSeconds = shutdownTimeoutSeconds;
     }
 
+    private volatile java.util.function.Predicate<String> haProtected = id -> false;
+
+    /**
+     * Which VMs high availability protects: the loop does not start those (HA restarts them, on a host whose
+     * lease is fresh, counting its restart limit); starting them here too could start one twice.
+     */
+    public void haProtected(java.util.function.Predicate<String> p) {
+        this.haProtected = p;
+    }
+
     /** The start path with placement (wired after construction). */
     public void usePower(org.carevisor.manager.vm.VmPowerService power) {
         this.power = power;
@@ -101,6 +111,9 @@ public final class Reconciler implements AutoCloseable {
                     vm.lifecycle(), connected, hosts.shuttingDown(vm.hostId()), tasks.isLocked(vm.id()),
                     s == null ? VmState.STOPPED : s.state(), s == null ? null : s.cause(),
                     s != null));
+            if (d.action() == ReconcileAction.START && haProtected.test(vm.id())) {
+                continue;
+            }
             if (d.action() != ReconcileAction.NONE) {
                 act(vm, d);
             }

@@ -90,8 +90,7 @@ public final class AgentListener implements AutoCloseable {
                         throw new ApiException(403, "host-mismatch", "Forbidden", "the certificate is for host " + hostId
                                 + " but the report describes another host", null);
                     }
-                    ingest.accept(report);
-                    send(ex, 204, null);
+                    send(ex, 200, ingest.accept(report));
                 }
                 default -> throw new ApiException(404, "not-found", "Not found", "no agent endpoint " + path, null);
             }

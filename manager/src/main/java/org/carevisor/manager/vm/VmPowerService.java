@@ -190,6 +190,24 @@ public final class VmPowerService {
         }
     }
 
+    /**
+     * HA's restart after a failure: starts the VM on {@code hostId} (placement rules are checked, admission
+     * control is not: its reserve is for this), audited as a move when the host changes; returns at once.
+     */
+    public VmStatus failover(String vmId, String hostId, Actor actor, String taskId) {
+        VmRecord vm = repo.find(vmId).orElseThrow(() -> ApiException.notFound("VM", vmId));
+        placement.reserve(org.carevisor.manager.placement.PlacementService.Subject.of(vm),
+                org.carevisor.manager.placement.PlacementService.Purpose.FAILOVER, hostId);
+        try {
+            VmRecord placed = moveTo(vmId, hostId, actor, taskId);
+            VmStatus s = agents.start(connectedEndpoint(placed), placed.toSpec());
+            observed.put(hostId, s);
+            return s;
+        } finally {
+            placement.release(vmId);
+        }
+    }
+
     private String startNow(String vmId, Actor actor, String taskId, String endpoint, String loadSnapshot)
             throws Exception {
         VmRecord vm = repo.find(vmId).orElseThrow(() -> ApiException.notFound("VM", vmId));

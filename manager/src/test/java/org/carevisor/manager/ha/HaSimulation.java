@@ -53,7 +53,7 @@ final class HaSimulation {
     }
 
     /** A simulated VM definition. */
-    record Vm(String name, String home, boolean ha, int priority, List<String> after) {
+    record Vm(String name, String home, boolean ha, int priority, List<String> after, int maxRestarts) {
     }
 
     final Map<String, Host> hosts = new LinkedHashMap<>();
@@ -84,6 +84,7 @@ final class HaSimulation {
                 case "vm" -> {
                     boolean ha = false;
                     int priority = 0;
+                    int maxRestarts = 3;
                     List<String> after = List.of();
                     for (int i = 3; i < w.length; i++) {
                         if (w[i].equals("ha")) {
@@ -92,11 +93,13 @@ final class HaSimulation {
                             priority = Integer.parseInt(w[i].substring(9));
                         } else if (w[i].startsWith("after=")) {
                             after = List.of(w[i].substring(6).split(","));
+                        } else if (w[i].startsWith("max-restarts=")) {
+                            maxRestarts = Integer.parseInt(w[i].substring(13));
                         } else {
                             throw new IllegalArgumentException("unknown vm option " + w[i]);
                         }
                     }
-                    sim.vms.put(w[1], new Vm(w[1], w[2], ha, priority, after));
+                    sim.vms.put(w[1], new Vm(w[1], w[2], ha, priority, after, maxRestarts));
                 }
                 case "at" -> sim.events.computeIfAbsent(Long.parseLong(w[1]), k -> new ArrayList<>())
                         .add(String.join(" ", Arrays.copyOfRange(w, 2, w.length)));
@@ -141,6 +144,7 @@ final class HaSimulation {
             HaEngine.VmState s = engine.vmState(v.name);
             String host = s != null && s.host != null ? s.host : v.home;
             engine.vm(v.name, host, v.ha, v.priority, v.after);
+            engine.restartLimit(v.name, v.maxRestarts);
         }
     }
 
@@ -199,6 +203,7 @@ final class HaSimulation {
                 watchdog(h); // the watchdog runs before the guests get CPU time again
             }
             case "fence-agent" -> hosts.get(w[1]).fence = w[2];
+            case "crash" -> hosts.values().forEach(h -> h.vms.remove(w[1])); // the VM's QEMU dies
             case "manager-down" -> {
                 persisted = engine.snapshot();
                 managerUp = false;
