@@ -255,12 +255,12 @@ class HaIT extends ClusterLabTest {
         assertThat(history("mon")).contains("ha.lost").contains("vm.ha-restart");
 
         // the guest stops answering (its network link goes down): it is reset in place
-        Thread.sleep(3000); // the health check has seen the guest answer (failures count only after that)
+        Thread.sleep(6000); // the health check has seen the guest answer (failures count only after that)
         String tap = QemuCommandLine.tapName(id, lab.vm("mon").path("nics").get(0).path("id").asText());
         String ns = lab.network().namespace(2); // lab-h2
         ip(ns, "link", "set", tap, "down");
         try {
-            Poll.until(Duration.ofSeconds(30), "the failed health check to reset the guest",
+            Poll.until(Duration.ofSeconds(60), "the failed health check to reset the guest",
                     () -> history("mon").contains("vm.ha-reset") ? true : null);
         } finally {
             ip(ns, "link", "set", tap, "up");

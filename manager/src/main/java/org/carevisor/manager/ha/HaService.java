@@ -161,10 +161,12 @@ public final class HaService implements AutoCloseable {
                 : repo.cluster(cluster).isolationResponse());
     }
 
-    /** True when the VM is HA-protected (for admission control). */
+    /**
+     * True when the VM is HA-protected (for admission control and the reconcile loop). Read from the database,
+     * not from the copy the engine was last fed with, so a setting changed a moment ago already counts.
+     */
     public boolean protectedVm(String vmId) {
-        VmHa ha = settings.get(vmId);
-        return ha != null && ha.enabled();
+        return repo.vm(vmId).map(VmHa::enabled).orElse(false);
     }
 
     /** Reads hosts, VMs and settings into the engine. Caller holds the lock. */

@@ -110,10 +110,18 @@ final class HealthChecks {
             s.nextAt = now.plusSeconds(Math.max(1, ha.healthIntervalSeconds()));
         }
         work.execute(() -> {
-            String failure = probe(address);
+            String failure;
+            try {
+                failure = probe(address);
+            } catch (RuntimeException e) {
+                failure = e.toString();
+            } finally {
+                synchronized (s) {
+                    s.inFlight = false; // never left set, or the VM would not be checked again
+                }
+            }
             String failedFor = null;
             synchronized (s) {
-                s.inFlight = false;
                 if (failure == null) {
                     s.seenUp = true;
                     s.failures = 0;
