@@ -137,14 +137,7 @@ class HaIT extends ClusterLabTest {
         assertThat(off.off()).as(off.detail()).isTrue();
 
         for (String vm : List.of("ehr-db", "ehr-app", "lis")) {
-            GuestProbe.Status s = Poll.until(RECOVERY, vm + " to answer again elsewhere", () -> {
-                try {
-                    GuestProbe.Status st = lab.guest(vm).status();
-                    return st.bootId().equals(boots.get(vm)) ? null : st;
-                } catch (Exception e) {
-                    return null;
-                }
-            });
+            GuestProbe.Status s = awaitNewBoot(vm, boots.get(vm));
             assertThat(s.bootId()).isNotEqualTo(boots.get(vm));
             assertThat(lab.vm(vm).path("host").asText()).isIn("lab-h2", "lab-h3");
         }

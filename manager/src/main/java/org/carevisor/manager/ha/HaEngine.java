@@ -177,6 +177,13 @@ public final class HaEngine {
         return List.of(new Decision(Decision.Kind.RESET, v.host, id, detail));
     }
 
+    /** The VM no longer runs: it waits for a restart, and its wait and no-room conditions are logged afresh. */
+    private static void awaitRestart(VmState v) {
+        v.needsRestart = true;
+        v.waitingLogged = false;
+        v.noRoomLogged = false;
+    }
+
     /** True and counted when one more restart on the VM's own host fits into the hourly limit. */
     private static boolean withinLimit(VmState v, Instant now) {
         while (!v.localRestarts.isEmpty() && v.localRestarts.peekFirst().isBefore(now.minus(Duration.ofHours(1)))) {
@@ -235,9 +242,7 @@ public final class HaEngine {
                     && !runningVms.contains(v.id)) {
                 v.running = false;
                 if (withinLimit(v, now)) {
-                    v.needsRestart = true;
-                    v.waitingLogged = false;
-                    v.noRoomLogged = false;
+                    awaitRestart(v);
                     out.add(new Decision(Decision.Kind.LOST, host, v.id, "no longer runs on its host"));
                 } else {
                     out.add(new Decision(Decision.Kind.LIMIT, host, v.id, "no longer runs on its host; "
@@ -323,9 +328,7 @@ public final class HaEngine {
                         if (v.ha && h.id.equals(v.host) && v.restartingOn == null && !v.needsRestart
                                 && h.released.contains(v.id)) {
                             v.running = false;
-                            v.needsRestart = true;
-                            v.waitingLogged = false;
-                            v.noRoomLogged = false;
+                            awaitRestart(v);
                             out.add(new Decision(Decision.Kind.RELEASED, h.id, v.id, "released by the isolated host (it"
                                     + " stopped the VM when it lost its network)"));
                         }
@@ -363,9 +366,7 @@ public final class HaEngine {
             if (h.id.equals(v.host) && v.restartingOn == null) {
                 v.running = false;
                 if (v.ha) {
-                    v.needsRestart = true;
-                    v.waitingLogged = false;
-                    v.noRoomLogged = false;
+                    awaitRestart(v);
                 }
             } else if (h.id.equals(v.restartingOn)) {
                 v.restartingOn = null;
@@ -435,6 +436,11 @@ public final class HaEngine {
 
     public VmState vmState(String id) {
         return vms.get(id);
+    }
+
+    /** The ids of the VMs the engine knows. */
+    public Set<String> vmIds() {
+        return Set.copyOf(vms.keySet());
     }
 
     public Map<String, HostState> hosts() {

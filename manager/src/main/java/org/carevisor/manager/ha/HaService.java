@@ -135,18 +135,23 @@ public final class HaService implements AutoCloseable {
 
     /**
      * The VMs a host holds: those with a QEMU process (a VM waiting for an incoming migration does not count:
-     * its guest has not run there), and those a task is working on (a start, a revert, a migration).
+     * its guest has not run there, nor does one arriving by a migration still under way), and those assigned to
+     * it that a task is working on (a start, a revert, a migration).
      */
     private Set<String> held(String hostId, HostReport report) {
+        Set<String> assigned = new HashSet<>();
         Set<String> out = new HashSet<>();
-        for (VmStatus s : report.vms()) {
-            if (s.state().hasProcess() && s.state() != VmState.INCOMING) {
-                out.add(s.vmId());
-            }
-        }
         for (VmRecord vm : vms.onHost(hostId)) {
+            assigned.add(vm.id());
             if (tasks.isLocked(vm.id())) {
                 out.add(vm.id());
+            }
+        }
+        for (VmStatus s : report.vms()) {
+            // a VM another host is assigned and a task works on (a live migration arriving here) is the task's
+            if (s.state().hasProcess() && s.state() != VmState.INCOMING
+                    && (assigned.contains(s.vmId()) || !tasks.isLocked(s.vmId()))) {
+                out.add(s.vmId());
             }
         }
         return out;
@@ -189,7 +194,7 @@ public final class HaService implements AutoCloseable {
                 protectedVms.put(vm.id(), ha);
             }
         }
-        for (String id : new ArrayList<>(engineVmIds())) {
+        for (String id : engine.vmIds()) {
             if (!present.contains(id)) {
                 engine.removeVm(id);
             }
@@ -202,12 +207,6 @@ public final class HaService implements AutoCloseable {
         });
         settings = Map.copyOf(enabled);
         health.retain(protectedVms.keySet());
-    }
-
-    private Set<String> engineVmIds() {
-        Set<String> ids = new HashSet<>();
-        engine.snapshot().vmHost().keySet().forEach(ids::add);
-        return ids;
     }
 
     // ---- the loop

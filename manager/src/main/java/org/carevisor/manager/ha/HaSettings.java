@@ -54,13 +54,8 @@ public final class HaSettings {
         VmHa ha = repo.vm(vm.id()).orElse(VmHa.off());
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("vm", vm.name());
-        m.put("enabled", ha.enabled());
-        m.put("priority", ha.priority());
-        m.put("dependsOn", ha.dependsOn().stream().map(id -> vms.find(id).map(VmRecord::name).orElse(id)).toList());
-        m.put("healthCheck", ha.healthCheck());
-        m.put("healthIntervalSeconds", ha.healthIntervalSeconds());
-        m.put("healthFailures", ha.healthFailures());
-        m.put("maxRestartsPerHour", ha.maxRestartsPerHour());
+        m.putAll(describe(ha));
+        m.put("healthCheck", ha.healthCheck()); // null here; the audit trail says "none"
         return m;
     }
 
