@@ -13,7 +13,11 @@ public final class WatchdogProcesses {
     private WatchdogProcesses() {
     }
 
-    /** Pids of watchdog scripts whose command line mentions {@code marker} (e.g. a test's directory). */
+    /**
+     * Pids of watchdog scripts whose command line mentions {@code marker} (e.g. a test's directory). A subshell
+     * the script forks for a moment (command substitution) has the same command line; it is not another
+     * watchdog and is left out (its parent is a watchdog found here).
+     */
     public static List<Long> find(Path marker) {
         List<Long> out = new ArrayList<>();
         try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
@@ -34,6 +38,18 @@ public final class WatchdogProcesses {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
+        List<Long> found = List.copyOf(out);
+        out.removeIf(pid -> found.contains(parent(pid)));
         return out;
+    }
+
+    private static long parent(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            // pid (comm) state ppid ...; comm may contain spaces, so read after the last ')'
+            return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[1]);
+        } catch (IOException | RuntimeException e) {
+            return -1; // ended meanwhile
+        }
     }
 }
