@@ -57,6 +57,7 @@ class MigrationIT extends ClusterLabTest {
         JsonNode record = lab.api().get("/api/v1/migrations?vm=mig-1").json().get(0);
         assertThat(record.path("phase").asText()).isEqualTo("completed");
         assertThat(record.path("downtimeMs").asLong()).isPositive();
+        assertThat(record.path("totalMs").asLong()).isGreaterThanOrEqualTo(record.path("downtimeMs").asLong());
         assertThat(record.path("purpose").asText()).isEqualTo("operator");
         JsonNode audit = lab.api().get("/api/v1/vms/mig-1/history").json();
         assertThat(audit.toString()).contains("vm.migrate").contains("replace a fan of lab-h1");

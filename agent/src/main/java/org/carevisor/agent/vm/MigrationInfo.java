@@ -19,6 +19,16 @@ final class MigrationInfo {
                 q.hasNonNull("error-desc") ? q.get("error-desc").asText() : null, vm);
     }
 
+    /**
+     * False for the moment between QEMU announcing {@code completed} and computing the migration's figures:
+     * the migration thread sets the state (and sends the event) first and fills in {@code total-time} and
+     * {@code downtime} only when it next gets the big QEMU lock, so a query answered in between reports
+     * {@code completed} with both 0. A caller that wants the figures asks again.
+     */
+    static boolean figuresReady(JsonNode q) {
+        return !"completed".equals(q.path("status").asText()) || q.path("total-time").asLong(0) > 0;
+    }
+
     private static Long optional(JsonNode q, String field) {
         return q.hasNonNull(field) ? q.get(field).asLong() : null;
     }

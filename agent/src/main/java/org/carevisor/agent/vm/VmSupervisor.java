@@ -453,6 +453,8 @@ public final class VmSupervisor {
     // The manager decides the hand-over; nothing here lets a guest run on two hosts.
 
     private static final Duration MIGRATION_CANCEL_WAIT = Duration.ofSeconds(15);
+    /** How long a status query waits for QEMU to compute a completed migration's figures (see figuresReady). */
+    private static final Duration FIGURES_WAIT = Duration.ofSeconds(2);
 
     /**
      * Starts QEMU as the paused destination of a live migration and opens its listening socket on the first
@@ -664,7 +666,18 @@ public final class VmSupervisor {
             return new MigrationStatus(vmId, last, 0, 0, 0, 0, 0, null, null, null, null, 0,
                     "QEMU is not running on this host", status());
         }
-        return MigrationInfo.from(vmId, client.execute("query-migrate", null), status());
+        JsonNode q = client.execute("query-migrate", null);
+        long settle = System.nanoTime() + FIGURES_WAIT.toNanos();
+        while (!MigrationInfo.figuresReady(q) && System.nanoTime() < settle) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            q = client.execute("query-migrate", null);
+        }
+        return MigrationInfo.from(vmId, q, status());
     }
 
     /** Asks QEMU to cancel the running migration; the guest goes on here. */

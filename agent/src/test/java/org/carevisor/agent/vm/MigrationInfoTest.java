@@ -35,4 +35,19 @@ class MigrationInfoTest {
         assertThat(failed.error()).contains("Bad file descriptor");
         assertThat(MigrationInfo.from("vm", json.readTree("{}"), null).status()).isEqualTo("none");
     }
+
+    @Test
+    void aCompletedAnswerWithoutFiguresIsNotReadyYet() throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        // QEMU 7.2 between migrate_set_state(COMPLETED) and migration_calculate_complete(): the state and the
+        // event say completed, total-time and downtime are still 0 (seen in CI as "guest paused 0 ms").
+        assertThat(MigrationInfo.figuresReady(json.readTree("""
+                {"status":"completed","setup-time":0,"downtime":0,"total-time":0,"ram":{"total":268967936}}""")))
+                .isFalse();
+        assertThat(MigrationInfo.figuresReady(json.readTree("""
+                {"status":"completed","setup-time":0,"downtime":3,"total-time":20}"""))).isTrue();
+        assertThat(MigrationInfo.figuresReady(json.readTree("""
+                {"status":"active","total-time":0}"""))).isTrue();
+        assertThat(MigrationInfo.figuresReady(json.readTree("{\"status\":\"failed\"}"))).isTrue();
+    }
 }
