@@ -136,7 +136,8 @@ function endSession() {
 }
 
 function clearData() {
-  for (const id of ["hosts", "vms", "tasks"]) fill(id, []);
+  for (const id of ["hosts", "vms", "tasks", "ha-hosts", "ha-vms", "ha-decisions"]) fill(id, []);
+  $("ha-pane").hidden = true;
   $("create").reset();
   document.querySelector("#create select[name=image]").replaceChildren();
   consoleVm = null;
@@ -390,10 +391,11 @@ async function refresh() {
   const mine = epoch;
   refreshing = mine;
   try {
-    const [health, hosts, vms, tasks] = await Promise.allSettled([
-      call("GET", "/health"), call("GET", "/hosts"), call("GET", "/vms"), call("GET", "/tasks?limit=10")]);
+    const [health, hosts, vms, tasks, ha] = await Promise.allSettled([
+      call("GET", "/health"), call("GET", "/hosts"), call("GET", "/vms"), call("GET", "/tasks?limit=10"),
+      call("GET", "/ha")]);
     if (mine !== epoch) return;
-    const all = [health, hosts, vms, tasks];
+    const all = [health, hosts, vms, tasks, ha];
     if (all.some(r => r.status === "rejected" && r.reason.quiet)) return; // logged off meanwhile
     const h = $("health");
     if (health.status === "fulfilled") {
@@ -420,6 +422,9 @@ async function refresh() {
       el("td", {}, t.target ? t.target.name : ""),
       el("td", {class: "state-" + (t.state === "running" ? "running-task" : t.state)}, t.state),
       el("td", {}, t.progress + "%"), el("td", {}, t.error ? t.error.detail : (t.message || t.phase || "")))));
+    // The HA view needs Sys.View on the whole system; without it the section stays hidden (no error).
+    $("ha-pane").hidden = ha.status !== "fulfilled";
+    if (ha.status === "fulfilled") renderHa(ha.value);
     // Refusals of the manager (e.g. 403 forbidden: a privilege is missing) are shown once, not every 2 s.
     const refused = [hosts, vms, tasks].find(r => r.status === "rejected" && r.reason instanceof ApiError);
     const error = refused ? refused.reason.message : null;
@@ -428,6 +433,29 @@ async function refresh() {
   } finally {
     if (refreshing === mine) refreshing = -1;
   }
+}
+
+/** Host health as the HA service sees it: up is fine, suspect/isolated are watched, fencing/dead lose VMs. */
+const HA_HEALTH_CLASS = {up: "health-up", suspect: "health-watch", isolated: "health-watch",
+  fencing: "health-lost", dead: "health-lost"};
+
+function ago(seconds) {
+  return seconds == null ? "never seen" : seconds < 1.5 ? "just now" : Math.round(seconds) + " s ago";
+}
+
+function renderHa(s) {
+  fill("ha-hosts", s.hosts.map(h => el("tr", {"data-host": h.name},
+    el("td", {}, h.name), el("td", {class: HA_HEALTH_CLASS[h.health] || ""}, h.health),
+    el("td", {}, h.leaseCounter == null ? "" : String(h.leaseCounter)), el("td", {}, ago(h.leaseAgeSeconds)),
+    el("td", {}, h.fence || "none (waits for the lease to expire)"))));
+  fill("ha-vms", s.vms.length ? s.vms.map(v => el("tr", {"data-vm": v.name},
+    el("td", {}, String(v.priority)), el("td", {}, v.name), el("td", {}, v.host || ""),
+    el("td", {class: v.state === "running" ? "state-running" : v.protected ? "state-starting" : ""}, v.state)))
+    : [el("tr", {}, el("td", {colspan: "4"}, "No VM is HA-protected."))]);
+  fill("ha-decisions", s.recent.length ? s.recent.map(d => el("tr", {},
+    el("td", {}, new Date(d.at).toLocaleTimeString()), el("td", {}, d.decision), el("td", {}, d.host || ""),
+    el("td", {}, d.vm || ""), el("td", {}, d.detail || "")))
+    : [el("tr", {}, el("td", {colspan: "5"}, "No decisions since the manager started."))]);
 }
 
 async function loadImages() {

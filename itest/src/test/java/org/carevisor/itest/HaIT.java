@@ -255,6 +255,9 @@ class HaIT extends ClusterLabTest {
         try {
             Poll.until(Duration.ofSeconds(60), "the failed health check to reset the guest",
                     () -> history("mon").contains("vm.ha-reset") ? true : null);
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "; HA view: " + lab.api().get("/api/v1/ha").text()
+                    + "; history: " + history("mon"), e);
         } finally {
             ip(ns, "link", "set", tap, "up");
         }

@@ -73,6 +73,21 @@ class WebConsoleIT extends ApplianceLabTest {
                 "#vms tr[data-vm='" + vm + "'] td:nth-child(" + column + ")");
     }
 
+    /** Saves what the browser shows to target/NAME (for a person reading a failed or passed run). */
+    private void screenshot(String name) throws java.io.IOException {
+        Path shot = Path.of("target", name);
+        Files.createDirectories(shot.getParent());
+        Files.copy(((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE).toPath(), shot,
+                StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /** Text of a cell of one of the HA tables, the row found by its data attribute (null while absent). */
+    private String haCell(String table, String attribute, String key, int column) {
+        return (String) ((JavascriptExecutor) browser).executeScript(
+                "const c = document.querySelector(arguments[0]); return c ? c.textContent : null;",
+                "#" + table + " tr[" + attribute + "='" + key + "'] td:nth-child(" + column + ")");
+    }
+
     /** Clicks a VM's action button, retrying when the table was just re-rendered. */
     private void clickAction(String vm, String action) {
         waitUpTo(Duration.ofSeconds(10)).until(d -> {
@@ -165,10 +180,27 @@ class WebConsoleIT extends ApplianceLabTest {
         clickAction("web-1", "console");
         waitUpTo(BOOT).until(ExpectedConditions.textToBePresentInElementLocated(By.id("console"),
                 "CAREVISOR-GUEST-READY boot_id="));
-        Path shot = Path.of("target", "web-console.png");
-        Files.createDirectories(shot.getParent());
-        Files.copy(((TakesScreenshot) browser).getScreenshotAs(OutputType.FILE).toPath(), shot,
-                StandardCopyOption.REPLACE_EXISTING);
+        screenshot("web-console.png");
+
+        // High availability: the section shows the host as the HA service sees it; a protected VM is listed with
+        // its priority, and when its QEMU is killed the decision to restart it appears and it runs again.
+        waitUpTo(Duration.ofSeconds(20)).until(d -> "up".equals(haCell("ha-hosts", "data-host", "lab-host", 2)));
+        assertThat(browser.findElement(By.id("ha-vms")).getText()).contains("No VM is HA-protected");
+        lab.api().patch("/api/v1/vms/web-1/ha", "{\"enabled\":true,\"priority\":90}").expect(200);
+        waitUpTo(Duration.ofSeconds(20)).until(d -> "running".equals(haCell("ha-vms", "data-vm", "web-1", 4)));
+        assertThat(haCell("ha-vms", "data-vm", "web-1", 1)).isEqualTo("90");
+        assertThat(haCell("ha-vms", "data-vm", "web-1", 3)).isEqualTo("lab-host");
+        long qemu = lab.qemuPid(lab.vm("web-1").path("id").asText());
+        new ProcessBuilder("kill", "-KILL", Long.toString(qemu)).inheritIO().start().waitFor();
+        waitUpTo(Duration.ofSeconds(30)).until(ExpectedConditions.textToBePresentInElementLocated(
+                By.id("ha-decisions"), "restart"));
+        assertThat(browser.findElement(By.id("ha-decisions")).getText()).contains("web-1")
+                .as("hosts by name, not by id").contains("was on lab-host");
+        waitUpTo(BOOT).until(d -> "running".equals(cell("web-1", 2))
+                && "running".equals(haCell("ha-vms", "data-vm", "web-1", 4)));
+        assertThat(lab.qemuPid(lab.vm("web-1").path("id").asText())).as("a new QEMU").isNotEqualTo(qemu);
+        screenshot("web-console-ha.png");
+        lab.api().patch("/api/v1/vms/web-1/ha", "{\"enabled\":false}").expect(200);
 
         // A refused request is shown with the manager's explanation.
         form.findElement(By.name("name")).sendKeys("web-1");

@@ -278,7 +278,8 @@ public final class HaService implements AutoCloseable {
     // ---- carrying out
 
     private void carryOut(List<Decision> decisions) {
-        for (Decision d : decisions) {
+        for (Decision raw : decisions) {
+            Decision d = new Decision(raw.kind(), raw.host(), raw.vm(), readable(raw.detail()));
             remember(d);
             LOG.info("HA: {}", d);
             switch (d.kind()) {
@@ -445,12 +446,30 @@ public final class HaService implements AutoCloseable {
                 synchronized (lock) {
                     decisions = engine.healthFailed(e.getKey(), failed, Instant.now());
                 }
+                if (decisions.isEmpty()) {
+                    LOG.info("VM {}: {}; not reset: HA does not see it running on its host now", e.getKey(), failed);
+                }
                 carryOut(decisions);
             });
         }
     }
 
     // ---- views
+
+    private static final java.util.regex.Pattern ID =
+            java.util.regex.Pattern.compile("\\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\\b");
+
+    /**
+     * The engine's detail with host and VM ids replaced by their names ("was on lab-h1", "waits for ehr-db"), for
+     * the audit trail and the HA view; the decision's own host and vm fields keep the ids.
+     */
+    private String readable(String detail) {
+        if (detail == null) {
+            return null;
+        }
+        return ID.matcher(detail).replaceAll(m -> java.util.regex.Matcher.quoteReplacement(
+                vms.find(m.group()).map(VmRecord::name).orElseGet(() -> hostName(m.group()))));
+    }
 
     private void remember(Decision d) {
         Map<String, Object> event = new LinkedHashMap<>();

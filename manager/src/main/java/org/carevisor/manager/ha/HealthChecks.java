@@ -19,6 +19,8 @@ import java.util.regex.Pattern;
 import org.carevisor.manager.vm.VmRecord;
 import org.carevisor.protocol.PortForward;
 import org.carevisor.protocol.VmStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Guest health checks of HA VMs: {@code tcp:PORT} (a connection is accepted) or {@code http:PORT/path} (an answer
@@ -27,6 +29,7 @@ import org.carevisor.protocol.VmStatus;
  * failing); {@code healthFailures} failures in a row make the VM fail. Thread-safe.
  */
 final class HealthChecks {
+    private static final Logger LOG = LoggerFactory.getLogger(HealthChecks.class);
     private static final Pattern CHECK = Pattern.compile("(tcp|http):(\\d{1,5})(/[\\x21-\\x7e]*)?");
     private static final Duration TIMEOUT = Duration.ofSeconds(3);
 
@@ -123,6 +126,10 @@ final class HealthChecks {
             String failedFor = null;
             synchronized (s) {
                 if (failure == null) {
+                    if (!s.seenUp || s.failures > 0) {
+                        LOG.info("health check of VM {} ({}) answers; failures count from now", vmId,
+                                address.describe());
+                    }
                     s.seenUp = true;
                     s.failures = 0;
                 } else if (s.seenUp && ++s.failures >= ha.healthFailures()) {
@@ -130,6 +137,9 @@ final class HealthChecks {
                             + failure + ")";
                     s.seenUp = false;
                     s.failures = 0;
+                } else if (s.seenUp) {
+                    LOG.info("health check of VM {} ({}) failed ({} of {}): {}", vmId, address.describe(), s.failures,
+                            ha.healthFailures(), failure);
                 }
             }
             if (failedFor != null) {

@@ -43,6 +43,7 @@ public final class ReportIngest {
     private final Runnable onChange;
     private final Map<String, Instant> lastPersisted = new ConcurrentHashMap<>();
     private final Set<String> warnedOrphans = ConcurrentHashMap.newKeySet();
+    private final Map<String, Object> hostLocks = new ConcurrentHashMap<>();
     private volatile java.util.function.BiConsumer<String, String> storageDomainSeen = (cluster, domain) -> { };
 
     public ReportIngest(HostBoard board, HostRepository hosts, VmRepository vms, ObservedStore observed,
@@ -79,8 +80,22 @@ public final class ReportIngest {
                     "the agent speaks protocol " + report.inventory().protocolVersion() + ", the manager speaks "
                             + Protocol.VERSION + "; upgrade the agent or the manager", null);
         }
+        // one report of a host at a time, so that a delayed one cannot overtake the newer one it lost against
+        synchronized (hostLocks.computeIfAbsent(report.inventory().hostId(), k -> new Object())) {
+            return acceptInOrder(report);
+        }
+    }
+
+    private org.carevisor.protocol.ReportAck acceptInOrder(HostReport report) {
         String hostId = report.inventory().hostId();
         Optional<HostBoard.Entry> previous = board.get(hostId);
+        if (previous.isPresent() && delayed(previous.get().report(), report)) {
+            HostReport last = previous.get().report();
+            LOG.info("host {}: dropped a delayed report (sequence {}, sent at {}); sequence {} of {} arrived before",
+                    report.inventory().hostname(), report.sequence(), report.sentAt(), last.sequence(), last.sentAt());
+            throw ApiException.conflict("report-outdated", "report " + report.sequence() + " of this agent arrived"
+                    + " after report " + last.sequence() + " (held up in the network); it was not taken in");
+        }
         Instant now = Instant.now();
         boolean inventoryChanged = previous.isEmpty()
                 || !previous.get().inventory().endpoint().equals(report.inventory().endpoint())
@@ -116,6 +131,17 @@ public final class ReportIngest {
         }
         onChange.run();
         return afterReport.apply(report);
+    }
+
+    /**
+     * True when {@code report} is older than {@code last}, the newest report taken in from the same agent process:
+     * a request the agent gave up on (its network was cut) can still arrive later, when the kernel delivers what
+     * was left in the socket - its VM states and heartbeat are history then and must not count as news.
+     * Reports of another agent process (it restarted) are always taken in.
+     */
+    static boolean delayed(HostReport last, HostReport report) {
+        return last.agentStartedAt() != null && last.agentStartedAt().equals(report.agentStartedAt())
+                && report.sequence() <= last.sequence();
     }
 
     private void ingestVms(HostReport report) {
