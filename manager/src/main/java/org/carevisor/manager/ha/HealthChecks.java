@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -46,13 +46,18 @@ final class HealthChecks {
         int failures;
         Instant nextAt = Instant.EPOCH;
         boolean inFlight;
+        Instant inFlightSince;
+        long probe; // number of the latest probe; a late answer of an abandoned one is ignored
     }
 
-    private final ExecutorService work;
+    /** A probe that has not come back after this long (its timeouts are 3 s) is abandoned and counted failed. */
+    private static final Duration ABANDON = Duration.ofSeconds(10);
+
+    private final Executor work;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(TIMEOUT).build();
     private final Map<String, State> states = new ConcurrentHashMap<>();
 
-    HealthChecks(ExecutorService work) {
+    HealthChecks(Executor work) {
         this.work = work;
     }
 
@@ -100,52 +105,86 @@ final class HealthChecks {
      */
     void due(String vmId, Instant startedAt, VmHa ha, Address address, Instant now, Consumer<String> onFailed) {
         State s = states.computeIfAbsent(vmId, k -> new State());
+        long probeNumber = 0;
+        String abandonedFailed = null;
         synchronized (s) {
-            if (!java.util.Objects.equals(s.startedAt, startedAt)) {
+            if (!java.util.Objects.equals(s.startedAt, startedAt)) { // a new QEMU, or the first look
                 s.startedAt = startedAt;
                 s.seenUp = false;
                 s.failures = 0;
+                s.inFlight = false;
+                s.probe++; // a probe of the previous QEMU still out does not count for this one
+                s.nextAt = Instant.EPOCH;
             }
-            if (s.inFlight || now.isBefore(s.nextAt)) {
-                return;
+            if (s.inFlight && now.isAfter(s.inFlightSince.plus(ABANDON))) {
+                LOG.warn("health check of VM {} ({}): the probe started at {} has not come back; counted as failed",
+                        vmId, address.describe(), s.inFlightSince);
+                s.inFlight = false;
+                s.probe++; // its answer, should it still come, is ignored
+                abandonedFailed = count(vmId, s, ha, address, "no answer within " + ABANDON.toSeconds() + " s");
             }
-            s.inFlight = true;
-            s.nextAt = now.plusSeconds(Math.max(1, ha.healthIntervalSeconds()));
+            if (abandonedFailed == null && !s.inFlight && !now.isBefore(s.nextAt)) {
+                s.inFlight = true;
+                s.inFlightSince = now;
+                s.nextAt = now.plusSeconds(Math.max(1, ha.healthIntervalSeconds()));
+                probeNumber = ++s.probe;
+            }
         }
+        if (abandonedFailed != null) {
+            onFailed.accept(abandonedFailed);
+            return;
+        }
+        if (probeNumber == 0) {
+            return; // not due, or the previous probe is still out
+        }
+        long mine = probeNumber;
         work.execute(() -> {
             String failure;
             try {
                 failure = probe(address);
             } catch (RuntimeException e) {
                 failure = e.toString();
-            } finally {
-                synchronized (s) {
-                    s.inFlight = false; // never left set, or the VM would not be checked again
-                }
             }
-            String failedFor = null;
+            String failedFor;
             synchronized (s) {
-                if (failure == null) {
-                    if (!s.seenUp || s.failures > 0) {
-                        LOG.info("health check of VM {} ({}) answers; failures count from now", vmId,
-                                address.describe());
-                    }
-                    s.seenUp = true;
-                    s.failures = 0;
-                } else if (s.seenUp && ++s.failures >= ha.healthFailures()) {
-                    failedFor = "health check " + address.describe() + " failed " + s.failures + " time(s) in a row ("
-                            + failure + ")";
-                    s.seenUp = false;
-                    s.failures = 0;
-                } else if (s.seenUp) {
-                    LOG.info("health check of VM {} ({}) failed ({} of {}): {}", vmId, address.describe(), s.failures,
-                            ha.healthFailures(), failure);
+                if (s.probe != mine) {
+                    return; // abandoned meanwhile (counted then)
                 }
+                s.inFlight = false; // never left set, or the VM would not be checked again
+                failedFor = count(vmId, s, ha, address, failure);
             }
             if (failedFor != null) {
                 onFailed.accept(failedFor);
             }
         });
+    }
+
+    /**
+     * Counts one probe's outcome ({@code failure} null: it answered); returns what failed when the VM reached its
+     * number of failures in a row. Caller holds {@code s}.
+     */
+    private static String count(String vmId, State s, VmHa ha, Address address, String failure) {
+        if (failure == null) {
+            if (!s.seenUp || s.failures > 0) {
+                LOG.info("health check of VM {} ({}) answers; failures count from now", vmId, address.describe());
+            }
+            s.seenUp = true;
+            s.failures = 0;
+            return null;
+        }
+        if (!s.seenUp) {
+            return null; // still booting (or not answered since its last reset): not failing yet
+        }
+        if (++s.failures < ha.healthFailures()) {
+            LOG.info("health check of VM {} ({}) failed ({} of {}): {}", vmId, address.describe(), s.failures,
+                    ha.healthFailures(), failure);
+            return null;
+        }
+        String failedFor = "health check " + address.describe() + " failed " + s.failures + " time(s) in a row ("
+                + failure + ")";
+        s.seenUp = false;
+        s.failures = 0;
+        return failedFor;
     }
 
     /** Forgets VMs that are no longer checked. */
