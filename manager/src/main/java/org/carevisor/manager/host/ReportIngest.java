@@ -44,6 +44,13 @@ public final class ReportIngest {
     private final Map<String, Instant> lastPersisted = new ConcurrentHashMap<>();
     private final Set<String> warnedOrphans = ConcurrentHashMap.newKeySet();
     private final Map<String, Object> hostLocks = new ConcurrentHashMap<>();
+    private final Map<String, Integer> heldUpInARow = new ConcurrentHashMap<>();
+    /**
+     * Longer than an agent waits for a report to be answered (ManagerReporter: 2 s to connect, 5 s for the answer):
+     * a report held up longer than this is one its agent gave up on.
+     */
+    static final Duration HELD_UP = Duration.ofSeconds(8);
+    static final int MAX_HELD_UP_IN_A_ROW = 3;
     private volatile java.util.function.BiConsumer<String, String> storageDomainSeen = (cluster, domain) -> { };
 
     public ReportIngest(HostBoard board, HostRepository hosts, VmRepository vms, ObservedStore observed,
@@ -89,13 +96,16 @@ public final class ReportIngest {
     private org.carevisor.protocol.ReportAck acceptInOrder(HostReport report) {
         String hostId = report.inventory().hostId();
         Optional<HostBoard.Entry> previous = board.get(hostId);
-        if (previous.isPresent() && delayed(previous.get().report(), report)) {
-            HostReport last = previous.get().report();
-            LOG.info("host {}: dropped a delayed report (sequence {}, sent at {}); sequence {} of {} arrived before",
-                    report.inventory().hostname(), report.sequence(), report.sentAt(), last.sequence(), last.sentAt());
-            throw ApiException.conflict("report-outdated", "report " + report.sequence() + " of this agent arrived"
-                    + " after report " + last.sequence() + " (held up in the network); it was not taken in");
+        String outdated = previous.isEmpty() ? null
+                : outdated(previous.get(), report, Instant.now(), heldUpInARow.getOrDefault(hostId, 0));
+        if (outdated != null) {
+            heldUpInARow.merge(hostId, 1, Integer::sum);
+            LOG.info("host {}: dropped report {} (sent at {} by the agent's clock): {}", report.inventory().hostname(),
+                    report.sequence(), report.sentAt(), outdated);
+            throw ApiException.conflict("report-outdated", "report " + report.sequence() + " was not taken in: "
+                    + outdated);
         }
+        heldUpInARow.remove(hostId);
         Instant now = Instant.now();
         boolean inventoryChanged = previous.isEmpty()
                 || !previous.get().inventory().endpoint().equals(report.inventory().endpoint())
@@ -134,14 +144,42 @@ public final class ReportIngest {
     }
 
     /**
-     * True when {@code report} is older than {@code last}, the newest report taken in from the same agent process:
-     * a request the agent gave up on (its network was cut) can still arrive later, when the kernel delivers what
-     * was left in the socket - its VM states and heartbeat are history then and must not count as news.
+     * Why {@code report} is history and must not be taken in, or null when it is news. {@code last} is the newest
+     * report taken in from the host. Two kinds exist, both seen in the lab: a request the agent gave up on (its
+     * network was cut) that the kernel still delivers when the link is back, and a report built just before its
+     * agent froze, sent when it thawed. So a report is history when
+     * <ul>
+     * <li>it is not numbered above {@code last} of the same agent process (it lost a race against a newer one), or
+     * <li>it arrived more than {@link #HELD_UP} later, relative to {@code last}, than the agent's own clock says it
+     * was sent: the agent gives up on a report after that long, so it no longer stands for the host's state.
+     * Both clocks are only compared with themselves, so they need not agree. A clock set back on the host would make
+     * every report look held up; after {@link #MAX_HELD_UP_IN_A_ROW} in a row the next one is taken in.
+     * </ul>
      * Reports of another agent process (it restarted) are always taken in.
      */
-    static boolean delayed(HostReport last, HostReport report) {
-        return last.agentStartedAt() != null && last.agentStartedAt().equals(report.agentStartedAt())
-                && report.sequence() <= last.sequence();
+    static String outdated(HostBoard.Entry last, HostReport report, Instant received, int heldUpInARow) {
+        HostReport l = last.report();
+        if (l.agentStartedAt() == null || !l.agentStartedAt().equals(report.agentStartedAt())) {
+            return null;
+        }
+        if (report.sequence() <= l.sequence()) {
+            return "it arrived after report " + l.sequence() + " of the same agent (held up in the network)";
+        }
+        if (l.sentAt() == null || report.sentAt() == null || heldUpInARow >= MAX_HELD_UP_IN_A_ROW) {
+            return null;
+        }
+        Duration byAgent = Duration.between(l.sentAt(), report.sentAt());
+        Duration byManager = Duration.between(last.receivedAt(), received);
+        Duration heldUp = byManager.minus(byAgent);
+        if (heldUp.compareTo(HELD_UP) > 0) {
+            return "sent " + seconds(byAgent) + " after report " + l.sequence() + " but arrived " + seconds(byManager)
+                    + " after it: held up " + seconds(heldUp) + " (its agent had given up on it)";
+        }
+        return null;
+    }
+
+    private static String seconds(Duration d) {
+        return String.format(java.util.Locale.ROOT, "%.1f s", d.toMillis() / 1000.0);
     }
 
     private void ingestVms(HostReport report) {
