@@ -422,7 +422,7 @@ async function refresh() {
       el("td", {}, t.target ? t.target.name : ""),
       el("td", {class: "state-" + (t.state === "running" ? "running-task" : t.state)}, t.state),
       el("td", {}, t.progress + "%"), el("td", {}, t.error ? t.error.detail : (t.message || t.phase || "")))));
-    // The HA view needs Sys.View on the whole system; without it the section stays hidden (no error).
+    // The HA view shows what the user's Sys.View covers; without Sys.View the section stays hidden (no error).
     $("ha-pane").hidden = ha.status !== "fulfilled";
     if (ha.status === "fulfilled") renderHa(ha.value);
     // Refusals of the manager (e.g. 403 forbidden: a privilege is missing) are shown once, not every 2 s.

@@ -3,9 +3,11 @@ package org.carevisor.itest;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Duration;
 import org.carevisor.testkit.GuestProbe;
 import org.carevisor.testkit.Http;
 import org.carevisor.testkit.Lab;
+import org.carevisor.testkit.Poll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -51,6 +53,20 @@ class SecurityIT extends ApplianceLabTest {
         assertThat(lab.vm("lab-app").path("state").asText()).isEqualTo("stopped");
         GuestProbe guest = lab.guest("ehr-db");
         guest.awaitReady(BOOT);
+
+        // the HA view shows the operator only their VM: not the other VM, not the host, no decisions about them
+        for (String vm : new String[] {"ehr-db", "lab-app"}) {
+            lab.api().patch("/api/v1/vms/" + vm + "/ha", "{\"enabled\":true}").expect(200);
+        }
+        Poll.until(Duration.ofSeconds(10), "the HA service to take in both settings",
+                () -> lab.api().get("/api/v1/ha").json().path("vms").size() == 2 ? true : null);
+        assertThat(lab.api().get("/api/v1/ha").json().path("hosts")).hasSize(1);
+        JsonNode haView = op.get("/api/v1/ha").expect(200).json();
+        assertThat(haView.path("vms")).extracting(v -> v.path("name").asText()).containsExactly("ehr-db");
+        assertThat(haView.path("hosts")).isEmpty();
+        for (String vm : new String[] {"ehr-db", "lab-app"}) {
+            lab.api().patch("/api/v1/vms/" + vm + "/ha", "{\"enabled\":false}").expect(200);
+        }
 
         // an auditor reads the trail, changes nothing
         Http auditor = user("anna", "auditor", "global");

@@ -476,7 +476,9 @@ public final class HaService implements AutoCloseable {
         event.put("at", Instant.now().toString());
         event.put("decision", d.kind().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
         event.put("host", d.host() == null ? null : hostName(d.host()));
+        event.put("hostId", d.host());
         event.put("vm", d.vm() == null ? null : vms.find(d.vm()).map(VmRecord::name).orElse(d.vm()));
+        event.put("vmId", d.vm());
         event.put("detail", d.detail());
         synchronized (recent) {
             recent.addFirst(event);

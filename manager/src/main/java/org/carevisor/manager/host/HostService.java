@@ -117,6 +117,11 @@ public final class HostService {
     }
 
     /** A host by id or name. */
+    /** Every host. */
+    public List<HostRecord> list() {
+        return hosts.list();
+    }
+
     public HostRecord get(String ref) {
         return hosts.find(ref).or(() -> hosts.list().stream().filter(h -> h.name().equals(ref)).findFirst())
                 .orElseThrow(() -> ApiException.notFound("host", ref));
