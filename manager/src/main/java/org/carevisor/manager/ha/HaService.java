@@ -281,7 +281,10 @@ public final class HaService implements AutoCloseable {
         for (Decision raw : decisions) {
             Decision d = new Decision(raw.kind(), raw.host(), raw.vm(), readable(raw.detail()));
             remember(d);
-            LOG.info("HA: {}", d);
+            LOG.info("HA: {}{}{}{}", d.kind().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'),
+                    d.host() == null ? "" : " host " + hostName(d.host()) + " (" + d.host() + ")",
+                    d.vm() == null ? "" : " VM " + vms.find(d.vm()).map(VmRecord::name).orElse("?") + " (" + d.vm() + ")",
+                    d.detail() == null ? "" : ": " + d.detail());
             switch (d.kind()) {
                 case FENCE -> {
                     auditDecision(d);
