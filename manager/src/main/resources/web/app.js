@@ -15,6 +15,7 @@ let user = null;        // whoami of the logged-in user
 let epoch = 0;          // bumped when a session ends or is suspended: answers to older requests are dropped
 let timers = [];        // polling intervals, running only while the console is shown
 let consoleVm = null;
+let haByVm = null;      // HA settings of VMs by id from the last HA view (HA-enabled VMs only); null: no view
 let consoleOffset = -65536;
 
 /** An RFC 9457 problem answer of the manager; message is the problem's detail. */
@@ -141,6 +142,7 @@ function clearData() {
   $("create").reset();
   document.querySelector("#create select[name=image]").replaceChildren();
   consoleVm = null;
+  haByVm = null;
   $("console").textContent = "";
   $("console-pane").hidden = true;
   $("whoami").textContent = "";
@@ -375,7 +377,42 @@ function actions(vm) {
     $("console-pane").hidden = false; pollConsole(); });
   if (!live) b("delete", () => { if (confirm("Delete VM " + vm.name + " and its disks?"))
     act(vm, "delete", "DELETE", "/vms/" + vm.id); });
+  b("HA", () => configureHa(vm));
   return td;
+}
+
+function haText(vm) {
+  if (!haByVm) return "";
+  const h = haByVm.get(vm.id);
+  return h ? "on, priority " + h.priority : "off";
+}
+
+/**
+ * Turns HA on with a restart priority, changes the priority, or turns HA off (empty answer). Dependencies,
+ * health checks and restart limits stay as they are (carevisor vm ha sets them).
+ */
+async function configureHa(vm) {
+  const current = haByVm ? haByVm.get(vm.id) : null;
+  const answer = prompt("High availability for " + vm.name + ": when its host or its QEMU fails, the VM is started"
+    + " again, highest restart priority first.\n\nRestart priority 0-100"
+    + (current ? " (empty: turn HA off):" : ":"), current ? String(current.priority) : "50");
+  if (answer == null) return;
+  const text = answer.trim();
+  let body;
+  if (text === "") {
+    if (!current) return;
+    body = {enabled: false};
+  } else if (!/^[0-9]{1,3}$/.test(text) || Number(text) > 100) {
+    show("HA " + vm.name + ": the restart priority must be a whole number from 0 to 100, not '" + text + "'");
+    return;
+  } else {
+    body = {enabled: true, priority: Number(text)};
+  }
+  try {
+    await withReason(reason => call("PATCH", "/vms/" + vm.id + "/ha", body, {reason}));
+    show("HA " + vm.name + ": " + (body.enabled ? "on, restart priority " + body.priority : "off"), true);
+    refresh();
+  } catch (e) { if (!e.quiet) show("HA " + vm.name + ": " + e.message); }
 }
 
 function fill(id, rows) {
@@ -411,12 +448,13 @@ async function refresh() {
       el("td", {}, x.memoryAvailableMiB + " / " + x.memoryMiB + " MiB"), el("td", {}, gib(x.storageFreeBytes)),
       el("td", {}, x.accelerator), el("td", {}, x.runningVms + " running / " + x.vmCount),
       el("td", {class: "warn"}, (x.warnings || []).join("; ")))));
+    haByVm = ha.status === "fulfilled" ? new Map(ha.value.vms.map(v => [v.id, v])) : null;
     if (vms.status === "fulfilled") fill("vms", vms.value.map(v => el("tr", {"data-vm": v.name},
       el("td", {}, v.name), el("td", {class: "state-" + v.state}, v.state), el("td", {}, v.powerState),
       el("td", {}, v.cpus), el("td", {}, v.memoryMiB + " MiB"), el("td", {}, v.host || ""),
       el("td", {}, v.guestUrl ? el("a", {href: v.guestUrl, target: "_blank", rel: "noopener"}, v.guestPort)
         : (v.guestPort || "")),
-      el("td", {}, v.stateReason || ""), actions(v))));
+      el("td", {}, v.stateReason || ""), el("td", {}, haText(v)), actions(v))));
     if (tasks.status === "fulfilled") fill("tasks", tasks.value.map(t => el("tr", {},
       el("td", {}, new Date(t.createdAt).toLocaleTimeString()), el("td", {}, t.kind),
       el("td", {}, t.target ? t.target.name : ""),

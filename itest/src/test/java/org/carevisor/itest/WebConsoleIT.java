@@ -12,6 +12,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.Alert;
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
@@ -94,6 +95,15 @@ class WebConsoleIT extends ApplianceLabTest {
             d.findElement(By.cssSelector("#vms tr[data-vm='" + vm + "'] button[data-action='" + action + "']")).click();
             return true;
         });
+    }
+
+    /** Clicks web-1's "HA" button and answers the priority prompt. */
+    private void answerHaPrompt(String answer) {
+        clickAction("web-1", "HA");
+        Alert prompt = waitUpTo(Duration.ofSeconds(5)).until(ExpectedConditions.alertIsPresent());
+        assertThat(prompt.getText()).contains("Restart priority 0-100");
+        prompt.sendKeys(answer);
+        prompt.accept();
     }
 
     private Object script(String js) {
@@ -186,8 +196,15 @@ class WebConsoleIT extends ApplianceLabTest {
         // its priority, and when its QEMU is killed the decision to restart it appears and it runs again.
         waitUpTo(Duration.ofSeconds(20)).until(d -> "up".equals(haCell("ha-hosts", "data-host", "lab-host", 2)));
         assertThat(browser.findElement(By.id("ha-vms")).getText()).contains("No VM is HA-protected");
-        lab.api().patch("/api/v1/vms/web-1/ha", "{\"enabled\":true,\"priority\":90}").expect(200);
+        assertThat(cell("web-1", 9)).as("HA column").isEqualTo("off");
+        // Turned on from the VM's "HA" button: a priority out of range is refused naming it, 90 is taken.
+        answerHaPrompt("150");
+        waitUpTo(Duration.ofSeconds(10)).until(ExpectedConditions.textToBePresentInElementLocated(By.id("message"),
+                "from 0 to 100, not '150'"));
+        assertThat(lab.api().get("/api/v1/vms/web-1/ha").expect(200).json().path("enabled").asBoolean()).isFalse();
+        answerHaPrompt("90");
         waitUpTo(Duration.ofSeconds(20)).until(d -> "running".equals(haCell("ha-vms", "data-vm", "web-1", 4)));
+        waitUpTo(Duration.ofSeconds(10)).until(d -> "on, priority 90".equals(cell("web-1", 9)));
         assertThat(haCell("ha-vms", "data-vm", "web-1", 1)).isEqualTo("90");
         assertThat(haCell("ha-vms", "data-vm", "web-1", 3)).isEqualTo("lab-host");
         long qemu = lab.qemuPid(lab.vm("web-1").path("id").asText());
@@ -200,7 +217,10 @@ class WebConsoleIT extends ApplianceLabTest {
                 && "running".equals(haCell("ha-vms", "data-vm", "web-1", 4)));
         assertThat(lab.qemuPid(lab.vm("web-1").path("id").asText())).as("a new QEMU").isNotEqualTo(qemu);
         screenshot("web-console-ha.png");
-        lab.api().patch("/api/v1/vms/web-1/ha", "{\"enabled\":false}").expect(200);
+        answerHaPrompt(""); // an empty priority turns HA off
+        waitUpTo(Duration.ofSeconds(10)).until(d -> "off".equals(cell("web-1", 9)));
+        assertThat(lab.api().get("/api/v1/vms/web-1/ha").expect(200).json().path("enabled").asBoolean()).isFalse();
+        assertThat(browser.findElement(By.id("ha-vms")).getText()).contains("No VM is HA-protected");
 
         // A refused request is shown with the manager's explanation.
         form.findElement(By.name("name")).sendKeys("web-1");
