@@ -473,9 +473,10 @@ async function refresh() {
   }
 }
 
-/** Host health as the HA service sees it: up is fine, suspect/isolated are watched, fencing/dead lose VMs. */
+/** Host health as the HA service sees it: up is fine, suspect/isolated are watched, fencing/dead lose VMs,
+ *  maintenance: not watched (may be off). */
 const HA_HEALTH_CLASS = {up: "health-up", suspect: "health-watch", isolated: "health-watch",
-  fencing: "health-lost", dead: "health-lost"};
+  fencing: "health-lost", dead: "health-lost", maintenance: ""};
 
 function ago(seconds) {
   return seconds == null ? "never seen" : seconds < 1.5 ? "just now" : Math.round(seconds) + " s ago";

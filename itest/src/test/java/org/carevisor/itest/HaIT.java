@@ -274,6 +274,48 @@ class HaIT extends ClusterLabTest {
         lab.api().patch("/api/v1/vms/mon/ha", "{\"enabled\":false}").expect(200);
     }
 
+    @Test
+    @Order(6)
+    void hostInMaintenanceIsNotFencedWhenSwitchedOffAndIsWatchedAgainWhenItLeaves() throws Exception {
+        lab.api().patch("/api/v1/hosts/lab-h1/fence", "{\"kind\":\"lab\",\"target\":\""
+                + lab.network().namespace(1) + "\"}").expect(200);
+        bridgedVm("ris", 256, "lab-h1");
+        ha("ris", "{\"enabled\":true,\"priority\":40}");
+        String boot = lab.guest("ris").awaitReady(BOOT).bootId();
+        long seqBefore = lastAuditSeq();
+
+        // maintenance empties lab-h1; with no HA VM left, HA stops watching it
+        JsonNode task = lab.run("/api/v1/hosts/lab-h1/maintenance", "{\"reason\":\"CHG-77 BIOS update\"}");
+        assertThat(task.path("state").asText()).as(task.toString()).isEqualTo("succeeded");
+        assertThat(lab.vm("ris").path("host").asText()).isIn("lab-h2", "lab-h3");
+        Poll.until(Duration.ofSeconds(10), "lab-h1 to be in maintenance for HA",
+                () -> hostHealth("lab-h1").equals("maintenance") ? true : null);
+
+        // switched off for the update: past the heartbeat timeout and the lease expiry it is still not fenced
+        LabFenceAgent.Result off = new LabFenceAgent(lab.network().namespace(1)).powerOff(Duration.ofSeconds(10));
+        assertThat(off.off()).as(off.detail()).isTrue();
+        for (int i = 0; i < 20; i++) {
+            Thread.sleep(1000);
+            assertThat(hostHealth("lab-h1")).as("HA health of lab-h1 %d s after it was switched off", i + 1)
+                    .isEqualTo("maintenance");
+        }
+        List<String> actions = auditSince(seqBefore).stream().map(r -> r.path("action").asText() + " "
+                + r.path("targetName").asText()).toList();
+        assertThat(actions).contains("ha.maintenance lab-h1")
+                .doesNotContain("ha.suspect lab-h1", "ha.fence lab-h1", "host.fence lab-h1", "ha.dead lab-h1");
+        assertThat(lab.guest("ris").status().bootId()).as("the migrated guest ran on").isEqualTo(boot);
+
+        // back from the update and out of maintenance: watched again
+        lab.startAgent(0);
+        lab.awaitHostConnected();
+        lab.api().delete("/api/v1/hosts/lab-h1/maintenance").expect(200);
+        Poll.until(Duration.ofSeconds(10), "lab-h1 to be watched again",
+                () -> hostHealth("lab-h1").equals("up") ? true : null);
+        assertThat(lab.api().get("/api/v1/audit?target=lab-h1").json().toString()).contains("ha.watched");
+        lab.api().patch("/api/v1/vms/ris/ha", "{\"enabled\":false}").expect(200);
+        lab.act("ris", "poweroff");
+    }
+
     // ---- helpers
 
     private void ha(String vm, String body) {

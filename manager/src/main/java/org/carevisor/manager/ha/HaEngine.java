@@ -34,14 +34,17 @@ public final class HaEngine {
         }
     }
 
-    /** Health of a host as the engine sees it. */
-    public enum Health { UP, SUSPECT, ISOLATED, FENCING, DEAD }
+    /**
+     * Health of a host as the engine sees it. {@code MAINTENANCE}: the host is in maintenance and holds no HA VM,
+     * so it may be switched off or rebooted (firmware, kernel) without being fenced or declared dead.
+     */
+    public enum Health { UP, SUSPECT, ISOLATED, FENCING, DEAD, MAINTENANCE }
 
     /** What the caller must do (or log). */
     public record Decision(Kind kind, String host, String vm, String detail) {
         /** The kinds of decision. */
         public enum Kind { SUSPECT, ISOLATED, RECOVERED, FENCE, DEAD, RELEASED, LOST, RESTART, WAIT, NO_ROOM, STOP_STRAY, GAVE_UP,
-            RESET, LIMIT }
+            RESET, LIMIT, MAINTENANCE, WATCHED }
 
         @Override
         public String toString() {
@@ -64,6 +67,7 @@ public final class HaEngine {
         long leaseCounter = -1;
         Instant suspectSince;
         boolean fenceConfigured;
+        boolean maintenance;
         Instant fenceRequestedAt;
         int fenceAttempts;
         boolean fenced;
@@ -119,8 +123,14 @@ public final class HaEngine {
     // ---- configuration
 
     public void host(String id, boolean fenceConfigured, Instant now) {
+        host(id, fenceConfigured, false, now);
+    }
+
+    /** Defines or updates a host: whether a fence agent is configured, whether it is in maintenance. */
+    public void host(String id, boolean fenceConfigured, boolean maintenance, Instant now) {
         HostState h = hosts.computeIfAbsent(id, HostState::new);
         h.fenceConfigured = fenceConfigured;
+        h.maintenance = maintenance;
         if (h.lastHeartbeat == null) {
             h.lastHeartbeat = now;
             h.lastLeaseAdvance = now;
@@ -304,6 +314,25 @@ public final class HaEngine {
     }
 
     private void evaluate(HostState h, Instant now, List<Decision> out) {
+        // A host in maintenance that holds no HA VM is left alone: switched off or rebooting, it is not fenced or
+        // declared dead. One that still holds an HA VM (its evacuation did not finish) is watched as any other.
+        boolean exempt = h.maintenance && !holdsHaVm(h.id);
+        if (h.health == Health.MAINTENANCE) {
+            if (exempt) {
+                return;
+            }
+            h.health = Health.UP;
+            h.suspectSince = null;
+            out.add(new Decision(Decision.Kind.WATCHED, h.id, null, h.maintenance
+                    ? "in maintenance, but an HA VM is assigned to it: watched (and fenced if it fails) again"
+                    : "out of maintenance: watched again"));
+        } else if (exempt && (h.health == Health.UP || h.health == Health.SUSPECT || h.health == Health.ISOLATED)) {
+            h.health = Health.MAINTENANCE;
+            h.suspectSince = null;
+            out.add(new Decision(Decision.Kind.MAINTENANCE, h.id, null, "in maintenance and no HA VM on it: it may be"
+                    + " switched off or rebooted; not fenced or declared dead until it leaves maintenance"));
+            return;
+        }
         Duration silent = Duration.between(h.lastHeartbeat, now);
         Duration leaseAge = Duration.between(h.lastLeaseAdvance, now);
         boolean leaseExpired = leaseAge.compareTo(config.leaseTimeout()) >= 0;
@@ -356,7 +385,15 @@ public final class HaEngine {
             case DEAD -> {
                 // stays dead until it reports again
             }
+            case MAINTENANCE -> {
+                // handled above
+            }
         }
+    }
+
+    /** True when an HA VM runs on the host, is assigned to it, or is being restarted there. */
+    private boolean holdsHaVm(String hostId) {
+        return vms.values().stream().anyMatch(v -> v.ha && (hostId.equals(v.host) || hostId.equals(v.restartingOn)));
     }
 
     private void dead(HostState h, String why, List<Decision> out) {

@@ -178,7 +178,7 @@ public final class HaService implements AutoCloseable {
     private void sync(Instant now) {
         Map<String, FenceConfig> fences = repo.fences();
         for (HostRecord h : hosts.list()) {
-            engine.host(h.id(), fences.containsKey(h.id()), now);
+            engine.host(h.id(), fences.containsKey(h.id()), h.maintenance(), now);
         }
         Map<String, VmHa> all = repo.vms();
         Map<String, VmHa> protectedVms = new LinkedHashMap<>();

@@ -35,6 +35,7 @@ final class HaSimulation {
         boolean storage = true;
         boolean agentFrozen;
         boolean hostFrozen;
+        boolean maintenance;
         String fence = "none";
         int capacity = 8;
         long leaseCounter;
@@ -68,6 +69,7 @@ final class HaSimulation {
     private HaEngine engine;
     private HaEngine.Snapshot persisted;
     private final Map<String, Long> pendingFence = new LinkedHashMap<>();
+    private final Map<String, Integer> fenceCalls = new LinkedHashMap<>();
 
     static HaSimulation parse(List<String> lines) {
         HaSimulation sim = new HaSimulation();
@@ -123,7 +125,7 @@ final class HaSimulation {
                         : a.name.compareTo(b.name))
                 .map(h -> h.name));
         for (Host h : hosts.values()) {
-            e.host(h.name, !h.fence.equals("none"), t());
+            e.host(h.name, !h.fence.equals("none"), h.maintenance, t());
         }
         return e;
     }
@@ -203,6 +205,21 @@ final class HaSimulation {
                 watchdog(h); // the watchdog runs before the guests get CPU time again
             }
             case "fence-agent" -> hosts.get(w[1]).fence = w[2];
+            case "maintenance-on", "maintenance-off" -> {
+                Host h = hosts.get(w[1]);
+                h.maintenance = w[0].equals("maintenance-on");
+                if (engine != null) {
+                    engine.host(h.name, !h.fence.equals("none"), h.maintenance, t());
+                }
+            }
+            case "migrate" -> { // a live migration: the VM runs on the target from now on
+                Vm v = vms.get(w[1]);
+                hosts.values().forEach(h -> h.vms.remove(v.name));
+                hosts.get(w[2]).vms.add(v.name);
+                if (engine != null) {
+                    engine.vm(v.name, w[2], v.ha, v.priority, v.after);
+                }
+            }
             case "crash" -> hosts.values().forEach(h -> h.vms.remove(w[1])); // the VM's QEMU dies
             case "manager-down" -> {
                 persisted = engine.snapshot();
@@ -321,7 +338,10 @@ final class HaSimulation {
         String[] w = d.split(" ");
         Host h = w[1].equals("null") ? null : hosts.get(w[1]);
         switch (w[0]) {
-            case "FENCE" -> pendingFence.put(h.name, now);
+            case "FENCE" -> {
+                pendingFence.put(h.name, now);
+                fenceCalls.merge(h.name, 1, Integer::sum);
+            }
             case "RESTART" -> {
                 if (h.agentRuns() && h.network) {
                     h.vms.add(w[2]);
@@ -369,6 +389,7 @@ final class HaSimulation {
             }
             case "stopped" -> hosts.values().stream().noneMatch(h -> h.power && !h.hostFrozen && h.vms.contains(x[2]));
             case "health" -> engine != null && String.valueOf(engine.health(x[2])).equalsIgnoreCase(x[3]);
+            case "fence-calls" -> fenceCalls.getOrDefault(x[2], 0) == Integer.parseInt(x[3]);
             default -> throw new IllegalArgumentException("unknown expectation " + what);
         };
         say((ok ? "ok: " : "EXPECTATION FAILED: ") + what);
