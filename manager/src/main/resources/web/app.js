@@ -4,6 +4,20 @@
 // "Authorization: Bearer ..." by call(), the one wrapper every API request goes through. Never a cookie:
 // the browser does not send it on its own, so there is nothing to forge across sites (no CSRF).
 "use strict";
+
+// A time as hospitals write it on records: ISO date and 24-hour time, in the browser's time zone, with the zone's
+// offset (e.g. 2026-12-02 14:05:09 +01:00), never a 12-hour clock without a date.
+function when(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (isNaN(d)) return String(iso);
+  const p = (n) => String(n).padStart(2, "0");
+  const off = -d.getTimezoneOffset();
+  const zone = (off >= 0 ? "+" : "-") + p(Math.floor(Math.abs(off) / 60)) + ":" + p(Math.abs(off) % 60);
+  return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + p(d.getHours()) + ":"
+    + p(d.getMinutes()) + ":" + p(d.getSeconds()) + " " + zone;
+}
+
 const api = "/api/v1";
 const TOKEN_KEY = "carevisor.token";
 const IDLE_KEY = "carevisor.idleTimeoutMinutes";
@@ -456,7 +470,7 @@ async function refresh() {
         : (v.guestPort || "")),
       el("td", {}, v.stateReason || ""), el("td", {}, haText(v)), actions(v))));
     if (tasks.status === "fulfilled") fill("tasks", tasks.value.map(t => el("tr", {},
-      el("td", {}, new Date(t.createdAt).toLocaleTimeString()), el("td", {}, t.kind),
+      el("td", {}, when(t.createdAt)), el("td", {}, t.kind),
       el("td", {}, t.target ? t.target.name : ""),
       el("td", {class: "state-" + (t.state === "running" ? "running-task" : t.state)}, t.state),
       el("td", {}, t.progress + "%"), el("td", {}, t.error ? t.error.detail : (t.message || t.phase || "")))));
@@ -492,7 +506,7 @@ function renderHa(s) {
     el("td", {class: v.state === "running" ? "state-running" : v.protected ? "state-starting" : ""}, v.state)))
     : [el("tr", {}, el("td", {colspan: "4"}, "No VM is HA-protected."))]);
   fill("ha-decisions", s.recent.length ? s.recent.map(d => el("tr", {},
-    el("td", {}, new Date(d.at).toLocaleTimeString()), el("td", {}, d.decision), el("td", {}, d.host || ""),
+    el("td", {}, when(d.at)), el("td", {}, d.decision), el("td", {}, d.host || ""),
     el("td", {}, d.vm || ""), el("td", {}, d.detail || "")))
     : [el("tr", {}, el("td", {colspan: "5"}, "No decisions since the manager started."))]);
 }

@@ -25,6 +25,7 @@ import org.carevisor.agent.host.HostInventoryCollector;
 import org.carevisor.agent.report.ManagerReporter;
 import org.carevisor.agent.report.ReportBuilder;
 import org.carevisor.agent.storage.StorageService;
+import org.carevisor.agent.vm.MigrationTls;
 import org.carevisor.agent.vm.VmHost;
 import org.carevisor.agent.vm.VmRegistry;
 import javax.net.ssl.SSLContext;
@@ -84,7 +85,6 @@ public final class Agent implements AutoCloseable {
     /** Starts an agent: re-adopts running VMs, serves the API and begins reporting. */
     public static Agent start(AgentConfig config) throws IOException {
         Files.createDirectories(config.stateDir());
-        String hostId = HostIdentity.loadOrCreate(config.stateDir());
         String qemuVersion = qemuVersion(config.qemuBinary());
         AcceleratorProbe.Result accel = AcceleratorChoice.choose(config.accelerator(), config.qemuBinary(),
                 qemuVersion, config.stateDir());
@@ -117,14 +117,24 @@ public final class Agent implements AutoCloseable {
         QemuHostConfig qemu = new QemuHostConfig(config.qemuBinary(), accel.accelerator(), storage.root(),
                 config.forwardAddress(), config.sandbox(), storage.localRoot());
         VmRegistry vms = new VmRegistry(config.stateDir(), new VmHost(qemu, wrapper, scheduler, onChange,
-                new SelfFenceLog(new HaDir(config.stateDir()))));
+                new SelfFenceLog(new HaDir(config.stateDir())), new MigrationTls(config.tlsDir())));
         int adopted = vms.adoptAll();
+        scheduler.scheduleWithFixedDelay(() -> {
+            try {
+                vms.boundConsoleLogs();
+            } catch (Throwable t) {
+                LOG.warn("bounding console logs failed (tried again in a second): {}", t.toString());
+            }
+        }, 1, 1, java.util.concurrent.TimeUnit.SECONDS);
 
         HttpsServer server = HttpsServer.create(new InetSocketAddress(config.listenAddress(), config.listenPort()), 64);
-        String endpoint = "https://" + config.advertise() + ":" + server.getAddress().getPort();
+        String endpoint = new org.carevisor.protocol.AgentEndpoint(org.carevisor.protocol.HostAddress.parse(
+                config.advertise()), server.getAddress().getPort()).toString();
         Tls.Identity identity;
+        String hostId;
         try {
-            identity = Enrollment.identity(config, hostId, endpoint);
+            identity = Enrollment.identity(config, endpoint);
+            hostId = HostIdentity.of(config.stateDir(), identity);
         } catch (RuntimeException | IOException e) {
             server.stop(0);
             throw e;
@@ -140,11 +150,12 @@ public final class Agent implements AutoCloseable {
             }
         });
         HaService ha = new HaService(new HaService.Settings(config.stateDir(), storage.root(), hostId, endpoint,
-                config.haWatchdog(), HaTimings.SELF_FENCE), vms);
+                config.haWatchdog(), HaTimings.SELF_FENCE, identity.key(), config.haKeeperTime()), vms);
         haRef.set(ha);
         HostInventoryCollector inventory = new HostInventoryCollector(hostId, config.hostName(), endpoint,
                 qemuVersion, accel.accelerator(), warnings, ha::warnings, storage, vms::shuttingDown,
-                HostInventoryCollector.cpuModels(config.qemuBinary(), accel.kvm()), config.migrationAddress());
+                HostInventoryCollector.cpuModels(config.qemuBinary(), accel.kvm()), config.migrationAddress(),
+                config.migrationPortFrom(), config.migrationPortTo());
         ReportBuilder reports = new ReportBuilder(inventory, vms, ha::leases);
         server.createContext("/", AgentApi.routes(vms, storage, inventory, reports, new AgentApi.MigrationPorts(
                 config.migrationAddress(), config.migrationPortFrom(), config.migrationPortTo())).onlyFrom("manager"));
@@ -157,7 +168,9 @@ public final class Agent implements AutoCloseable {
 
         ManagerReporter reporter = null;
         if (config.managerUrl() != null) {
-            reporter = new ManagerReporter(config.managerUrl(), reports, config.reportInterval(), tls, ha::accept);
+            // reports go only to a server whose certificate is the manager's (not another host's of the CA)
+            reporter = new ManagerReporter(config.managerUrl(), reports, config.reportInterval(),
+                    Tls.context(identity, "manager"), ha::accept);
             reporterRef.set(reporter);
         }
         ha.start(reporter == null ? null : reporter::lastSuccess);

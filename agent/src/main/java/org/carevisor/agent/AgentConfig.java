@@ -32,12 +32,15 @@ import java.util.Map;
  * @param haWatchdog     run the HA watchdog process, which kills this host's HA VMs when the agent stops
  *                       renewing its storage lease (on by default; {@code false} only for tests and hosts
  *                       that run no HA VMs)
+ * @param haKeeperTime   how long the watchdog keeps the storage lease after the agent stopped in order (it writes
+ *                       leases the agent signed ahead; then it kills the HA VMs): the longest agent upgrade
  */
 public record AgentConfig(Path stateDir, Path storageDir, String listenAddress, int listenPort, String managerUrl,
                           String hostName, String qemuBinary, String qemuImgBinary, String accelerator,
                           String forwardAddress, Duration reportInterval, boolean sandbox, String joinToken,
                           String caFingerprint, Path tlsDir, String advertise, Path localStorageDir,
-                          String migrationAddress, int migrationPortFrom, int migrationPortTo, boolean haWatchdog) {
+                          String migrationAddress, int migrationPortFrom, int migrationPortTo, boolean haWatchdog,
+                          Duration haKeeperTime) {
 
     /** Parses {@code --name value} options, falling back to CAREVISOR_AGENT_* environment variables. */
     public static AgentConfig parse(String[] args, Map<String, String> env) {
@@ -87,8 +90,11 @@ public record AgentConfig(Path stateDir, Path storageDir, String listenAddress, 
                 s.get("migration-address", advertise),
                 migrationPorts[0],
                 migrationPorts[1],
-                bool(s.get("ha-watchdog", "true"), "--ha-watchdog"));
+                bool(s.get("ha-watchdog", "true"), "--ha-watchdog"),
+                Duration.ofMinutes(minutes(s.get("ha-keeper-minutes", "60"), "--ha-keeper-minutes", 1, 1440)));
         s.rejectUnknown();
+        address(config.advertise, "--advertise");
+        address(config.migrationAddress, "--migration-address");
         if (!config.accelerator.equals("auto") && !config.accelerator.equals("kvm")
                 && !config.accelerator.equals("tcg")) {
             throw new IllegalArgumentException("--accel must be auto, kvm or tcg, not '" + config.accelerator + "'");
@@ -96,11 +102,34 @@ public record AgentConfig(Path stateDir, Path storageDir, String listenAddress, 
         return config;
     }
 
+    /** An address the manager and peers reach this host at: an IP address or DNS name, nothing else. */
+    private static void address(String value, String option) {
+        try {
+            org.carevisor.protocol.HostAddress.parse(value);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(option + " " + e.getMessage()
+                    + (option.equals("--advertise") ? " (the default is --listen, or the host name for 0.0.0.0)" : ""));
+        }
+    }
+
     private static boolean bool(String value, String option) {
         if (value.equals("true") || value.equals("false")) {
             return Boolean.parseBoolean(value);
         }
         throw new IllegalArgumentException(option + " must be true or false, not '" + value + "'");
+    }
+
+    private static long minutes(String value, String option, long min, long max) {
+        try {
+            long n = Long.parseLong(value.strip());
+            if (n >= min && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException(option + " must be a number of minutes from " + min + " to " + max
+                + ", not '" + value + "'");
     }
 
     private static int[] range(String value, String option) {

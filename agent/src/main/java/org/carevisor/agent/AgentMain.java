@@ -26,6 +26,8 @@ public final class AgentMain {
                       --sandbox true|false     QEMU seccomp sandbox                      [true]
                       --ha-watchdog true|false HA watchdog: kills HA VMs when the storage
                                                lease is not renewed (keep it on)         [true]
+                      --ha-keeper-minutes N    after an orderly stop the watchdog keeps the
+                                               lease this long, then kills HA VMs (1-1440) [60]
                       --qemu PATH, --qemu-img PATH                                       [from PATH]
                     Every option can also be set as CAREVISOR_AGENT_<OPTION> (e.g. CAREVISOR_AGENT_STATE_DIR).""");
             return;

@@ -9,13 +9,16 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.carevisor.manager.audit.Actor;
+import org.carevisor.manager.alarm.Alarms;
+import org.carevisor.manager.audit.AuditAnchor;
 import org.carevisor.manager.audit.AuditCheckpoints;
+import org.carevisor.manager.audit.AuditTrust;
+import org.carevisor.manager.audit.CheckpointKey;
+import org.carevisor.manager.audit.SyslogSink;
 import org.carevisor.manager.audit.AuditLog;
 import org.carevisor.manager.audit.AuditVerifier;
 import org.carevisor.manager.db.Database;
 import org.carevisor.manager.db.Sql;
-import org.carevisor.pki.CertificateAuthority;
-import org.carevisor.pki.Keys;
 
 /**
  * The audit trail's speed on the embedded H2 database the manager uses by default (same URL, commits
@@ -40,12 +43,15 @@ public final class AuditBench {
         System.out.printf("Audit trail benchmark: H2 embedded (WRITE_DELAY=0), %d s per case, %d CPUs%n", seconds,
                 Runtime.getRuntime().availableProcessors());
         List<String[]> rows = new ArrayList<>();
+        AuditTrust trust = new AuditTrust(CheckpointKey.open(work.resolve("keys"), null),
+                new AuditAnchor(work.resolve("audit/anchor.jsonl")), null);
         try (Database db = Database.open(Database.h2Url(work.resolve("rate")), null, null)) {
             AuditLog audit = new AuditLog(db.jdbi());
             rows.add(rate("1 writer", audit, db, 1, 0, seconds));
             rows.add(rate("4 writers", audit, db, 4, 0, seconds));
             rows.add(rate("4 writers + VM operations (2 threads)", audit, db, 4, 2, seconds));
-            AuditVerifier.Result check = new AuditVerifier(audit, null).verify();
+            AuditVerifier.Result check = new AuditVerifier(audit, new AuditTrust(trust.key(),
+                    new AuditAnchor(work.resolve("audit/rate.jsonl")), null)).verify();
             System.out.printf("  chain after the rate cases: %d records, first problem: %s%n", check.records(),
                     check.first() == null ? "none" : check.first());
         }
@@ -56,9 +62,6 @@ public final class AuditBench {
             System.out.println("| " + r[0] + " | " + r[1] + " | " + r[2] + " |");
         }
         // verification of a long chain
-        CertificateAuthority ca = CertificateAuthority.loadOrCreate(work.resolve("pki"), "bench CA");
-        var keys = Keys.generate();
-        var cert = ca.issue(keys.getPublic(), "manager", List.of("127.0.0.1"), java.time.Duration.ofDays(1));
         try (Database db = Database.open(Database.h2Url(work.resolve("verify")), null, null)) {
             AuditLog audit = new AuditLog(db.jdbi());
             long t0 = System.nanoTime();
@@ -76,10 +79,11 @@ public final class AuditBench {
                 }
             }
             double fill = (System.nanoTime() - t0) / 1e9;
-            try (AuditCheckpoints c = new AuditCheckpoints(audit, keys.getPrivate(), cert, () -> 3600)) {
+            try (AuditCheckpoints c = new AuditCheckpoints(audit, trust, SyslogSink.parse("none"), new Alarms(),
+                    () -> 3600)) {
                 c.checkpoint();
             }
-            AuditVerifier verifier = new AuditVerifier(audit, ca.certificate());
+            AuditVerifier verifier = new AuditVerifier(audit, trust);
             AuditVerifier.Result first = verifier.verify();
             AuditVerifier.Result second = verifier.verify();
             System.out.println();

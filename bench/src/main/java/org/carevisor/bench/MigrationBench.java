@@ -10,6 +10,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.security.KeyPair;
+import org.carevisor.pki.CertificateAuthority;
+import org.carevisor.pki.Keys;
+import org.carevisor.pki.Pem;
 import org.carevisor.protocol.DiskSpec;
 import org.carevisor.protocol.NicSpec;
 import org.carevisor.protocol.VmSpec;
@@ -28,8 +32,9 @@ import org.carevisor.testkit.ProbeMonitor;
  * <ol>
  *   <li>a 512 MiB guest, idle and while it rewrites memory in a loop: Carevisor's live migration (through
  *       API, manager and agents) against the same migration done with bare QEMU commands (two QEMU processes
- *       started by hand with the same command line, QMP {@code migrate}) in the same run - the downtime QEMU
- *       reports, the total time, and the longest gap a client of the guest's web service saw;</li>
+ *       started by hand with the same command line, QMP {@code migrate}, over the same mutual TLS with host
+ *       certificates as Carevisor uses) in the same run - the downtime QEMU reports, the total time, and the
+ *       longest gap a client of the guest's web service saw; and once bare without TLS, to show what TLS costs;</li>
  *   <li>the time to evacuate a host that runs 8 VMs (maintenance mode).</li>
  * </ol>
  * Needs root (the lab's network namespaces). Usage: MigrationBench [runs (default 5)] [dirty MiB (default 32)]
@@ -61,14 +66,17 @@ public final class MigrationBench {
         List<Run> cvDirty;
         List<Run> bareIdle;
         List<Run> bareDirty;
+        List<Run> barePlain;
         double evacuateMs;
         String evacuateMessage;
         try (Lab lab = Lab.cluster(work.resolve("lab"), 22400, 3, appliance)) {
             cvIdle = carevisor(lab, "idle", runs, 0);
             cvDirty = carevisor(lab, "dirty", runs, dirtyMib);
-            Bare bare = new Bare(lab.network(), work.resolve("bare"), appliance);
+            Bare bare = new Bare(lab.network(), work.resolve("bare"), appliance, true);
             bareIdle = bare.runs("bare-idle", runs, 0);
             bareDirty = bare.runs("bare-dirty", runs, dirtyMib);
+            barePlain = new Bare(lab.network(), work.resolve("bare-plain"), appliance, false)
+                    .runs("bare-plain", runs, 0);
             // evacuation of a host running 8 VMs
             for (int i = 0; i < 8; i++) {
                 lab.createVm("{\"name\":\"evac-" + i + "\",\"cpus\":1,\"memoryMiB\":256,\"image\":"
@@ -87,9 +95,10 @@ public final class MigrationBench {
         System.out.println("| case | runs | QEMU downtime p50 / max | total time p50 | longest probe gap p50 / max | failed probe requests |");
         System.out.println("|---|---|---|---|---|---|");
         row("Carevisor, idle guest", cvIdle);
-        row("bare QEMU, idle guest", bareIdle);
+        row("bare QEMU (TLS), idle guest", bareIdle);
         row("Carevisor, guest rewriting " + dirtyMib + " MiB", cvDirty);
-        row("bare QEMU, guest rewriting " + dirtyMib + " MiB", bareDirty);
+        row("bare QEMU (TLS), guest rewriting " + dirtyMib + " MiB", bareDirty);
+        row("bare QEMU without TLS, idle guest", barePlain);
         System.out.println();
         System.out.printf("downtime ratio Carevisor / bare QEMU (p50): idle %.2f, dirty %.2f%n",
                 p50(cvIdle, Run::downtimeMs) / p50(bareIdle, Run::downtimeMs),
@@ -137,17 +146,44 @@ public final class MigrationBench {
         private final LabNetwork net;
         private final Path dir;
         private final Path appliance;
+        private final boolean tls;
+        private final CertificateAuthority ca;
 
-        Bare(LabNetwork net, Path dir, Path appliance) {
+        Bare(LabNetwork net, Path dir, Path appliance, boolean tls) throws IOException {
             this.net = net;
             this.dir = dir;
             this.appliance = appliance;
+            this.tls = tls;
+            this.ca = tls ? CertificateAuthority.loadOrCreate(dir.resolve("ca"), "Bench CA") : null;
+        }
+
+        /** Host {@code host}'s certificate, as enrollment issues it, in the file names QEMU reads. */
+        private void credentials(QmpClient qmp, int host, String endpoint) throws IOException {
+            Path d = Files.createDirectories(dir.resolve("tls-" + host + "-" + endpoint));
+            KeyPair keys = Keys.generate();
+            Files.writeString(d.resolve("ca-cert.pem"), Pem.write(ca.certificate()));
+            Files.writeString(d.resolve(endpoint + "-cert.pem"), Pem.write(ca.issue(keys.getPublic(),
+                    "host:bench-" + host, List.of(net.hostAddress(host)), Duration.ofHours(2))));
+            Files.writeString(d.resolve(endpoint + "-key.pem"), Pem.writeForGnutls(keys.getPrivate(), keys.getPublic()));
+            try {
+                qmp.execute("object-del", Map.of("id", "mig-tls"));
+            } catch (RuntimeException e) {
+                // none yet
+            }
+            qmp.execute("object-add", Map.of("qom-type", "tls-creds-x509", "id", "mig-tls", "dir", d.toString(),
+                    "endpoint", endpoint, "verify-peer", true));
         }
 
         List<Run> runs(String name, int runs, int dirtyMib) throws Exception {
             Files.createDirectories(dir.resolve("storage"));
             Path disk = dir.resolve("storage/" + name + ".qcow2");
-            exec(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-b", appliance.toString(), "-F", "qcow2",
+            // the base a template base image in the storage, as the agent requires of every backing file
+            Path base = dir.resolve("storage/templates/base.qcow2");
+            if (!Files.exists(base)) {
+                Files.createDirectories(base.getParent());
+                Files.copy(appliance, base);
+            }
+            exec(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-b", "templates/base.qcow2", "-F", "qcow2",
                     disk.toString()));
             String ip = net.cidr().replace(".0/24", ".240");
             VmSpec spec = new VmSpec(UUID.randomUUID().toString(), name, 1, MEMORY, "pc", "qemu64",
@@ -165,6 +201,16 @@ public final class MigrationBench {
                     int to = source.host == 1 ? 2 : 1;
                     Node dest = Node.start(this, spec, to, true);
                     int port = 49300 + i;
+                    if (tls) {
+                        credentials(dest.qmp, to, "server");
+                        dest.qmp.execute("object-add", Map.of("qom-type", "authz-simple", "id", "mig-authz",
+                                "identity", "CN=host:bench-" + source.host + ",O=Carevisor"));
+                        dest.qmp.execute("migrate-set-parameters", Map.of("tls-creds", "mig-tls", "tls-authz",
+                                "mig-authz"));
+                        credentials(source.qmp, source.host, "client");
+                        source.qmp.execute("migrate-set-parameters", Map.of("tls-creds", "mig-tls", "tls-hostname",
+                                net.hostAddress(to)));
+                    }
                     dest.qmp.execute("migrate-incoming", Map.of("uri", "tcp:" + net.hostAddress(to) + ":" + port));
                     source.qmp.execute("migrate-set-capabilities", Map.of("capabilities", List.of(
                             Map.of("capability", "auto-converge", "state", true))));

@@ -160,8 +160,14 @@ public final class TemplateBench {
                     List.of(new DiskSpec("disk0", "o" + i + ".qcow2", "qcow2", false)),
                     List.of(new NicSpec("nic0", String.format("52:54:00:bf:00:%02x", i), "user",
                             List.of(new PortForward("tcp", null, port, 80)))), 1);
-            List<String> argv = QemuCommandLine.build(spec, new QemuHostConfig("qemu-system-x86_64", "tcg",
-                    dir.resolve("storage"), "127.0.0.1", true), new VmRuntimePaths(vmDir));
+            // the overlay is made below, after the argv; bare QEMU runs at once (no -S, no agent to continue it)
+            Path overlay = dir.resolve("storage/o" + i + ".qcow2");
+            org.carevisor.qemu.ImageChain chain = new org.carevisor.qemu.ImageChain(List.of(
+                    new org.carevisor.qemu.ImageChain.Link(overlay, "qcow2", null),
+                    new org.carevisor.qemu.ImageChain.Link(base, "qcow2", null)));
+            List<String> argv = new ArrayList<>(QemuCommandLine.build(spec, new QemuHostConfig("qemu-system-x86_64",
+                    "tcg", dir.resolve("storage"), "127.0.0.1", true), new VmRuntimePaths(vmDir), false, d -> chain));
+            argv.remove("-S");
             long t0 = System.nanoTime();
             run(List.of("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "qcow2",
                     dir.resolve("storage/o" + i + ".qcow2").toString()));

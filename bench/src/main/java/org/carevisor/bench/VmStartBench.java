@@ -132,8 +132,12 @@ public final class VmStartBench {
                     List.of(new DiskSpec("disk0", "d" + i + ".qcow2", "qcow2", false)),
                     List.of(new NicSpec("nic0", String.format("52:54:00:be:00:%02x", i), "user",
                             List.of(new PortForward("tcp", null, port, 80)))), 1);
-            List<String> argv = QemuCommandLine.build(spec, new QemuHostConfig("qemu-system-x86_64", "tcg",
-                    dir.resolve("storage"), "127.0.0.1", true), new VmRuntimePaths(vmDir));
+            // the disk is made below, after the argv; bare QEMU runs at once (no -S, no agent to continue it)
+            Path disk = dir.resolve("storage/d" + i + ".qcow2");
+            List<String> argv = new ArrayList<>(QemuCommandLine.build(spec, new QemuHostConfig("qemu-system-x86_64",
+                    "tcg", dir.resolve("storage"), "127.0.0.1", true), new VmRuntimePaths(vmDir), false,
+                    d -> org.carevisor.qemu.ImageChain.single(disk, "qcow2")));
+            argv.remove("-S");
             long t0 = System.nanoTime();
             run(List.of("qemu-img", "convert", "-q", "-O", "qcow2", image.toString(),
                     dir.resolve("storage/d" + i + ".qcow2").toString()));

@@ -30,23 +30,39 @@ public final class ApiClient {
     private final String token;
     private final String reason;
     private final String user;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final ManagerTrust trust;
+    private final TrustPrompt prompt;
+    private static final HttpClient PLAIN = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    /**
+     * Decides whether to trust a manager certificate the CLI does not trust yet (it asks the user or compares
+     * with --trust-fingerprint); true when it was pinned and the request may be sent again.
+     */
+    interface TrustPrompt {
+        boolean trust(ManagerTrust trust);
+    }
 
     public ApiClient(String base) {
-        this(base, null, null, null);
+        this(base, null, null, null, null, null);
     }
 
     /** A client sending {@code token} (may be null) and {@code reason} (may be null) with every request. */
     public ApiClient(String base, String token, String reason) {
-        this(base, token, reason, null);
+        this(base, token, reason, null, null, null);
     }
 
-    /** As above; {@code user} (may be null) only names the user in the "log in" hint of a 401. */
-    ApiClient(String base, String token, String reason, String user) {
+    /**
+     * As above; {@code user} (may be null) only names the user in the "log in" hint of a 401; {@code trust}
+     * decides which HTTPS certificates are accepted (null: the JDK's defaults), {@code prompt} what happens
+     * with one that is not (null: refuse).
+     */
+    ApiClient(String base, String token, String reason, String user, ManagerTrust trust, TrustPrompt prompt) {
         this.base = base.replaceAll("/+$", "");
         this.token = token == null || token.isBlank() ? null : token.strip();
         this.reason = reason;
         this.user = user;
+        this.trust = trust;
+        this.prompt = prompt;
     }
 
     /** A file the API sent (audit export). */
@@ -126,7 +142,23 @@ public final class ApiClient {
 
     private <T> HttpResponse<T> exchange(HttpRequest request, HttpResponse.BodyHandler<T> handler) {
         try {
-            return http.send(request, handler);
+            try {
+                return http().send(request, handler);
+            } catch (javax.net.ssl.SSLHandshakeException e) {
+                if (trust == null || trust.presented() == null) {
+                    throw e;
+                }
+                if (trust.nameMismatch() || prompt == null || !prompt.trust(trust)) {
+                    throw untrusted();
+                }
+                return http().send(request, handler);
+            }
+        } catch (javax.net.ssl.SSLException e) {
+            if (trust != null && trust.presented() != null) {
+                throw untrusted();
+            }
+            throw new CliException(ExitCodes.UNREACHABLE, "no secure connection to " + base + ": " + e.getMessage()
+                    + (base.startsWith("http://") ? "" : " (does the manager serve HTTPS at this address?)"));
         } catch (ConnectException e) {
             throw new CliException(ExitCodes.UNREACHABLE, "cannot reach the Carevisor manager at " + base
                     + " - is it running? (start it with ./carevisor up, or pass --url / set CAREVISOR_URL)");
@@ -138,8 +170,18 @@ public final class ApiClient {
         }
     }
 
+    private HttpClient http() {
+        return trust == null || !base.startsWith("https:") ? PLAIN : trust.client();
+    }
+
+    /** Why the manager's certificate was not accepted, with its fingerprint and the ways to trust it. */
+    private CliException untrusted() {
+        return new CliException(ExitCodes.UNTRUSTED, Certificates.untrustedMessage(base, trust));
+    }
+
     private CliException failure(int status, JsonNode problem) {
-        return new CliException(ExitCodes.forStatus(status), message(status, problem, user));
+        return new CliException(ExitCodes.forProblem(status, problem.path("code").asText(null)),
+                message(status, problem, user));
     }
 
     /**
@@ -207,6 +249,9 @@ public final class ApiClient {
             return text + "\n  log in: carevisor login " + (user == null ? "USER" : user)
                     + " (or give an API token with --token or $CAREVISOR_TOKEN)";
         }
+        if (code.equals("reason-required")) {
+            return text + "\n  give the reason: add --reason \"...\" (e.g. the change or ticket number)";
+        }
         if (code.equals("signature-required")) {
             return text + "\n  sign it: add --sign approved (or authored, reviewed, responsible); you will be asked"
                     + " for your password";
@@ -217,16 +262,29 @@ public final class ApiClient {
         return text;
     }
 
+    /** The API's field names as the CLI's options say them (the manager answers in the API's words). */
+    private static final Map<String, String> OPTIONS = Map.of("memoryMiB", "--memory (MiB)", "diskSizeMiB",
+            "--disk-size (MiB)", "sizeMiB", "--disk (MiB)");
+    private static final Pattern FIELD = Pattern.compile("(?<![A-Za-z])(disks\\[[0-9]+\\]\\.)?(memoryMiB|diskSizeMiB|sizeMiB)"
+            + "(?![A-Za-z])");
+
+    /** {@code text} with the API's field names replaced by the CLI's options. */
+    static String cliWords(String text) {
+        return FIELD.matcher(text).replaceAll(m -> Matcher.quoteReplacement(OPTIONS.get(m.group(2))));
+    }
+
     /** A problem document as one or more lines for a person. */
     static String describe(int status, JsonNode problem) {
         if (!problem.isObject()) {
             return "HTTP " + status;
         }
-        StringBuilder s = new StringBuilder(problem.path("detail").asText(problem.path("title").asText("HTTP " + status)));
+        StringBuilder s = new StringBuilder(cliWords(problem.path("detail").asText(problem.path("title")
+                .asText("HTTP " + status))));
         JsonNode errors = problem.path("errors");
         if (errors.isArray() && errors.size() > 1) {
             for (JsonNode e : errors) {
-                s.append("\n  - ").append(e.path("field").asText()).append(": ").append(e.path("message").asText());
+                s.append("\n  - ").append(cliWords(e.path("field").asText())).append(": ")
+                        .append(cliWords(e.path("message").asText()));
             }
         }
         String code = problem.path("code").asText("");

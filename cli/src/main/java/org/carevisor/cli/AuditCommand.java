@@ -85,13 +85,56 @@ final class AuditCommand implements Runnable {
             root.printJson(records);
             return;
         }
-        Table t = new Table("SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "OUTCOME", "REASON", "SIGNED");
+        Table t = new Table("SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "OUTCOME", "CHANGE (OLD -> NEW)", "REASON",
+                "SIGNED");
         for (JsonNode r : records) {
             t.row(r.path("seq").asLong(), r.path("at").asText(), r.path("actor").asText(), r.path("action").asText(),
                     r.path("targetName").asText("-"), r.path("outcome").asText(),
-                    VmCommand.shorten(r.path("reason").asText(""), 70), signed(r.path("signature")));
+                    VmCommand.shorten(change(r.path("oldValue"), r.path("newValue")), 70),
+                    VmCommand.shorten(r.path("reason").asText(""), 60), signed(r.path("signature")));
         }
         t.print(root.out);
+        if (!records.isEmpty()) {
+            root.out.println("(old and new values in full: --json, or audit export)");
+        }
+    }
+
+    /**
+     * What a record changed, compactly: {@code key: old -> new} for each value that differs (or is only on one
+     * side), separated by "; "; null when neither side has values.
+     */
+    static String change(JsonNode oldValue, JsonNode newValue) {
+        boolean hasOld = oldValue != null && oldValue.isObject();
+        boolean hasNew = newValue != null && newValue.isObject();
+        if (!hasOld && !hasNew) {
+            String one = hasValue(newValue) ? newValue.toString() : hasValue(oldValue) ? oldValue.toString() : null;
+            return one;
+        }
+        java.util.Set<String> keys = new java.util.LinkedHashSet<>();
+        if (hasOld) {
+            oldValue.fieldNames().forEachRemaining(keys::add);
+        }
+        if (hasNew) {
+            newValue.fieldNames().forEachRemaining(keys::add);
+        }
+        java.util.List<String> parts = new java.util.ArrayList<>();
+        for (String k : keys) {
+            JsonNode o = hasOld ? oldValue.get(k) : null;
+            JsonNode n = hasNew ? newValue.get(k) : null;
+            if (o != null && o.equals(n)) {
+                continue;
+            }
+            parts.add(k + ": " + show(o) + " -> " + show(n));
+        }
+        return parts.isEmpty() ? null : String.join("; ", parts);
+    }
+
+    private static boolean hasValue(JsonNode v) {
+        return v != null && !v.isMissingNode() && !v.isNull();
+    }
+
+    private static String show(JsonNode v) {
+        return !hasValue(v) ? "-" : v.isTextual() ? v.asText() : v.toString();
     }
 
     /** "printedName (meaning)", or null when unsigned. */
@@ -167,13 +210,16 @@ final class AuditCommand implements Runnable {
             if (root.json) {
                 root.printJson(v);
             } else {
-                root.out.println(v.path("summary").asText());
                 if (v.path("ok").asBoolean()) {
-                    root.out.println("Records " + v.path("firstSeq").asLong() + "-" + v.path("lastSeq").asLong() + " ("
-                            + v.path("records").asLong() + "), " + v.path("checkpoints").asInt() + " checkpoint(s), last"
-                            + " at " + v.path("lastCheckpointAt").asText("-") + "; checked in " + v.path("millis").asLong()
-                            + " ms.");
-                } else if (v.path("problems").size() > 0) {
+                    // one line: the manager's verdict, then what was checked
+                    root.out.println(v.path("summary").asText() + " (records " + v.path("firstSeq").asLong() + "-"
+                            + v.path("lastSeq").asLong() + ", " + v.path("checkpoints").asInt() + " signed checkpoint(s),"
+                            + " the last at " + v.path("lastCheckpointAt").asText("-") + "; checked in "
+                            + v.path("millis").asLong() + " ms)");
+                } else {
+                    root.out.println(v.path("summary").asText());
+                }
+                if (!v.path("ok").asBoolean() && v.path("problems").size() > 0) {
                     Table t = new Table("SEQ", "KIND", "DETAIL");
                     for (JsonNode p : v.path("problems")) {
                         t.row(p.path("seq").asLong(), p.path("kind").asText(), p.path("detail").asText());
@@ -241,7 +287,7 @@ final class AuditCommand implements Runnable {
             @Option(names = "--from", required = true, paramLabel = "TIME", description = "start of the period")
             String from;
 
-            @Option(names = "--to", required = true, paramLabel = "TIME", description = "end of the period (exclusive)")
+            @Option(names = "--to", required = true, paramLabel = "TIME", description = "end of the period: a date includes that whole day, a time (UTC) is exclusive")
             String to;
 
             @Option(names = "--conclusion", required = true, paramLabel = "TEXT", description = "what the review found")

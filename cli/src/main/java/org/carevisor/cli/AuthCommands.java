@@ -106,7 +106,7 @@ final class AuthCommands {
             String base = explicit != null || session.url() == null ? root.resolveUrl() : session.url();
             String ended;
             try {
-                new ApiClient(base, token, root.reason).post("/api/v1/auth/logout", null);
+                root.client(base, token, null).post("/api/v1/auth/logout", null);
                 ended = "Logged out";
             } catch (CliException e) {
                 if (e.exitCode() != ExitCodes.NOT_AUTHENTICATED) {

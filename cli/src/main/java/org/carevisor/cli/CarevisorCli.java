@@ -32,12 +32,15 @@ import picocli.CommandLine.ScopeType;
                 "",
                 "The manager URL comes from --url, else $CAREVISOR_URL, else",
                 "var/manager/manager.url (under $CAREVISOR_VAR if set), else the session's,",
-                "else http://127.0.0.1:7700.",
+                "else https://127.0.0.1:7700. The manager's certificate must be trusted: a",
+                "public or system CA, --ca FILE ($CAREVISOR_CA), var/manager/pki/api-ca.crt when",
+                "run beside the manager, or trusted on first use (asked, or --trust-fingerprint).",
                 "",
                 "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 conflict (e.g. VM running),",
                 "  5 invalid request, 6 task failed, 7 manager unreachable, 8 timed out waiting,",
-                "  9 not authenticated (log in), 10 forbidden (missing privilege, signature or",
-                "  password change)"})
+                "  9 not authenticated (log in), 10 forbidden (missing privilege, locked account,",
+                "  password change due), 11 the manager's certificate is not trusted,",
+                "  12 a reason (--reason) or an electronic signature (--sign) is missing or was refused"})
 public final class CarevisorCli implements Runnable {
     @Option(names = "--url", scope = ScopeType.INHERIT, paramLabel = "URL", description = "manager URL")
     String url;
@@ -52,6 +55,14 @@ public final class CarevisorCli implements Runnable {
     @Option(names = "--reason", scope = ScopeType.INHERIT, paramLabel = "TEXT",
             description = "why you make this change; kept in the audit trail")
     String reason;
+
+    @Option(names = "--ca", scope = ScopeType.INHERIT, paramLabel = "FILE",
+            description = "CA certificate (PEM) that issued the manager's certificate (default: $CAREVISOR_CA)")
+    Path caOption;
+
+    @Option(names = "--trust-fingerprint", scope = ScopeType.INHERIT, paramLabel = "SHA256",
+            description = "trust the manager's certificate (authority) with this fingerprint, and remember it")
+    String trustFingerprint;
 
     @Option(names = "--session-file", scope = ScopeType.INHERIT, paramLabel = "FILE",
             description = "login session file (default: $CAREVISOR_SESSION_FILE, else var/cli/session)")
@@ -115,12 +126,103 @@ public final class CarevisorCli implements Runnable {
     ApiClient api() {
         String base = resolveUrl();
         Credentials c = credentials(base);
-        return new ApiClient(base, c.token(), reason, c.username());
+        return client(base, c.token(), c.username());
     }
 
     /** A client of the manager without credentials (login). */
     ApiClient anonymousApi() {
-        return new ApiClient(resolveUrl(), null, reason, null);
+        return client(resolveUrl(), null, null);
+    }
+
+    /**
+     * A client of {@code base} with {@code token} and {@code user} (both may be null), this command's reason and
+     * certificate trust.
+     */
+    ApiClient client(String base, String token, String user) {
+        if (base.regionMatches(true, 0, "http://", 0, 7) && !local(base)) {
+            throw new CliException(ExitCodes.USAGE, "refusing to talk to " + base + " over plain HTTP: passwords and"
+                    + " tokens would cross the network in clear. Use https:// (the manager serves HTTPS by default)");
+        }
+        return new ApiClient(base, token, reason, user, trust(base), this::askTrust);
+    }
+
+    /** True when {@code base} names a manager on this machine (localhost or a loopback address). */
+    static boolean local(String base) {
+        try {
+            String host = java.net.URI.create(base.strip()).getHost();
+            if (host == null) {
+                return false;
+            }
+            host = host.replaceAll("^\\[|]$", "");
+            if (host.equalsIgnoreCase("localhost")) {
+                return true;
+            }
+            if (!host.matches("[0-9.]+|[0-9A-Fa-f:]+")) {
+                return false; // a name other than localhost is never taken for this machine
+            }
+            return java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (IllegalArgumentException | java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+
+    /** The certificates accepted from the manager at {@code base} (see {@link ManagerTrust}). */
+    ManagerTrust trust(String base) {
+        java.util.List<Path> cas = new java.util.ArrayList<>();
+        String envCa = env.apply("CAREVISOR_CA");
+        Path explicit = caOption != null ? caOption : envCa != null && !envCa.isBlank() ? Path.of(envCa) : null;
+        if (explicit != null) {
+            if (!Files.isRegularFile(explicit)) {
+                throw new CliException(ExitCodes.USAGE, "--ca " + explicit + ": no such file (a PEM CA certificate,"
+                        + " e.g. var/manager/pki/api-ca.crt of the manager's machine)");
+            }
+            cas.add(explicit);
+        }
+        if (local(base)) {
+            cas.add(varDir().resolve("manager").resolve("pki").resolve("api-ca.crt"));
+        }
+        return new ManagerTrust(cas, knownManagersFile(), base);
+    }
+
+    /** Where certificates trusted on first use are kept: beside the session file. */
+    Path knownManagersFile() {
+        Path parent = sessionFile().toAbsolutePath().getParent();
+        return parent.resolve("known-managers");
+    }
+
+    /**
+     * Trust on first use: with --trust-fingerprint the presented certificate is trusted when its fingerprint
+     * matches; on a terminal the user is shown the certificate and asked. Never for a changed certificate.
+     */
+    private boolean askTrust(ManagerTrust t) {
+        String fp = ManagerTrust.fingerprint(t.anchor());
+        String known = t.knownFingerprint();
+        if (trustFingerprint != null && !trustFingerprint.isBlank()) {
+            String want = trustFingerprint.strip().toLowerCase(java.util.Locale.ROOT).replace(":", "")
+                    .replaceFirst("^sha256", "");
+            if (!fp.replace("sha256:", "").equals(want)) {
+                throw new CliException(ExitCodes.UNTRUSTED, "the manager presented a certificate with fingerprint "
+                        + fp + ", not the " + trustFingerprint.strip() + " given with --trust-fingerprint;"
+                        + " nothing was sent to it.\n" + Certificates.describe(t));
+            }
+            t.pin(t.anchor());
+            err.println("carevisor: trusting the manager's certificate " + fp + " from now on (kept in "
+                    + knownManagersFile() + ")");
+            return true;
+        }
+        if (known != null || System.console() == null || passwords != null) {
+            return false; // a changed certificate is never trusted by a keystroke; scripts get the error
+        }
+        Console console = System.console();
+        console.printf("The manager at %s presented a certificate this CLI does not trust yet:%n%s%n",
+                t.presented() == null ? "" : resolveUrl(), Certificates.describe(t));
+        console.printf("Compare the fingerprint with the one the manager printed at its start.%n");
+        String answer = console.readLine("Trust it for this manager from now on? [y/N] ");
+        if (answer == null || !answer.strip().toLowerCase(java.util.Locale.ROOT).startsWith("y")) {
+            return false;
+        }
+        t.pin(t.anchor());
+        return true;
     }
 
     String resolveUrl() {
@@ -147,7 +249,7 @@ public final class CarevisorCli implements Runnable {
         } catch (CliException e) {
             // a damaged session file: reported when its token is needed
         }
-        return "http://127.0.0.1:7700";
+        return "https://127.0.0.1:7700";
     }
 
     private Path varDir() {

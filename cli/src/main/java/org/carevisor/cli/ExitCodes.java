@@ -4,8 +4,10 @@ package org.carevisor.cli;
  * Exit codes of the carevisor command; stable, documented in docs/api.md and in --help:
  * 0 ok, 1 error, 2 usage, 3 not found (404), 4 conflict (409), 5 invalid request (400, 422), 6 task failed,
  * 7 manager unreachable, 8 timed out waiting, 9 not authenticated (401: not logged in, session ended, wrong
- * password at login), 10 forbidden (403: missing privilege, password change required, signature required or
- * refused, account locked or disabled).
+ * password at login), 10 forbidden (403: missing privilege, password change required, account locked or
+ * disabled), 11 the manager's HTTPS certificate is not trusted (or changed), 12 the change needs a reason or an
+ * electronic signature, or the signature was refused. The category comes from the problem's code where one is
+ * more precise than its HTTP status ({@link #forProblem}).
  */
 public final class ExitCodes {
     public static final int OK = 0;
@@ -27,10 +29,32 @@ public final class ExitCodes {
     public static final int TIMEOUT = 8;
     /** Not authenticated (401): not logged in, the session or token ended, or the login failed. */
     public static final int NOT_AUTHENTICATED = 9;
-    /** Forbidden (403): a privilege is missing, or a password change or electronic signature is needed first. */
+    /** Forbidden (403): a privilege is missing, the account is locked or disabled, or a password change is due. */
     public static final int FORBIDDEN = 10;
+    /** The manager's HTTPS certificate is not trusted, not valid for the host name, or changed since trusted. */
+    public static final int UNTRUSTED = 11;
+
+    /**
+     * The change needs a reason ({@code --reason}) or an electronic signature ({@code --sign}), or the signature
+     * was refused (wrong password, not one's own account): nothing was changed; add what is missing and repeat.
+     */
+    public static final int SIGNATURE = 12;
 
     private ExitCodes() {
+    }
+
+    /** The exit code for a problem answer: by its code where that says more than the status, else by status. */
+    public static int forProblem(int status, String code) {
+        if (code != null) {
+            switch (code) {
+                case "signature-required", "signature-invalid", "reason-required" -> {
+                    return SIGNATURE;
+                }
+                default -> {
+                }
+            }
+        }
+        return forStatus(status);
     }
 
     /** The exit code for an HTTP error status. */

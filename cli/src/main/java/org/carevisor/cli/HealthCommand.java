@@ -26,5 +26,9 @@ final class HealthCommand implements Runnable {
         root.out.println("vms:       " + h.path("vms").asInt());
         root.out.println("uptime:    " + h.path("uptimeSeconds").asLong() + " s");
         root.out.println("manager:   " + root.resolveUrl());
+        for (JsonNode a : h.path("alarms")) {
+            root.out.println("ALARM:     " + a.path("code").asText() + " since " + a.path("since").asText() + ": "
+                    + a.path("reason").asText());
+        }
     }
 }

@@ -63,7 +63,9 @@ final class HostCommand implements Runnable {
         HostCommand parent;
 
         @Command(name = "create", mixinStandardHelpOptions = true, description = {
-                "Create a join token; it is shown once and is good for one enrollment until it expires."})
+                "Create a join token; it is shown once and is good for one enrollment until it expires.",
+                "Without --host it adds a new host (the manager assigns its id); with --host it enrolls that",
+                "existing host again (lost certificate, reinstall) and its old certificate is revoked."})
         static final class Create implements Runnable {
             @ParentCommand
             JoinToken parent;
@@ -79,6 +81,10 @@ final class HostCommand implements Runnable {
             @picocli.CommandLine.Option(names = "--cluster", description = "cluster the host joins (default: default)")
             String cluster;
 
+            @picocli.CommandLine.Option(names = "--host", paramLabel = "HOST",
+                    description = "an existing host (name or id) this token enrolls again; nothing else can use it")
+            String host;
+
             @Override
             public void run() {
                 CarevisorCli root = parent.parent.root;
@@ -86,6 +92,9 @@ final class HostCommand implements Runnable {
                         .put("ttlMinutes", ttl);
                 if (cluster != null) {
                     body.put("cluster", cluster);
+                }
+                if (host != null) {
+                    body.put("host", host);
                 }
                 JsonNode t = root.api().post("/api/v1/hosts/join-tokens", body);
                 if (root.json) {
@@ -96,7 +105,13 @@ final class HostCommand implements Runnable {
                     root.out.println("join token:     " + t.path("token").asText() + "   (one use, valid until "
                             + t.path("expiresAt").asText() + ")");
                     root.out.println("CA fingerprint: " + t.path("caFingerprint").asText());
-                    root.out.println("start the new host's agent with:");
+                    if (t.hasNonNull("hostName")) {
+                        root.out.println("for host:       " + t.path("hostName").asText() + " (" + t.path("host").asText()
+                                + "); its current certificate is revoked when the token is used");
+                        root.out.println("start its agent (without tls/agent.key and tls/agent.crt) with:");
+                    } else {
+                        root.out.println("start the new host's agent with:");
+                    }
                     root.out.println("  carevisor-agent " + t.path("agentArguments").asText());
                 }
             }
@@ -115,10 +130,11 @@ final class HostCommand implements Runnable {
                     root.printJson(list);
                     return;
                 }
-                Table t = new Table("CREATED", "BY", "EXPIRES", "USED", "USED BY HOST", "ID");
+                Table t = new Table("CREATED", "BY", "EXPIRES", "FOR HOST", "USED", "USED BY HOST", "ID");
                 for (JsonNode x : list) {
                     t.row(x.path("createdAt").asText(), x.path("createdBy").asText(), x.path("expiresAt").asText(),
-                            x.path("usedAt").asText("-"), x.path("usedByHost").asText("-"), x.path("id").asText());
+                            x.path("hostId").asText("(new host)"), x.path("usedAt").asText("-"),
+                            x.path("usedByHost").asText("-"), x.path("id").asText());
                 }
                 t.print(root.out);
             }

@@ -197,7 +197,8 @@ final class TemplateCommand implements Runnable {
         @Option(names = "--cpus", description = "default: the template's")
         Integer cpus;
 
-        @Option(names = {"--memory", "--memory-mib"}, paramLabel = "MiB", description = "default: the template's")
+        @Option(names = {"--memory", "--memory-mib"}, paramLabel = "SIZE", converter = MemorySize.class,
+                description = "memory: MiB, or with a unit (512M, 2G); default: the template's")
         Integer memory;
 
         @Option(names = "--description")

@@ -29,7 +29,7 @@ final class UserCommand implements Runnable {
     /** Role assignments as "role@scope, ...". */
     static String roles(JsonNode roles) {
         List<String> out = new ArrayList<>();
-        roles.forEach(r -> out.add(r.path("role").asText() + "@" + r.path("scope").asText()));
+        roles.forEach(r -> out.add(r.path("role").asText() + "@" + r.path("scopeName").asText(r.path("scope").asText())));
         return out.isEmpty() ? "-" : String.join(", ", out);
     }
 
@@ -49,7 +49,7 @@ final class UserCommand implements Runnable {
         root.out.println();
         Table t = new Table("ROLE", "SCOPE", "ASSIGNMENT ID");
         for (JsonNode r : u.path("roles")) {
-            t.row(r.path("role").asText(), r.path("scope").asText(), r.path("id").asText());
+            t.row(r.path("role").asText(), r.path("scopeName").asText(r.path("scope").asText()), r.path("id").asText());
         }
         t.print(root.out);
     }

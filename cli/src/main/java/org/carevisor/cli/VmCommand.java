@@ -71,8 +71,15 @@ final class VmCommand implements Runnable {
             t.print(root.out);
         }
 
-        /** Where the guest's service is reached: a forwarded host port, or the guest's own address. */
+        /**
+         * Where the guest's service is reached while it runs: a forwarded host port, or the guest's own address
+         * (nothing for a VM without a process: its port is only reserved).
+         */
         private static String guest(JsonNode v) {
+            String state = v.path("state").asText("");
+            if (!state.equals("running") && !state.equals("paused") && !state.equals("migrating")) {
+                return null;
+            }
             if (v.hasNonNull("guestPort")) {
                 return "port " + v.path("guestPort").asInt();
             }
@@ -110,23 +117,26 @@ final class VmCommand implements Runnable {
         @ParentCommand
         VmCommand parent;
 
-        @Parameters(paramLabel = "NAME", description = "VM name: letters, digits, '.', '_', '-'")
+        @Parameters(paramLabel = "NAME", description = "VM name: ASCII letters, digits, '.', '_', '-' (other scripts: --description)")
         String name;
 
         @Option(names = "--cpus", defaultValue = "1", description = "virtual CPUs (default ${DEFAULT-VALUE})")
         int cpus;
 
-        @Option(names = {"--memory", "--memory-mib"}, paramLabel = "MiB", defaultValue = "256",
-                description = "memory in MiB (default ${DEFAULT-VALUE})")
+        @Option(names = {"--memory", "--memory-mib"}, paramLabel = "SIZE", defaultValue = "256",
+                converter = MemorySize.class, description = "memory: MiB, or with a unit (512M, 2G); default"
+                + " ${DEFAULT-VALUE} MiB")
         int memory;
 
         @Option(names = "--image", description = "boot disk: a copy of this image (id or name; see: carevisor image list)")
         String image;
 
-        @Option(names = "--disk-size", paramLabel = "MiB", description = "grow the boot disk copied from --image")
+        @Option(names = "--disk-size", paramLabel = "SIZE", converter = MemorySize.Mib.class,
+                description = "grow the boot disk copied from --image (MiB, or 20G)")
         Long diskSize;
 
-        @Option(names = "--disk", paramLabel = "MiB", description = "add a blank disk of this size (repeatable)")
+        @Option(names = "--disk", paramLabel = "SIZE", converter = MemorySize.Mib.class,
+                description = "add a blank disk of this size (MiB, or 20G; repeatable)")
         List<Long> disks = new ArrayList<>();
 
         @Option(names = "--forward", paramLabel = "GUEST[:HOST]",
@@ -328,12 +338,16 @@ final class VmCommand implements Runnable {
         @Option(names = "--cpus", description = "virtual CPUs")
         Integer cpus;
 
-        @Option(names = {"--memory", "--memory-mib"}, paramLabel = "MiB", description = "memory in MiB")
+        @Option(names = {"--memory", "--memory-mib"}, paramLabel = "SIZE", converter = MemorySize.class,
+                description = "memory: MiB, or with a unit (512M, 2G)")
         Integer memory;
 
         @Option(names = "--gxp", negatable = true, description = "mark the VM GxP-relevant (changes need a reason,"
-                + " deleting and archiving a signature), or not (--no-gxp)")
+                + " deleting and archiving a signature), or not (--no-gxp: removing the mark needs --sign)")
         Boolean gxp;
+
+        @picocli.CommandLine.Mixin
+        SignOptions sign = new SignOptions();
 
         @Override
         public void run() {
@@ -355,6 +369,10 @@ final class VmCommand implements Runnable {
             }
             if (body.isEmpty()) {
                 throw new CliException(ExitCodes.USAGE, "nothing to change; give --name, --description, --cpus, --memory or --[no-]gxp");
+            }
+            ObjectNode signature = sign.signature(parent.root);
+            if (signature != null) {
+                body.set("signature", signature);
             }
             JsonNode v = parent.root.api().patch("/api/v1/vms/" + Format.path(vm), body);
             if (parent.root.json) {
@@ -406,6 +424,10 @@ final class VmCommand implements Runnable {
         @Option(names = "--bytes", defaultValue = "65536", description = "how much of the end to print (default ${DEFAULT-VALUE})")
         long bytes;
 
+        @Option(names = "--raw", description = "print the guest's output as it is, terminal escape sequences included"
+                + " (only into a file or a pipe you trust: a guest can steer a terminal with them)")
+        boolean raw;
+
         @Override
         public void run() {
             ApiClient api = parent.root.api();
@@ -416,7 +438,8 @@ final class VmCommand implements Runnable {
                     parent.root.printJson(chunk);
                     return;
                 }
-                parent.root.out.print(chunk.path("text").asText());
+                String text = chunk.path("text").asText();
+                parent.root.out.print(raw ? text : TerminalText.safe(text));
                 parent.root.out.flush();
                 offset = chunk.path("nextOffset").asLong();
                 if (follow) {
@@ -449,6 +472,6 @@ final class VmCommand implements Runnable {
     }
 
     static String shorten(String s, int max) {
-        return s.length() <= max ? s : s.substring(0, max - 1) + "…";
+        return s == null || s.length() <= max ? s : s.substring(0, max - 1) + "…";
     }
 }

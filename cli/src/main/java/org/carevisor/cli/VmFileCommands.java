@@ -66,13 +66,16 @@ final class VmFileCommands {
 
     @Command(name = "import", mixinStandardHelpOptions = true, description = {
             "Import a VM from an export file in the storage; every checksum is verified first.",
-            "Example: carevisor vm import exports/ehr-01-20261122-101500.cva --name ehr-01-test --new-identity"})
+            "Example: carevisor vm import ehr-01-20261122-101500.cva --name ehr-01-test --new-identity"})
     static final class Import implements Runnable {
         @ParentCommand
         VmCommand parent;
 
-        @Parameters(paramLabel = "FILE", description = "path of the export file in the storage")
+        @Parameters(paramLabel = "FILE", description = "name of the export file in the storage's exports/ directory")
         String file;
+
+        @Option(names = "--cluster", description = "cluster whose storage holds the file; the VM goes there")
+        String cluster;
 
         @Option(names = "--name", description = "default: the exported VM's name")
         String name;
@@ -92,6 +95,9 @@ final class VmFileCommands {
                     .put("identity", newIdentity ? "new" : "keep").put("start", start);
             if (name != null) {
                 body.put("name", name);
+            }
+            if (cluster != null) {
+                body.put("cluster", cluster);
             }
             Tasks.follow(parent.root, parent.root.api().post("/api/v1/vm-imports", body), !wait.noWait, wait.limit());
         }

@@ -74,4 +74,18 @@ class ApiClientTest {
         assertThat(ApiClient.filename("attachment")).isNull();
         assertThat(ApiClient.filename(null)).isNull();
     }
+
+    @org.junit.jupiter.api.Test
+    void sizesTakeUnitsAndFieldNamesAreSaidAsOptions() {
+        assertThat(MemorySize.mib("512")).isEqualTo(512);
+        assertThat(MemorySize.mib("512M")).isEqualTo(512);
+        assertThat(MemorySize.mib("2G")).isEqualTo(2048);
+        assertThat(MemorySize.mib("1TB")).isEqualTo(1024 * 1024);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> MemorySize.mib("lots"))
+                .hasMessageContaining("MiB (e.g. 512)").hasMessageContaining("2G");
+        assertThat(ApiClient.cliWords("memoryMiB: must be at most the host's 4096 MiB"))
+                .isEqualTo("--memory (MiB): must be at most the host's 4096 MiB");
+        assertThat(ApiClient.cliWords("disks[0].sizeMiB: must be at least 1")).isEqualTo("--disk (MiB): must be at least 1");
+        assertThat(ApiClient.cliWords("the cpus field")).isEqualTo("the cpus field");
+    }
 }

@@ -196,7 +196,7 @@ class CliAuthTest {
         answers.put("DELETE /api/v1/vms/db-2", Answer.json(403, """
                 {"code":"signature-required","detail":"vm.delete of VM 'db-2' is a critical action"}"""));
         Run unsigned = cli("", "vm", "delete", "db-2");
-        assertThat(unsigned.code()).isEqualTo(ExitCodes.FORBIDDEN);
+        assertThat(unsigned.code()).as("a missing signature is its own category, not forbidden").isEqualTo(ExitCodes.SIGNATURE);
         assertThat(unsigned.err()).contains("add --sign approved");
         assertThat(requests.get(0).body()).isEmpty();
 

@@ -38,10 +38,12 @@ class CliIT extends ApplianceLabTest {
         }
         root.token(token).passwords(prompt -> org.carevisor.testkit.Lab.ADMIN_PASSWORD)
                 .sessionFile(dir.resolve("cli-session"));
-        String[] full = new String[args.length + 2];
+        String[] full = new String[args.length + 4];
         full[0] = "--url";
         full[1] = lab.managerUrl();
-        System.arraycopy(args, 0, full, 2, args.length);
+        full[2] = "--ca";
+        full[3] = lab.managerCa().toString();
+        System.arraycopy(args, 0, full, 4, args.length);
         int code = CarevisorCli.execute(root, full);
         return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
@@ -98,7 +100,7 @@ class CliIT extends ApplianceLabTest {
         assertThat(made.code()).as(made.err()).isZero();
         assertThat(made.out()).contains("template cli-master v1 made from VM cli-master");
         Run unsigned = cli("template", "qualify", "cli-master", "--reason", "OQ-17");
-        assertThat(unsigned.code()).isEqualTo(ExitCodes.FORBIDDEN);
+        assertThat(unsigned.code()).as("a missing signature is its own category").isEqualTo(ExitCodes.SIGNATURE);
         assertThat(unsigned.err()).contains("signature", "--sign");
         Run qualified = cli("template", "qualify", "cli-master", "--reason", "OQ-17", "--sign", "approved");
         assertThat(qualified.code()).as(qualified.err()).isZero();
@@ -119,7 +121,7 @@ class CliIT extends ApplianceLabTest {
         assertThat(taken.err()).contains("snapshot-name-taken");
 
         Run noReason = cli("template", "delete", "cli-master");
-        assertThat(noReason.code()).as("a qualified template needs a reason").isEqualTo(ExitCodes.INVALID);
+        assertThat(noReason.code()).as("a qualified template needs a reason").isEqualTo(ExitCodes.SIGNATURE);
         assertThat(noReason.err()).contains("reason");
         Run inUse = cli("template", "delete", "cli-master", "--reason", "clean-up");
         assertThat(inUse.code()).isEqualTo(ExitCodes.CONFLICT);
@@ -127,7 +129,8 @@ class CliIT extends ApplianceLabTest {
         assertThat(cli("vm", "poweroff", "cli-clone").code()).isZero();
         Run exported = cli("vm", "export", "cli-clone");
         assertThat(exported.code()).as(exported.err()).isZero();
-        assertThat(exported.out()).contains("exported to exports/cli-clone-", ".cva", "SHA-256");
+        assertThat(exported.out()).contains("exported to /", "/exports/cli-clone-", ".cva", "SHA-256",
+                "carevisor vm import cli-clone-");
     }
 
     @Test
@@ -138,6 +141,23 @@ class CliIT extends ApplianceLabTest {
 
         Run usage = cli("vm", "create");
         assertThat(usage.code()).isEqualTo(ExitCodes.USAGE);
+
+        // said in the CLI's words: the option and its unit, the command to list images, what names may hold
+        Run huge = cli("vm", "create", "huge", "--image", "carevisor-appliance", "--memory", "1TB");
+        assertThat(huge.code()).isEqualTo(ExitCodes.INVALID);
+        assertThat(huge.err()).contains("--memory (MiB)").doesNotContain("memoryMiB", "--memory-mib");
+        Run unit = cli("vm", "create", "x", "--memory", "lots");
+        assertThat(unit.code()).isEqualTo(ExitCodes.USAGE);
+        assertThat(unit.err()).contains("--memory", "512M", "2G");
+        Run noImage = cli("vm", "create", "nothing-to-boot");
+        assertThat(noImage.code()).isEqualTo(ExitCodes.INVALID);
+        assertThat(noImage.err()).contains("needs a disk", "carevisor image list");
+        Run umlaut = cli("vm", "create", "Röntgen-01", "--image", "carevisor-appliance");
+        assertThat(umlaut.code()).isEqualTo(ExitCodes.INVALID);
+        assertThat(umlaut.err()).contains("ASCII", "U+00F6", "description");
+        Run badImage = cli("vm", "create", "x2", "--image", "no-such-image");
+        assertThat(badImage.err()).contains("carevisor image list");
+        assertThat(cli("vm", "list").out()).doesNotContain("huge", "nothing-to-boot");
 
         Run unknown = cli("vm", "start", "no-such-vm");
         assertThat(unknown.code()).isEqualTo(ExitCodes.NOT_FOUND);

@@ -36,6 +36,11 @@ class LauncherIT {
     }
 
     private Run carevisor(String... args) throws IOException, InterruptedException {
+        return carevisorWithInput(null, args);
+    }
+
+    /** Runs the launcher with {@code input} (when not null) on its standard input. */
+    private Run carevisorWithInput(String input, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(ROOT.resolve("carevisor").toString()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(ROOT.toFile()).redirectErrorStream(true);
@@ -45,6 +50,11 @@ class LauncherIT {
         env.put("CAREVISOR_ACCEL", "tcg");
         env.put("JAVA_HOME", System.getProperty("java.home"));
         Path out = dir.resolve("launcher-" + System.nanoTime() + ".log");
+        if (input != null) {
+            Path in = dir.resolve("launcher-input-" + System.nanoTime());
+            Files.writeString(in, input);
+            pb.redirectInput(in.toFile());
+        }
         Process p = pb.redirectOutput(out.toFile()).start();
         if (!p.waitFor(300, TimeUnit.SECONDS)) {
             p.destroyForcibly();
@@ -72,7 +82,8 @@ class LauncherIT {
         Run up = carevisor("up", "--detach", "--port", port, "--agent-port", agentPort, "--guest-port-range",
                 "21800-21899");
         assertThat(up.code()).as(up.output()).isZero();
-        assertThat(up.output()).contains("Carevisor is running", "http://127.0.0.1:" + port + "/");
+        assertThat(up.output()).contains("Carevisor is running", "https://127.0.0.1:" + port + "/",
+                "fingerprint sha256:", "--cacert " + dir.resolve("var/manager/pki/api-ca.crt"));
         assertThat(carevisor("status").output()).contains("manager: running", "agent:   running");
 
         Run created = carevisor("vm", "create", "lab-01", "--image", "carevisor-appliance", "--memory", "128",
@@ -84,13 +95,33 @@ class LauncherIT {
         assertThat(java.nio.file.Files.getPosixFilePermissions(password))
                 .containsExactlyInAnyOrder(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
                         java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
-        assertThat(new Http("http://127.0.0.1:" + port).get("/api/v1/vms").status()).isEqualTo(401);
-        Http api = new Http("http://127.0.0.1:" + port).login("admin", Files.readString(password).strip());
+        Path ca = dir.resolve("var/manager/pki/api-ca.crt");
+        assertThat(new Http("https://127.0.0.1:" + port, ca).get("/api/v1/vms").status()).isEqualTo(401);
+        Http api = new Http("https://127.0.0.1:" + port, ca).login("admin", Files.readString(password).strip());
         assertThat(carevisor("whoami").output()).contains("admin");
         int guestPort = api.get("/api/v1/vms/lab-01").json().path("guestPort").asInt();
         GuestProbe guest = new GuestProbe("127.0.0.1", guestPort);
         GuestProbe.Status first = guest.awaitReady(Duration.ofSeconds(90));
         assertThat(api.get("/").text()).contains("<title>Carevisor</title>");
+
+        // down with the CLI logged in as a user who may not stop VMs: refused, naming the VM and why; nothing stops
+        String url = "https://127.0.0.1:" + port;
+        api.post("/api/v1/users", "{\"username\":\"anna\",\"fullName\":\"Anna Keller\",\"password\":"
+                + "\"Initial-Pass-123\",\"roles\":[{\"role\":\"auditor\",\"scope\":\"global\"}]}").expect(201);
+        new Http(url, ca).login("anna", "Initial-Pass-123").post("/api/v1/auth/password",
+                "{\"currentPassword\":\"Initial-Pass-123\",\"newPassword\":\"Changed-Pass-456\"}").expect(204);
+        Run asAuditor = carevisorWithInput("Changed-Pass-456\n", "login", "anna", "--password-stdin");
+        assertThat(asAuditor.code()).as(asAuditor.output()).isZero();
+        Run refused = carevisor("down");
+        assertThat(refused.code()).as(refused.output()).isNotZero();
+        assertThat(refused.output()).contains("refusing to stop", "lab-01", "lacks the privilege", "--keep-vms")
+                .doesNotContain("manager stopped", "agent stopped");
+        assertThat(QemuProcesses.find(dir.toString())).as("the VM runs on").isNotEmpty();
+        assertThat(carevisor("status").output()).contains("manager: running", "agent:   running");
+        assertThat(guest.status().bootId()).isEqualTo(first.bootId());
+        Run asAdmin = carevisorWithInput(Files.readString(password).strip() + "\n", "login", "admin",
+                "--password-stdin");
+        assertThat(asAdmin.code()).as(asAdmin.output()).isZero();
 
         Run down = carevisor("down");
         assertThat(down.code()).as(down.output()).isZero();

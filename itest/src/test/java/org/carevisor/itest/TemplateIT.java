@@ -74,8 +74,10 @@ class TemplateIT extends ApplianceLabTest {
         Http.Response unsigned = lab.api().post("/api/v1/templates/master/qualify", "{\"reason\":\"IQ/OQ passed\"}");
         assertThat(unsigned.status()).isEqualTo(403);
         assertThat(unsigned.json().path("code").asText()).isEqualTo("signature-required");
-        assertThat(lab.api().post("/api/v1/templates/master/qualify", "{\"reason\":\"IQ/OQ passed\","
-                + Lab.signature("approved").replace(Lab.ADMIN_PASSWORD, "wrong")).status()).isEqualTo(403);
+        Http.Response wrong = lab.api().post("/api/v1/templates/master/qualify", "{\"reason\":\"IQ/OQ passed\","
+                + Lab.signature("approved").replace(Lab.ADMIN_PASSWORD, "wrong") + "}");
+        assertThat(wrong.status()).isEqualTo(403);
+        assertThat(wrong.json().path("code").asText()).isEqualTo("signature-invalid");
         assertThat(lab.api().get("/api/v1/templates/master@1").json().path("state").asText()).isEqualTo("draft");
         assertThat(lab.run("/api/v1/templates/master/qualify", "{\"reason\":\"IQ/OQ passed\","
                 + Lab.signature("approved") + "}").path("state").asText()).isEqualTo("succeeded");
@@ -126,9 +128,15 @@ class TemplateIT extends ApplianceLabTest {
         assertThat(lab.api().get("/api/v1/templates/" + v1.path("id").asText()).json().path("linkedClones"))
                 .extracting(JsonNode::asText).containsExactly("clone-2");
 
-        // Retired: no deployments, but the clone made from it keeps running.
-        assertThat(lab.api().post("/api/v1/templates/master@1/retire", "{\"reason\":\"superseded by v2\"}").status())
-                .isEqualTo(200);
+        // Retired: no deployments, but the clone made from it keeps running. Retiring a qualified template lowers
+        // its protection class, so it is always signed.
+        Http.Response unsignedRetire = lab.api().post("/api/v1/templates/master@1/retire",
+                "{\"reason\":\"superseded by v2\"}");
+        assertThat(unsignedRetire.status()).isEqualTo(403);
+        assertThat(unsignedRetire.json().path("code").asText()).isEqualTo("signature-required");
+        assertThat(lab.api().get("/api/v1/templates/master@1").json().path("state").asText()).isEqualTo("qualified");
+        assertThat(lab.api().post("/api/v1/templates/master@1/retire", "{\"reason\":\"superseded by v2\","
+                + Lab.signature("approved") + "}").status()).isEqualTo(200);
         Http.Response retired = lab.api().post("/api/v1/templates/master@1/deploy", "{\"name\":\"late-1\"}");
         assertThat(retired.status()).isEqualTo(409);
         assertThat(retired.json().path("code").asText()).isEqualTo("template-retired");

@@ -44,8 +44,10 @@ class TransferIT extends ApplianceLabTest {
         // Export: one file with the disk and definition, checksums inside.
         JsonNode exported = lab.run("/api/v1/vms/xfer-1/export", null);
         assertThat(exported.path("state").asText()).as(exported.toString()).isEqualTo("succeeded");
-        String file = exported.path("message").asText().replaceAll(".* exported to (\\S+) .*", "$1");
-        Path exportFile = lab.dir().resolve("storage").resolve(file);
+        String message = exported.path("message").asText();
+        String file = message.replaceAll(".* carevisor vm import (\\S+)$", "$1");
+        Path exportFile = lab.dir().resolve("storage/exports").resolve(file);
+        assertThat(message).as("the full path on the host").contains(" exported to " + exportFile + " (");
         assertThat(exportFile).exists();
         assertThat(tarList(exportFile)).containsExactly("manifest.json", "manifest.json.sha256", "disks/disk0.qcow2");
 

@@ -40,7 +40,7 @@ class WebConsoleIT extends ApplianceLabTest {
     }
 
     @BeforeAll
-    void startBrowser(@TempDir Path profile) {
+    void startBrowser(@TempDir Path profile) throws java.io.IOException {
         File chromium = new File("/usr/bin/chromium");
         File driver = new File("/usr/bin/chromedriver");
         assertThat(chromium).as("Debian's chromium (./carevisor test installs it)").exists();
@@ -49,7 +49,10 @@ class WebConsoleIT extends ApplianceLabTest {
         options.setBinary(chromium);
         options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--window-size=1400,1000", "--user-data-dir=" + profile);
+                "--disable-sync", "--window-size=1400,1000", "--user-data-dir=" + profile,
+                // trusts exactly the manager's current API key (checked against its CA by the test), like a browser
+                // that imported the CA; every other certificate error still stops the page
+                "--ignore-certificate-errors-spki-list=" + lab.apiSpkiPin());
         browser = new ChromeDriver(new ChromeDriverService.Builder().usingDriverExecutable(driver).build(), options);
     }
 
@@ -151,7 +154,11 @@ class WebConsoleIT extends ApplianceLabTest {
 
     @Test
     void operatorManagesAVmFromTheBrowser() throws Exception {
-        browser.get(lab.managerUrl() + "/");
+        assertThat(lab.managerUrl()).startsWith("https://");
+        // a plain http:// address is sent to HTTPS by the manager
+        browser.get(lab.managerUrl().replace("https://", "http://") + "/");
+        waitUpTo(Duration.ofSeconds(20)).until(d -> d.getCurrentUrl().startsWith("https://"));
+        assertThat(script("return window.isSecureContext")).as("the console runs in a secure context").isEqualTo(true);
 
         // Without a login there is only the login form.
         waitUpTo(Duration.ofSeconds(20)).until(ExpectedConditions.visibilityOfElementLocated(By.id("login-user")));
@@ -252,5 +259,7 @@ class WebConsoleIT extends ApplianceLabTest {
         waitUpTo(Duration.ofSeconds(10)).until(ExpectedConditions.textToBePresentInElementLocated(By.id("tasks"),
                 "vm.delete"));
         assertThat(browser.findElement(By.id("tasks")).getText()).contains("vm.delete", "succeeded");
+        assertThat(browser.findElement(By.id("tasks")).getText()).as("times with their date, 24-hour, with the zone")
+                .containsPattern("\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2} [+-]\\d{2}:\\d{2}").doesNotContain(" AM", " PM");
     }
 }

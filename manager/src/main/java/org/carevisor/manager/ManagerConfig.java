@@ -26,11 +26,25 @@ import org.carevisor.manager.db.Database;
  * @param agentListen             address of the agent listener (mutual TLS)
  * @param agentPort               port of the agent listener (0: any free port)
  * @param agentNames              further names/addresses agents use to reach the manager (certificate SANs)
+ * @param tls                     HTTPS of the API and web console (certificate source, public names, plain HTTP)
+ * @param adminPasswordValidity   how long the first administrator's initial password (from
+ *                                CAREVISOR_ADMIN_PASSWORD, or generated) stays valid unless changed before
+ * @param keyDir                  the checkpoint key and the secrets key, outside the data directory
+ *                                ({@code <data-dir>/../keys} by default, i.e. {@code var/keys})
+ * @param auditAnchor             the append-only anchor file of audit checkpoints, outside the data directory
+ *                                ({@code <data-dir>/../audit/anchor.jsonl} by default)
+ * @param auditSyslog             where checkpoints are sent: {@code local}, {@code udp://HOST:PORT},
+ *                                {@code tcp://HOST:PORT} or {@code none}
+ * @param labMode                 the manager runs a local lab ({@code ./carevisor lab}, testkit {@code Lab.cluster}):
+ *                                only then may hosts be fenced with the {@code lab} fence agent (which kills the
+ *                                processes of a network namespace); off by default
  */
 public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String dbPassword, String listenAddress,
                             int port, int guestPortFrom, int guestPortTo, Duration hostTimeout,
                             Duration reconcileInterval, int shutdownTimeoutSeconds, String agentListen, int agentPort,
-                            java.util.List<String> agentNames) {
+                            java.util.List<String> agentNames, Duration adminPasswordValidity,
+                            org.carevisor.manager.tls.ApiTlsSettings tls, Path keyDir, Path auditAnchor,
+                            String auditSyslog, boolean labMode) {
 
     public static ManagerConfig parse(String[] args, Map<String, String> env) {
         Map<String, String> opts = new LinkedHashMap<>();
@@ -64,8 +78,9 @@ public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String db
         if (ends.length != 2) {
             throw new IllegalArgumentException("--guest-port-range must look like 20000-20999, not " + range);
         }
+        String listen = get.apply("listen", "127.0.0.1");
         ManagerConfig c = new ManagerConfig(dataDir, get.apply("db-url", Database.h2Url(dataDir)),
-                get.apply("db-user", null), get.apply("db-password", null), get.apply("listen", "127.0.0.1"),
+                get.apply("db-user", null), get.apply("db-password", null), listen,
                 Integer.parseInt(get.apply("port", "7700")), Integer.parseInt(ends[0].strip()),
                 Integer.parseInt(ends[1].strip()),
                 Duration.ofMillis(Long.parseLong(get.apply("host-timeout-ms", "10000"))),
@@ -73,16 +88,42 @@ public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String db
                 Integer.parseInt(get.apply("shutdown-timeout-seconds", "60")),
                 get.apply("agent-listen", "127.0.0.1"), Integer.parseInt(get.apply("agent-port", "7702")),
                 java.util.Arrays.stream(get.apply("agent-names", "").split(",")).map(String::strip)
-                        .filter(x -> !x.isEmpty()).toList());
+                        .filter(x -> !x.isEmpty()).toList(),
+                Duration.ofHours(Long.parseLong(get.apply("admin-password-hours", "24"))),
+                org.carevisor.manager.tls.ApiTlsSettings.parse(get, listen),
+                Path.of(get.apply("key-dir", dataDir.resolveSibling("keys").toString())).toAbsolutePath().normalize(),
+                Path.of(get.apply("audit-anchor", dataDir.resolveSibling("audit").resolve("anchor.jsonl").toString()))
+                        .toAbsolutePath().normalize(),
+                get.apply("audit-syslog", "local"),
+                bool(get.apply("lab-mode", "false"), "--lab-mode"));
         for (String k : opts.keySet()) {
             if (!known.contains(k)) {
                 throw new IllegalArgumentException("unknown option --" + k + "; known: --"
                         + String.join(", --", new TreeSet<>(known)));
             }
         }
+        if (c.adminPasswordValidity.toHours() < 1 || c.adminPasswordValidity.toHours() > 720) {
+            throw new IllegalArgumentException("--admin-password-hours must be between 1 and 720");
+        }
+        if (org.carevisor.manager.secrets.PrivateFiles.within(c.keyDir, dataDir)) {
+            throw new IllegalArgumentException("--key-dir " + c.keyDir + " must lie outside the data directory "
+                    + dataDir + ": the keys are kept apart from the database and its backups");
+        }
+        if (org.carevisor.manager.secrets.PrivateFiles.within(c.auditAnchor, dataDir)) {
+            throw new IllegalArgumentException("--audit-anchor " + c.auditAnchor + " must lie outside the data"
+                    + " directory " + dataDir + " (another volume, an append-only file, or a copy shipped away)");
+        }
+        org.carevisor.manager.audit.SyslogSink.parse(c.auditSyslog);
         if (c.guestPortFrom < 1024 || c.guestPortTo > 65535 || c.guestPortFrom > c.guestPortTo) {
             throw new IllegalArgumentException("--guest-port-range must lie within 1024-65535 and start <= end");
         }
         return c;
+    }
+
+    private static boolean bool(String value, String option) {
+        if (value.equals("true") || value.equals("false")) {
+            return Boolean.parseBoolean(value);
+        }
+        throw new IllegalArgumentException(option + " must be true or false, not '" + value + "'");
     }
 }

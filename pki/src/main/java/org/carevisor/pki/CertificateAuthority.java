@@ -49,8 +49,13 @@ public final class CertificateAuthority {
 
     /** Loads the CA from {@code dir} (ca.crt, ca.key) or creates a new one there. */
     public static CertificateAuthority loadOrCreate(Path dir, String name) throws IOException {
-        Path crt = dir.resolve("ca.crt");
-        Path keyFile = dir.resolve("ca.key");
+        return loadOrCreate(dir, name, "ca");
+    }
+
+    /** Loads the CA from {@code dir} ({@code <base>.crt}, {@code <base>.key}) or creates a new one there. */
+    public static CertificateAuthority loadOrCreate(Path dir, String name, String base) throws IOException {
+        Path crt = dir.resolve(base + ".crt");
+        Path keyFile = dir.resolve(base + ".key");
         if (Files.exists(crt) && Files.exists(keyFile)) {
             return new CertificateAuthority(Pem.certificate(Files.readString(crt)), Pem.privateKey(Files.readString(keyFile)));
         }

@@ -41,6 +41,32 @@ public final class Pem {
         return out.toString();
     }
 
+    /**
+     * PEM text (PKCS#8) of an EC private key that also carries its public key and curve inside the key structure,
+     * as GnuTLS (QEMU's TLS library) requires; Java's own encoding leaves both out.
+     */
+    public static String writeForGnutls(PrivateKey key, java.security.PublicKey publicKey) {
+        try {
+            PrivateKeyInfo info = PrivateKeyInfo.getInstance(key.getEncoded());
+            org.bouncycastle.asn1.sec.ECPrivateKey inner = org.bouncycastle.asn1.sec.ECPrivateKey.getInstance(
+                    info.parsePrivateKey());
+            org.bouncycastle.asn1.x509.SubjectPublicKeyInfo pub = org.bouncycastle.asn1.x509.SubjectPublicKeyInfo
+                    .getInstance(publicKey.getEncoded());
+            org.bouncycastle.asn1.ASN1Encodable curve = info.getPrivateKeyAlgorithm().getParameters();
+            org.bouncycastle.asn1.sec.ECPrivateKey full = new org.bouncycastle.asn1.sec.ECPrivateKey(
+                    inner.getKey().bitLength() <= 256 ? 256 : inner.getKey().bitLength(), inner.getKey(),
+                    pub.getPublicKeyData(), curve);
+            PrivateKeyInfo out = new PrivateKeyInfo(info.getPrivateKeyAlgorithm(), full);
+            StringWriter text = new StringWriter();
+            try (org.bouncycastle.util.io.pem.PemWriter w = new org.bouncycastle.util.io.pem.PemWriter(text)) {
+                w.writeObject(new org.bouncycastle.util.io.pem.PemObject("PRIVATE KEY", out.getEncoded()));
+            }
+            return text.toString();
+        } catch (IOException | RuntimeException e) {
+            throw new PkiException("pem-write", "cannot write the EC key for GnuTLS: " + e.getMessage(), e);
+        }
+    }
+
     public static X509Certificate certificate(String pem) {
         Object o = read(pem, "certificate");
         if (!(o instanceof X509CertificateHolder h)) {
@@ -77,14 +103,33 @@ public final class Pem {
         throw new PkiException("pem-invalid", "expected a PEM private key, found " + describe(o));
     }
 
+    /** A public key from PEM text ({@code -----BEGIN PUBLIC KEY-----}, SubjectPublicKeyInfo). */
+    public static java.security.PublicKey publicKey(String pem) {
+        Object o = read(pem, "public key");
+        if (!(o instanceof org.bouncycastle.asn1.x509.SubjectPublicKeyInfo info)) {
+            throw new PkiException("pem-invalid", "expected a PEM public key, found " + describe(o));
+        }
+        try {
+            return new JcaPEMKeyConverter().getPublicKey(info);
+        } catch (IOException e) {
+            throw new PkiException("pem-invalid", "unreadable public key: " + e.getMessage(), e);
+        }
+    }
+
     /** Writes a private key readable only by its owner (mode 0600), atomically. */
     public static void writePrivateKey(Path file, KeyPair keys) throws IOException {
         writeSecret(file, write(keys.getPrivate()));
     }
 
-    /** Writes text readable only by its owner (mode 0600), atomically. */
+    /**
+     * Writes text readable only by its owner (mode 0600), atomically; a missing parent directory is created
+     * accessible only by its owner (0700).
+     */
     public static void writeSecret(Path file, String text) throws IOException {
-        Files.createDirectories(file.getParent());
+        if (!Files.isDirectory(file.getParent())) {
+            Files.createDirectories(file.getParent(),
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.deleteIfExists(tmp);
         Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));

@@ -12,6 +12,7 @@ import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 import javax.net.ssl.X509TrustManager;
 
 /**
@@ -68,6 +69,98 @@ public final class Tls {
         }
     }
 
+    /**
+     * A client context that presents {@code id}, trusts only its CA and accepts a server only when its certificate's
+     * common name is {@code serverCommonName} (an agent talking to the manager: a host certificate of the same CA,
+     * whatever its names, is not the manager). Host names are still verified as usual.
+     */
+    public static SSLContext context(Identity id, String serverCommonName) {
+        return context(id, (leaf, peerHost) -> {
+            String actual = Fingerprints.commonName(leaf);
+            if (!serverCommonName.equals(actual)) {
+                throw new CertificateException("the server's certificate is for '" + actual + "', not '"
+                        + serverCommonName + "'");
+            }
+        });
+    }
+
+    /** What a client additionally demands of a server's certificate, after its chain and host name were checked. */
+    @FunctionalInterface
+    public interface ServerCheck {
+        /** Throws when {@code leaf}, presented by the server at {@code peerHost} (may be null), is not acceptable. */
+        void check(X509Certificate leaf, String peerHost) throws CertificateException;
+    }
+
+    /**
+     * A client context that presents {@code id}, trusts only its CA, verifies host names as usual, and then accepts a
+     * server only when {@code check} does (the manager calling an agent: the certificate must be the current one of
+     * the host registered at that address).
+     */
+    public static SSLContext context(Identity id, ServerCheck check) {
+        try {
+            KeyStore keys = KeyStore.getInstance("PKCS12");
+            keys.load(null, null);
+            keys.setKeyEntry("identity", id.key(), NO_PASSWORD, new X509Certificate[] {id.certificate(), id.ca()});
+            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(keys, NO_PASSWORD);
+            SSLContext ctx = SSLContext.getInstance("TLSv1.3");
+            ctx.init(kmf.getKeyManagers(), new TrustManager[] {requiring((X509ExtendedTrustManager) trustOnly(
+                    id.ca())[0], check)}, null);
+            return ctx;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new PkiException("tls-context", "cannot build a TLS context: " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code base}, and then {@code check} on the server's certificate. */
+    private static X509ExtendedTrustManager requiring(X509ExtendedTrustManager base, ServerCheck check) {
+        return new X509ExtendedTrustManager() {
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType, java.net.Socket socket)
+                    throws CertificateException {
+                base.checkServerTrusted(chain, authType, socket);
+                String host = socket instanceof javax.net.ssl.SSLSocket ssl && ssl.getHandshakeSession() != null
+                        ? ssl.getHandshakeSession().getPeerHost() : null;
+                check.check(chain[0], host);
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType, javax.net.ssl.SSLEngine engine)
+                    throws CertificateException {
+                base.checkServerTrusted(chain, authType, engine);
+                check.check(chain[0], engine == null ? null : engine.getPeerHost());
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+                base.checkServerTrusted(chain, authType);
+                check.check(chain[0], null);
+            }
+
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType, java.net.Socket socket)
+                    throws CertificateException {
+                throw new CertificateException("this context only connects to servers");
+            }
+
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType, javax.net.ssl.SSLEngine engine)
+                    throws CertificateException {
+                throw new CertificateException("this context only connects to servers");
+            }
+
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+                throw new CertificateException("this context only connects to servers");
+            }
+
+            @Override
+            public X509Certificate[] getAcceptedIssuers() {
+                return base.getAcceptedIssuers();
+            }
+        };
+    }
+
     /** A client context that trusts only servers whose chain ends at {@code caPem} (one PEM certificate). */
     public static SSLContext trusting(String caPem) {
         try {
@@ -96,6 +189,14 @@ public final class Tls {
      * really signed the server's certificate.
      */
     public static SSLContext pinned(String caFingerprint) {
+        return pinned(caFingerprint, null);
+    }
+
+    /**
+     * Like {@link #pinned(String)}, and the server's certificate must have common name {@code serverCommonName}
+     * (null: any): an agent enrolling accepts only the manager's certificate, not another host's of the same CA.
+     */
+    public static SSLContext pinned(String caFingerprint, String serverCommonName) {
         X509TrustManager tm = new X509TrustManager() {
             @Override
             public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
@@ -119,6 +220,11 @@ public final class Tls {
                 } catch (GeneralSecurityException e) {
                     throw new CertificateException("the manager's certificate is not valid under the pinned CA: "
                             + e.getMessage(), e);
+                }
+                if (serverCommonName != null && !serverCommonName.equals(Fingerprints.commonName(chain[0]))) {
+                    throw new CertificateException("the server's certificate is for '"
+                            + Fingerprints.commonName(chain[0]) + "', not '" + serverCommonName + "'; refusing to"
+                            + " enroll");
                 }
             }
 

@@ -8,6 +8,7 @@ package org.carevisor.protocol;
  * @param to       target path relative to the storage root; must not exist
  * @param copy     write an independent flattened copy and keep the source, instead of renaming
  * @param readOnly make the target read-only (mode 0444); otherwise it is made writable (0644)
+ * @param format   the format Carevisor recorded for the image ({@code qcow2} or {@code raw}); the copy has it too
  */
-public record FileMoveRequest(String from, String to, boolean copy, boolean readOnly) {
+public record FileMoveRequest(String from, String to, boolean copy, boolean readOnly, String format) {
 }

@@ -26,14 +26,16 @@ import java.util.List;
  * @param localStorageFreeBytes free bytes of the host's local storage (disks that cannot move)
  * @param cpuModels          QEMU CPU models this host can run (a cluster's baseline must be one of them)
  * @param bridges            network bridges present on the host (for bridged VM networks)
- * @param migrationAddress   address on which this host receives live migrations
+ * @param migrationAddress   address on which this host receives live migrations (registered at enrollment)
+ * @param migrationPortFrom  first port of the host's range for incoming migrations (0: not reported)
+ * @param migrationPortTo    last port of that range
  */
 public record HostInventory(String hostId, String hostname, String endpoint, int cpus, String cpuModelName,
                             long memoryMiB, long memoryAvailableMiB, String storagePath, long storageTotalBytes,
                             long storageFreeBytes, String qemuVersion, String accelerator, List<String> warnings,
                             boolean shuttingDown, String agentVersion, int protocolVersion, String storageDomainId,
                             long localStorageFreeBytes, List<String> cpuModels, List<String> bridges,
-                            String migrationAddress) {
+                            String migrationAddress, int migrationPortFrom, int migrationPortTo) {
     public HostInventory {
         warnings = warnings == null ? List.of() : List.copyOf(warnings);
         cpuModels = cpuModels == null ? List.of() : List.copyOf(cpuModels);

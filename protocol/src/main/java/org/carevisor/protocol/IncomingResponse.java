@@ -3,7 +3,8 @@ package org.carevisor.protocol;
 /**
  * A destination waiting for a live migration.
  *
- * @param uri    where the source must send the migration stream, e.g. {@code tcp:10.77.0.12:49152}
+ * @param uri    where the destination QEMU listens, {@code tcp:<its registered migration address>:<port of its
+ *               migration range>}; the manager accepts nothing else and builds the source's URI itself
  * @param status the VM on the destination (state {@code incoming})
  */
 public record IncomingResponse(String uri, VmStatus status) {

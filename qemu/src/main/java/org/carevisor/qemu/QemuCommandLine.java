@@ -1,12 +1,14 @@
 package org.carevisor.qemu;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.carevisor.protocol.DiskSpec;
 import org.carevisor.protocol.NicSpec;
@@ -14,14 +16,16 @@ import org.carevisor.protocol.PortForward;
 import org.carevisor.protocol.VmSpec;
 
 /**
- * Builds the QEMU command line for a VM spec. Pure: the same inputs give the same argv, which the
- * golden tests pin down.
+ * Builds the QEMU command line for a VM spec, and resolves storage paths. The builder that is given the disks'
+ * image chains is pure: the same inputs give the same argv, which the golden tests pin down. Thread-safe
+ * (stateless).
  */
 public final class QemuCommandLine {
     private static final Pattern QEMU_ID = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,30}");
     private static final Pattern MAC = Pattern.compile("[0-9a-f]{2}(:[0-9a-f]{2}){5}");
     private static final Pattern SNAPSHOT_TAG = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
     private static final Pattern IPV4 = Pattern.compile("((25[0-5]|2[0-4]\\d|1?\\d?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1?\\d?\\d)");
+    private static final Pattern MACHINE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
     private static final Pattern BRIDGE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,14}");
     /** The fw_cfg item the guest appliance reads its static network configuration from. */
     public static final String NET_FW_CFG = "opt/org.carevisor/net";
@@ -29,17 +33,33 @@ public final class QemuCommandLine {
     private QemuCommandLine() {
     }
 
-    /** The argv (program first) that starts the VM described by {@code spec}. */
+    /** The argv (program first) that starts the VM described by {@code spec}; its disks' chains are checked here. */
     public static List<String> build(VmSpec spec, QemuHostConfig host, VmRuntimePaths paths) {
         return build(spec, host, paths, false);
     }
 
     /**
-     * The argv that starts the VM; with {@code incoming} QEMU starts as the destination of a live migration:
-     * paused ({@code -S}, so the guest runs only when the manager says so) and waiting for
-     * {@code migrate-incoming} ({@code -incoming defer}).
+     * The argv that starts the VM, with every disk's backing chain checked on the storage now
+     * ({@link ImageChains}); see {@link #build(VmSpec, QemuHostConfig, VmRuntimePaths, boolean, Function)}.
      */
     public static List<String> build(VmSpec spec, QemuHostConfig host, VmRuntimePaths paths, boolean incoming) {
+        ImageChains chains = ImageChains.of(host);
+        return build(spec, host, paths, incoming,
+                d -> chains.check("disk " + d.id() + " of VM " + spec.id(), d.path(), d.format()));
+    }
+
+    /**
+     * The argv that starts the VM. QEMU always starts paused ({@code -S}): the agent checks the files it opened
+     * and then lets the guest run ({@code cont}), or, with {@code incoming}, leaves it paused as the destination of
+     * a live migration waiting for {@code migrate-incoming} ({@code -incoming defer}) until the manager activates
+     * it. Each disk is opened as the chain {@code chains} gives for it (checked before, or made by Carevisor):
+     * every file and format node is explicit and the last qcow2 node has {@code "backing": null}, so QEMU never
+     * reads a backing file name from an image header nor guesses a format. Pure: the same inputs give the same
+     * argv, which the golden tests pin down.
+     */
+    public static List<String> build(VmSpec spec, QemuHostConfig host, VmRuntimePaths paths, boolean incoming,
+                                     Function<DiskSpec, ImageChain> chains) {
+        checkSpec(spec);
         List<String> argv = new ArrayList<>();
         argv.add(host.qemuBinary());
         add(argv, "-name", "guest=" + escape(spec.name()) + ",debug-threads=on");
@@ -69,13 +89,16 @@ public final class QemuCommandLine {
         int bootIndex = 1;
         for (DiskSpec disk : spec.disks()) {
             checkId("disk id", disk.id());
-            Path file = host.resolveDisk(disk.path());
-            String node = disk.id();
-            add(argv, "-blockdev", "{\"driver\":\"file\",\"filename\":\"" + jsonEscape(file.toString())
-                    + "\",\"node-name\":\"" + node + "-file\",\"discard\":\"unmap\"}");
-            add(argv, "-blockdev", "{\"driver\":\"" + disk.format() + "\",\"file\":\"" + node + "-file\","
-                    + "\"node-name\":\"" + node + "\",\"read-only\":" + disk.readOnly() + ",\"discard\":\"unmap\"}");
-            add(argv, "-device", "virtio-blk-pci,drive=" + node + ",id=" + node + "-dev,bootindex=" + bootIndex++);
+            ImageChain chain = chains.apply(disk);
+            if (!chain.format().equals(disk.format())) {
+                throw new QemuException("invalid-spec", "disk " + disk.id() + " is " + disk.format()
+                        + " but its image chain starts with " + chain.format());
+            }
+            for (String blockdev : chain.blockdevs(disk.id(), disk.readOnly())) {
+                add(argv, "-blockdev", blockdev);
+            }
+            add(argv, "-device", "virtio-blk-pci,drive=" + disk.id() + ",id=" + disk.id() + "-dev,bootindex="
+                    + bootIndex++);
         }
         for (NicSpec nic : spec.nics()) {
             checkId("nic id", nic.id());
@@ -119,8 +142,8 @@ public final class QemuCommandLine {
         if (spec.loadSnapshot() != null) {
             add(argv, "-loadvm", checkSnapshotTag(spec.loadSnapshot()));
         }
+        argv.add("-S");
         if (incoming) {
-            argv.add("-S");
             add(argv, "-incoming", "defer");
         }
         return List.copyOf(argv);
@@ -182,18 +205,103 @@ public final class QemuCommandLine {
         return resolveInStorage(storageRoot, relative);
     }
 
-    /** Resolves a storage-relative path and refuses one that leaves the storage root. */
+    /**
+     * Resolves a storage-relative path and refuses one that leaves the storage root, and one that goes through a
+     * symbolic link below the root (the root itself may be one): the path QEMU and qemu-img are given then names
+     * the file the agent checked, with no link that a writer of the storage could turn elsewhere between check and
+     * use. (A writer of the storage could still swap a directory for a link after the check; the agent checks the
+     * files a started QEMU really opened, see docs/decisions.md.)
+     */
     public static Path resolveInStorage(Path storageRoot, String relative) {
         if (relative == null || relative.isEmpty()) {
             throw new QemuException("invalid-path", "an image path is empty; it must name a file inside the storage root");
         }
         Path root = storageRoot.toAbsolutePath().normalize();
-        Path resolved = root.resolve(relative).normalize();
+        Path resolved;
+        try {
+            resolved = root.resolve(relative).normalize();
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new QemuException("invalid-path", "image path '" + relative + "' is not a valid path: "
+                    + e.getReason());
+        }
         if (Path.of(relative).isAbsolute() || !resolved.startsWith(root) || resolved.equals(root)) {
             throw new QemuException("invalid-path", "image path '" + relative
                     + "' must be relative and stay inside the storage root " + root);
         }
+        Path step = root;
+        for (Path part : root.relativize(resolved)) {
+            step = step.resolve(part);
+            if (Files.isSymbolicLink(step)) {
+                throw new QemuException("invalid-path", "image path '" + relative + "' goes through the symbolic"
+                        + " link " + root.relativize(step) + " (to " + realLocation(step) + "); the agent follows no"
+                        + " symbolic link inside the storage root " + root);
+            }
+            if (!Files.exists(step, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                break;
+            }
+        }
         return resolved;
+    }
+
+    /**
+     * Where {@code path} really is: its longest existing ancestor (or itself) with every symbolic link
+     * followed, and the not yet existing rest appended.
+     */
+    static Path realLocation(Path path) {
+        Path existing = path;
+        java.util.Deque<Path> rest = new java.util.ArrayDeque<>();
+        while (existing != null) {
+            try {
+                Path real = existing.toRealPath();
+                for (Path part : rest) {
+                    real = real.resolve(part);
+                }
+                return real;
+            } catch (java.io.IOException e) {
+                if (Files.isSymbolicLink(existing)) {
+                    // a dangling link: where it points cannot be checked, so it counts as leaving the root
+                    return Path.of("/", "dangling symbolic link", existing.toString());
+                }
+                if (existing.getFileName() == null) {
+                    return path;
+                }
+                rest.addFirst(existing.getFileName());
+                existing = existing.getParent();
+            }
+        }
+        return path;
+    }
+
+    /** The most disks and NICs a spec may have (the manager allows 8 and 4). */
+    public static final int MAX_DISKS = 16;
+    public static final int MAX_NICS = 8;
+    public static final int MAX_FORWARDS = 64;
+
+    /**
+     * Checks the values of a spec that go into the argv as they are (name, machine type, CPU model) and bounds
+     * its lists, so a spec cannot smuggle QEMU options in or make an argv of any length.
+     */
+    public static void checkSpec(VmSpec spec) {
+        if (spec.name().isEmpty() || spec.name().length() > 64 || spec.name().chars().anyMatch(Character::isISOControl)) {
+            throw new QemuException("invalid-spec", "VM name must be 1-64 characters without control characters");
+        }
+        if (!MACHINE.matcher(spec.machine()).matches()) {
+            throw new QemuException("invalid-spec", "machine type '" + spec.machine()
+                    + "' must be 1-64 letters, digits, '_', '.' or '-'");
+        }
+        if (!MACHINE.matcher(spec.cpuModel()).matches()) {
+            throw new QemuException("invalid-spec", "CPU model '" + spec.cpuModel()
+                    + "' must be 1-64 letters, digits, '_', '.' or '-'");
+        }
+        if (spec.cpus() < 1 || spec.cpus() > 1024 || spec.memoryMiB() < 1) {
+            throw new QemuException("invalid-spec", "a VM needs 1-1024 vCPUs and some memory, not " + spec.cpus()
+                    + " vCPUs and " + spec.memoryMiB() + " MiB");
+        }
+        if (spec.disks().size() > MAX_DISKS || spec.nics().size() > MAX_NICS
+                || spec.nics().stream().anyMatch(n -> n.forwards().size() > MAX_FORWARDS)) {
+            throw new QemuException("invalid-spec", "a VM has at most " + MAX_DISKS + " disks, " + MAX_NICS
+                    + " NICs and " + MAX_FORWARDS + " port forwards per NIC");
+        }
     }
 
     /** Snapshot tags are identifiers (Carevisor uses snapshot UUIDs); anything else is refused. */
@@ -220,23 +328,5 @@ public final class QemuCommandLine {
     /** QEMU option values use ',' as separator; a literal comma is written twice. */
     static String escape(String value) {
         return value.replace(",", ",,");
-    }
-
-    private static String jsonEscape(String value) {
-        StringBuilder out = new StringBuilder();
-        for (char c : value.toCharArray()) {
-            switch (c) {
-                case '"' -> out.append("\\\"");
-                case '\\' -> out.append("\\\\");
-                default -> {
-                    if (c < 0x20) {
-                        out.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        out.append(c);
-                    }
-                }
-            }
-        }
-        return out.toString();
     }
 }

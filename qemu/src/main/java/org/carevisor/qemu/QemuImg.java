@@ -8,7 +8,11 @@ import java.util.ArrayList;
 import java.util.List;
 import org.carevisor.protocol.ProtocolJson;
 
-/** Image operations through {@code qemu-img}. Thread-safe (stateless). */
+/**
+ * Image operations through {@code qemu-img}. Every operation is given the image's format: an existing image as an
+ * {@link ImageChain} (checked by {@link ImageChains}, or made by Carevisor), a new one with its format, so qemu-img
+ * never probes a format nor follows a backing file name from a header. Thread-safe (stateless).
+ */
 public final class QemuImg {
     /** What {@code qemu-img info} says about an image. */
     public record Info(String format, long virtualSize, long actualSize, String backingFile) {
@@ -23,37 +27,46 @@ public final class QemuImg {
         this.binary = binary;
     }
 
-    /** Creates an empty image, or a qcow2 overlay when {@code backing} is given (size 0 keeps its size). */
-    public void create(Path target, String format, long sizeBytes, Path backing, String backingFormat) {
+    /** Creates an empty image of {@code format} ({@code qcow2} or {@code raw}). */
+    public void create(Path target, String format, long sizeBytes) {
         List<String> argv = new ArrayList<>(List.of(binary, "create", "-q", "-f", format));
-        if (backing != null) {
-            argv.add("-b");
-            argv.add(backing.toString());
-            argv.add("-F");
-            argv.add(backingFormat);
-        }
         if ("qcow2".equals(format)) {
             argv.add("-o");
-            argv.add("cluster_size=65536,lazy_refcounts=on");
+            argv.add(QCOW2_OPTIONS);
         }
         argv.add(target.toString());
-        if (sizeBytes > 0) {
-            argv.add(Long.toString(sizeBytes));
-        }
+        argv.add(Long.toString(sizeBytes));
         check(ProcessRunner.run(argv, QUICK), "create " + target);
     }
 
-    /** Copies an image into an independent one of the given format (backing chains are flattened). */
-    public void convert(Path source, Path target, String format) {
-        List<String> argv = List.of(binary, "convert", "-q", "-W", "-m", "8", "-O", format, source.toString(),
-                target.toString());
-        check(ProcessRunner.run(argv, COPY), "convert " + source + " to " + target);
+    /**
+     * Creates a qcow2 overlay of {@code sizeBytes} on the checked chain {@code backing}, naming it in the header as
+     * {@code backingName} (a path relative to the overlay's directory, or absolute) with its format
+     * ({@code -F}). qemu-img does not open the backing file ({@code -u}): its size is the caller's to give.
+     */
+    public void createOverlay(Path target, String backingName, ImageChain backing, long sizeBytes) {
+        List<String> argv = List.of(binary, "create", "-q", "-f", "qcow2", "-u", "-b", backingName,
+                "-F", backing.format(), "-o", QCOW2_OPTIONS, target.toString(), Long.toString(sizeBytes));
+        check(ProcessRunner.run(argv, QUICK), "create " + target);
     }
 
-    /** Grows an image to {@code sizeBytes}. */
-    public void resize(Path image, String format, long sizeBytes) {
-        check(ProcessRunner.run(List.of(binary, "resize", "-q", "-f", format, image.toString(),
-                Long.toString(sizeBytes)), QUICK), "resize " + image);
+    private static final String QCOW2_OPTIONS = "cluster_size=65536,lazy_refcounts=on";
+
+    /**
+     * Copies an image with its whole chain into an independent one of {@code format} (backing chains flattened).
+     * The source is given node by node ({@link ImageChain#qemuImgSpec}), so qemu-img guesses no format and reads
+     * no backing file name from a header.
+     */
+    public void convert(ImageChain source, Path target, String format) {
+        List<String> argv = List.of(binary, "convert", "-q", "-W", "-m", "8", "-O", format,
+                source.qemuImgSpec(true), target.toString());
+        check(ProcessRunner.run(argv, COPY), "convert " + source.file() + " to " + target);
+    }
+
+    /** Grows an image to {@code sizeBytes} (its backing files are not opened). */
+    public void resize(ImageChain image, long sizeBytes) {
+        check(ProcessRunner.run(List.of(binary, "resize", "-q", image.qemuImgSpec(false),
+                Long.toString(sizeBytes)), QUICK), "resize " + image.file());
     }
 
     /** Operations on internal snapshots of an image that no running VM uses. */
@@ -67,16 +80,17 @@ public final class QemuImg {
         }
     }
 
-    /** Creates, applies (reverts the image to) or deletes an internal snapshot. */
-    public void snapshot(Path image, SnapshotOp op, String tag) {
-        check(ProcessRunner.run(List.of(binary, "snapshot", op.flag, tag, image.toString()), COPY),
-                "snapshot " + op.name().toLowerCase(java.util.Locale.ROOT) + " " + tag + " of " + image);
+    /** Creates, applies (reverts the image to) or deletes an internal snapshot; backing files are not opened. */
+    public void snapshot(ImageChain image, SnapshotOp op, String tag) {
+        check(ProcessRunner.run(List.of(binary, "snapshot", op.flag, tag, image.qemuImgSpec(false)), COPY),
+                "snapshot " + op.name().toLowerCase(java.util.Locale.ROOT) + " " + tag + " of " + image.file());
     }
 
     /** Tags of the internal snapshots of an image. */
-    public List<String> snapshotTags(Path image) {
-        ProcessRunner.Result r = ProcessRunner.run(List.of(binary, "snapshot", "-U", "-l", image.toString()), QUICK);
-        check(r, "snapshot list of " + image);
+    public List<String> snapshotTags(ImageChain image) {
+        ProcessRunner.Result r = ProcessRunner.run(List.of(binary, "snapshot", "-U", "-l",
+                image.qemuImgSpec(false)), QUICK);
+        check(r, "snapshot list of " + image.file());
         List<String> tags = new ArrayList<>();
         for (String line : r.stdout().lines().toList()) {
             String[] cols = line.strip().split("\\s+");
@@ -87,18 +101,54 @@ public final class QemuImg {
         return tags;
     }
 
-    /** Reads an image's format, sizes and backing file; works while a VM uses the image. */
-    public Info info(Path image) {
-        ProcessRunner.Result r = ProcessRunner.run(List.of(binary, "info", "-U", "--output=json", image.toString()),
-                QUICK);
-        check(r, "info " + image);
+    /**
+     * Reads an image's format, sizes and the backing file name its header records, with the format Carevisor knows
+     * and without opening a backing file; works while a VM uses the image.
+     */
+    public Info info(ImageChain image) {
+        ProcessRunner.Result r = ProcessRunner.run(List.of(binary, "info", "-U", "--output=json",
+                image.qemuImgSpec(false)), QUICK);
+        check(r, "info " + image.file());
         try {
             JsonNode node = ProtocolJson.mapper().readTree(r.stdout());
             return new Info(node.path("format").asText(), node.path("virtual-size").asLong(),
                     node.path("actual-size").asLong(),
                     node.hasNonNull("backing-filename") ? node.get("backing-filename").asText() : null);
         } catch (IOException e) {
-            throw new QemuException("qemu-img-failed", "cannot parse qemu-img info of " + image + ": "
+            throw new QemuException("qemu-img-failed", "cannot parse qemu-img info of " + image.file() + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * What {@code qemu-img info} says about an image that came from outside (an import): read with the format
+     * it claims ({@code -f}, QEMU never probes), without opening a backing file, under resource limits
+     * ({@code prlimit --as --cpu}, as OpenStack does for untrusted images) and a time limit.
+     *
+     * @param dataFile the qcow2 external data file the image names, or null
+     */
+    public record UntrustedInfo(String format, long virtualSize, String backingFile, String dataFile) {
+    }
+
+    /** Address-space limit for {@code qemu-img info} of an untrusted image (a crafted header cannot eat memory). */
+    public static final long UNTRUSTED_ADDRESS_SPACE = 1L << 30;
+    /** CPU seconds {@code qemu-img info} may use on an untrusted image. */
+    public static final int UNTRUSTED_CPU_SECONDS = 30;
+
+    /** Reads an untrusted image as {@code claimedFormat} (see {@link UntrustedInfo}). */
+    public UntrustedInfo untrustedInfo(Path image, String claimedFormat) {
+        ProcessRunner.Result r = ProcessRunner.run(List.of("prlimit", "--as=" + UNTRUSTED_ADDRESS_SPACE,
+                "--cpu=" + UNTRUSTED_CPU_SECONDS, "--", binary, "info", "-f", claimedFormat, "--output=json",
+                image.toString()), QUICK);
+        check(r, "info -f " + claimedFormat + " " + image.getFileName());
+        try {
+            JsonNode node = ProtocolJson.mapper().readTree(r.stdout());
+            JsonNode data = node.path("format-specific").path("data");
+            return new UntrustedInfo(node.path("format").asText(), node.path("virtual-size").asLong(-1),
+                    node.hasNonNull("backing-filename") ? node.get("backing-filename").asText() : null,
+                    data.hasNonNull("data-file") ? data.get("data-file").asText() : null);
+        } catch (IOException e) {
+            throw new QemuException("qemu-img-failed", "cannot parse qemu-img info of " + image.getFileName() + ": "
                     + e.getMessage(), e);
         }
     }

@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.Function;
 import org.carevisor.protocol.DiskSpec;
 import org.carevisor.protocol.NicSpec;
 import org.carevisor.protocol.PortForward;
@@ -31,7 +32,7 @@ class QemuCommandLineTest {
                 List.of(new DiskSpec("disk0", "vms/" + ID + "/disk0.qcow2", "qcow2", false)),
                 List.of(new NicSpec("nic0", "52:54:00:aa:bb:01", "user",
                         List.of(new PortForward("tcp", null, 20001, 80)))), 1);
-        assertGolden("appliance-vm", QemuCommandLine.build(spec, HOST, PATHS));
+        assertGolden("appliance-vm", QemuCommandLine.build(spec, HOST, PATHS, false, single(HOST)));
     }
 
     @Test
@@ -45,13 +46,13 @@ class QemuCommandLineTest {
                                 List.of(new PortForward("tcp", null, 20001, 80),
                                         new PortForward("udp", "127.0.0.2", 20002, 514))),
                         new NicSpec("nic1", "52:54:00:00:00:02", "user", List.of())), 7);
-        assertGolden("two-disks-two-nics", QemuCommandLine.build(spec, kvmHost, PATHS));
+        assertGolden("two-disks-two-nics", QemuCommandLine.build(spec, kvmHost, PATHS, false, single(kvmHost)));
     }
 
     @Test
     void noDisksNoNics() throws IOException {
         VmSpec spec = new VmSpec(ID, "empty", 1, 64, null, null, List.of(), List.of(), 1);
-        assertGolden("empty-vm", QemuCommandLine.build(spec, HOST, PATHS));
+        assertGolden("empty-vm", QemuCommandLine.build(spec, HOST, PATHS, false, single(HOST)));
     }
 
     @Test
@@ -59,8 +60,8 @@ class QemuCommandLineTest {
         VmSpec spec = new VmSpec(ID, "lab-ehr-01", 1, 256, "pc", "qemu64",
                 List.of(new DiskSpec("disk0", "vms/" + ID + "/disk0.qcow2", "qcow2", false)), List.of(), 3)
                 .withLoadSnapshot("7d1b8a9e-0c1f-4b52-9e1e-2f0d1c3b4a5e");
-        assertGolden("load-snapshot", QemuCommandLine.build(spec, HOST, PATHS));
-        assertThatThrownBy(() -> QemuCommandLine.build(spec.withLoadSnapshot("a,b"), HOST, PATHS))
+        assertGolden("load-snapshot", QemuCommandLine.build(spec, HOST, PATHS, false, single(HOST)));
+        assertThatThrownBy(() -> QemuCommandLine.build(spec.withLoadSnapshot("a,b"), HOST, PATHS, false, single(HOST)))
                 .hasMessageContaining("snapshot tag");
     }
 
@@ -72,9 +73,38 @@ class QemuCommandLineTest {
                 List.of(new DiskSpec("disk0", "local/vms/" + ID + "/disk0.qcow2", "qcow2", false)),
                 List.of(new NicSpec("nic0", "52:54:00:aa:bb:02", "bridge", List.of(), "cvlab0", "10.77.0.100/24",
                         "10.77.0.1")), 2);
-        assertGolden("bridged-incoming", QemuCommandLine.build(spec, host, PATHS, true));
+        assertGolden("bridged-incoming", QemuCommandLine.build(spec, host, PATHS, true, single(host)));
         assertThat(QemuCommandLine.tapName(ID, "nic0")).hasSize(12).startsWith("cv")
                 .isNotEqualTo(QemuCommandLine.tapName(ID, "nic1"));
+    }
+
+    @Test
+    void linkedCloneOnATemplateBaseGetsItsBackingNodesExplicitly() throws IOException {
+        VmSpec spec = new VmSpec(ID, "lab-ehr-02", 1, 256, "pc", "qemu64",
+                List.of(new DiskSpec("disk0", "vms/" + ID + "/disk0.qcow2", "qcow2", false),
+                        new DiskSpec("disk1", "vms/" + ID + "/disk1.qcow2", "qcow2", false)), List.of(), 1);
+        Path storage = HOST.storageRoot();
+        Function<DiskSpec, ImageChain> chains = d -> d.id().equals("disk0")
+                ? new ImageChain(List.of(new ImageChain.Link(HOST.resolveDisk(d.path()), "qcow2", null),
+                        new ImageChain.Link(storage.resolve("templates/t1/disk0.qcow2"), "qcow2", null)))
+                : new ImageChain(List.of(new ImageChain.Link(HOST.resolveDisk(d.path()), "qcow2", null),
+                        new ImageChain.Link(storage.resolve("templates/t1/disk1.raw"), "raw", null)));
+        List<String> argv = QemuCommandLine.build(spec, HOST, PATHS, false, chains);
+        assertGolden("linked-clone", argv);
+        assertThat(argv).contains("-S");
+    }
+
+    @Test
+    void aChainOfAnotherFormatThanTheSpecIsRefused() {
+        VmSpec spec = new VmSpec(ID, "x", 1, 64, null, null,
+                List.of(new DiskSpec("disk0", "vms/a/disk0.qcow2", "qcow2", false)), List.of(), 1);
+        assertThatThrownBy(() -> QemuCommandLine.build(spec, HOST, PATHS, false,
+                d -> ImageChain.single(HOST.resolveDisk(d.path()), "raw"))).hasMessageContaining("raw");
+    }
+
+    /** Each disk as a stand-alone image, as Carevisor's chain check finds it for a disk without backing file. */
+    private static Function<DiskSpec, ImageChain> single(QemuHostConfig host) {
+        return d -> ImageChain.single(host.resolveDisk(d.path()), d.format());
     }
 
     @Test

@@ -49,15 +49,23 @@ public final class GuestProbe {
     }
 
     /**
-     * Waits until the guest's service answers. Polls with short timeouts: user-mode networking accepts the
-     * connection on the host before the guest listens, and such a request only hangs.
+     * Waits until the guest's service answers. User-mode networking accepts the connection on the host before the
+     * guest listens, and such a request only hangs, so the first attempts time out quickly (300 ms); each timeout
+     * doubles the next attempt's (up to 1.5 s). A fixed short timeout starved busy guests: with four guests booting
+     * on two cores one answer takes about 300 ms, every request was given up before its answer and sent again,
+     * and the guest worked through hundreds of abandoned requests while no new one could wait long enough
+     * (bench/vm-start.sh's "4 at once" series timed out after 120 s that way; see docs/benchmarks.md).
      */
     public Status awaitReady(Duration limit) {
+        int[] timeout = {300};
         return Poll.until(limit, Duration.ofMillis(50), "guest service at " + base, () -> {
             try {
-                return status(300);
-            } catch (IOException e) {
+                return status(timeout[0]);
+            } catch (java.net.SocketTimeoutException e) {
+                timeout[0] = Math.min(1500, timeout[0] * 2);
                 return null;
+            } catch (IOException e) {
+                return null; // refused or reset: nothing waited, try again soon
             }
         });
     }

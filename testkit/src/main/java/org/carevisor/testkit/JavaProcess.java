@@ -83,6 +83,11 @@ public final class JavaProcess implements AutoCloseable {
         return log;
     }
 
+    /** Waits up to {@code limit} for the process to end and returns its exit code (-1 when it still runs). */
+    public int awaitExit(java.time.Duration limit) throws InterruptedException {
+        return process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS) ? process.exitValue() : -1;
+    }
+
     /** Kills the process like a power loss of the component (SIGKILL). */
     public void kill() throws InterruptedException {
         process.destroyForcibly();

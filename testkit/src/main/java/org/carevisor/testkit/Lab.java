@@ -55,7 +55,7 @@ public final class Lab implements AutoCloseable {
             return process;
         }
 
-        /** The host id the agent created on its first start. */
+        /** The host id the manager assigned when the agent enrolled (kept in the agent's state directory). */
         public String id() throws IOException {
             return Files.readString(stateDir.resolve("host-id")).strip();
         }
@@ -79,6 +79,7 @@ public final class Lab implements AutoCloseable {
     private JavaProcess manager;
     private Http http;
     private int managerPort;
+    private String managerUrl;
     private String agentUrl;
 
     private Lab(Path dir, List<String> managerArgs, LabNetwork network) {
@@ -99,9 +100,17 @@ public final class Lab implements AutoCloseable {
 
     /** Starts a lab in {@code dir} with the given images in its image library. */
     public static Lab start(Path dir, int guestPortFrom, Path... images) throws IOException {
+        return start(dir, guestPortFrom, List.of(), images);
+    }
+
+    /** The same, with more manager options (e.g. {@code --audit-syslog tcp://127.0.0.1:PORT}). */
+    public static Lab start(Path dir, int guestPortFrom, List<String> managerOptions, Path... images)
+            throws IOException {
         installImages(dir, images);
-        List<String> m = List.of("--data-dir", dir.resolve("manager").toString(), "--port", "0", "--agent-port", "0",
-                "--guest-port-range", guestPortFrom + "-" + (guestPortFrom + 199), "--host-timeout-ms", "4000");
+        List<String> m = new ArrayList<>(List.of("--data-dir", dir.resolve("manager").toString(), "--port", "0",
+                "--agent-port", "0", "--guest-port-range", guestPortFrom + "-" + (guestPortFrom + 199),
+                "--host-timeout-ms", "4000"));
+        m.addAll(managerOptions);
         List<String> a = new ArrayList<>(List.of("--state-dir", dir.resolve("agent").toString(), "--storage-dir",
                 dir.resolve("storage").toString(), "--port", "0", "--accel", "tcg", "--host-name", "lab-host"));
         Lab lab = new Lab(dir, m, null);
@@ -113,14 +122,15 @@ public final class Lab implements AutoCloseable {
     /**
      * Starts a lab of {@code hostCount} hosts, each agent in its own network namespace with its own state
      * directory, all sharing {@code dir/storage}; creates the bridged network {@code lab} (guests get fixed
-     * addresses, reachable from the test). Needs root ({@link LabNetwork#available()}).
+     * addresses, reachable from the test). The manager runs in lab mode (hosts are fenced with the lab fence
+     * agent). Needs root ({@link LabNetwork#available()}).
      */
     public static Lab cluster(Path dir, int guestPortFrom, int hostCount, Path... images) throws IOException {
         installImages(dir, images);
         LabNetwork net = LabNetwork.create(hostCount);
         List<String> m = List.of("--data-dir", dir.resolve("manager").toString(), "--port", "0", "--agent-port", "0",
                 "--agent-listen", net.managerAddress(), "--guest-port-range", guestPortFrom + "-"
-                        + (guestPortFrom + 199), "--host-timeout-ms", "4000");
+                        + (guestPortFrom + 199), "--host-timeout-ms", "4000", "--lab-mode", "true");
         Lab lab = new Lab(dir, m, net);
         for (int i = 1; i <= hostCount; i++) {
             String name = "lab-h" + i;
@@ -182,7 +192,30 @@ public final class Lab implements AutoCloseable {
 
     /** The API without credentials. */
     public Http anonymous() {
-        return new Http(managerUrl());
+        return new Http(managerUrl(), managerCa());
+    }
+
+    /**
+     * Base64 of the SHA-256 of the public key the manager's API presents now (checked against the manager's CA):
+     * what Chromium's {@code --ignore-certificate-errors-spki-list} takes to trust exactly this server key,
+     * as a browser that imported the CA would.
+     */
+    public String apiSpkiPin() throws IOException {
+        javax.net.ssl.SSLContext ctx = Http.sslContext(managerCa());
+        try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) ctx.getSocketFactory().createSocket("127.0.0.1",
+                managerPort)) {
+            s.startHandshake();
+            byte[] spki = s.getSession().getPeerCertificates()[0].getPublicKey().getEncoded();
+            return java.util.Base64.getEncoder().encodeToString(
+                    java.security.MessageDigest.getInstance("SHA-256").digest(spki));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The CA certificate the lab manager's API certificate is issued by (what clients trust). */
+    public Path managerCa() {
+        return Http.managerCa(dir.resolve("manager"));
     }
 
     /** Logs in and returns the session token. */
@@ -195,8 +228,9 @@ public final class Lab implements AutoCloseable {
         return r.json().path("token").asText();
     }
 
+    /** The API's base URL as the manager announced it (https://127.0.0.1:PORT), without a trailing slash. */
     public String managerUrl() {
-        return "http://127.0.0.1:" + managerPort;
+        return managerUrl;
     }
 
     /** Starts the manager process; waits until its API answers. */
@@ -224,8 +258,9 @@ public final class Lab implements AutoCloseable {
             }
         });
         managerPort = Integer.parseInt(url.replaceAll(".*:(\\d+)/?$", "$1"));
+        managerUrl = url.replaceAll("/+$", "");
         agentUrl = Files.readString(dir.resolve("manager/agent.url")).strip();
-        http = new Http(managerUrl()).login(ADMIN, ADMIN_PASSWORD);
+        http = anonymous().login(ADMIN, ADMIN_PASSWORD);
     }
 
     /**

@@ -9,6 +9,7 @@ import org.carevisor.agent.AgentException;
 import org.carevisor.protocol.ActivateRequest;
 import org.carevisor.protocol.ChecksumRequest;
 import org.carevisor.protocol.IncomingRequest;
+import org.carevisor.agent.vm.MigrationTls;
 import org.carevisor.protocol.MigrationFinish;
 import org.carevisor.protocol.MigrationRequest;
 import org.carevisor.protocol.DiskCreateRequest;
@@ -57,7 +58,9 @@ public final class AgentApi {
                     if (request.spec() == null || !request.spec().id().equals(r.param(1))) {
                         throw AgentException.badRequest("id-mismatch", "the incoming spec must be for VM " + r.param(1));
                     }
-                    return vms.forStart(r.param(1)).startIncoming(request.spec(), migration.address(),
+                    MigrationTls.checkSourceHost(request.sourceHostId());
+                    return vms.forStart(r.param(1)).startIncoming(request.spec(), request.sourceHostId(),
+                            migration.address(),
                             migration.from(), migration.to());
                 })
                 .add("POST", ID + "/incoming/activate", r -> vms.get(r.param(1))

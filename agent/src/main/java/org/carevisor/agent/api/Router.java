@@ -43,7 +43,7 @@ public final class Router implements HttpHandler {
 
         public <T> T body(Class<T> type) {
             try {
-                byte[] bytes = exchange.getRequestBody().readAllBytes();
+                byte[] bytes = boundedBody(exchange);
                 if (bytes.length == 0) {
                     throw AgentException.badRequest("body-missing", "this request needs a JSON body ("
                             + type.getSimpleName() + ")");
@@ -74,6 +74,39 @@ public final class Router implements HttpHandler {
     }
 
     private record Route(String method, Pattern pattern, Handler handler) {
+    }
+
+    /**
+     * The largest request body the agent reads (a VM spec or an export request is a few KiB); a larger one is
+     * refused with 413 {@code body-too-large} before it is parsed, by its Content-Length when it has one.
+     */
+    public static final int MAX_BODY_BYTES = 1 << 20;
+
+    /** The request body, at most {@link #MAX_BODY_BYTES}. */
+    static byte[] boundedBody(HttpExchange exchange) throws IOException {
+        String length = exchange.getRequestHeaders().getFirst("Content-Length");
+        if (length != null) {
+            long declared;
+            try {
+                declared = Long.parseLong(length.strip());
+            } catch (NumberFormatException e) {
+                throw AgentException.badRequest("invalid-content-length", "Content-Length '" + length
+                        + "' is not a number");
+            }
+            if (declared > MAX_BODY_BYTES) {
+                throw tooLarge(declared + " bytes");
+            }
+        }
+        byte[] bytes = exchange.getRequestBody().readNBytes(MAX_BODY_BYTES + 1);
+        if (bytes.length > MAX_BODY_BYTES) {
+            throw tooLarge("more than " + MAX_BODY_BYTES + " bytes");
+        }
+        return bytes;
+    }
+
+    private static AgentException tooLarge(String size) {
+        return new AgentException(413, "body-too-large", "the request body has " + size + "; the agent accepts at"
+                + " most " + MAX_BODY_BYTES + " bytes");
     }
 
     private final List<Route> routes = new ArrayList<>();
@@ -152,7 +185,30 @@ public final class Router implements HttpHandler {
         }
     }
 
+    /**
+     * Reads what is left of the request body (a handler that refused early did not read it) before the answer is
+     * sent, so the connection the client keeps for its next request starts at that request and not inside an unread
+     * body; a body too large to read this way ends the connection after the answer.
+     */
+    private static void drain(HttpExchange exchange) {
+        try {
+            java.io.InputStream in = exchange.getRequestBody();
+            byte[] buf = new byte[8192];
+            long total = 0;
+            int n;
+            while (total <= MAX_BODY_BYTES && (n = in.read(buf)) > 0) {
+                total += n;
+            }
+            if (total > MAX_BODY_BYTES) {
+                exchange.getResponseHeaders().set("Connection", "close");
+            }
+        } catch (IOException e) {
+            exchange.getResponseHeaders().set("Connection", "close");
+        }
+    }
+
     private static void send(HttpExchange exchange, int status, Object body) throws IOException {
+        drain(exchange);
         if (body == null) {
             exchange.sendResponseHeaders(status == 200 ? 204 : status, -1);
             return;

@@ -24,6 +24,7 @@ import java.util.Optional;
  *   <li>{@code pids}: {@code <vmId> <qemuPid>} per line, the running HA VMs the watchdog kills</li>
  *   <li>{@code self-fenced}: {@code <epochSeconds> <vmId> <pid> <staleSeconds>} per VM the watchdog killed</li>
  *   <li>{@code ack.json}: the manager's last {@link org.carevisor.protocol.ReportAck}</li>
+ *   <li>{@code keeper/<counter>.lease}: leases the agent signed ahead for the keeper ({@link KeeperStock})</li>
  *   <li>{@code watchdog.pid}, {@code watchdog.log}: the watchdog process and what it did</li>
  * </ul>
  *

@@ -2,6 +2,7 @@ package org.carevisor.agent.ha;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.security.PrivateKey;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -19,6 +20,7 @@ import org.carevisor.agent.vm.VmRegistry;
 import org.carevisor.protocol.HaTimings;
 import org.carevisor.protocol.LeaseSeen;
 import org.carevisor.protocol.ReportAck;
+import org.carevisor.protocol.SignedLease;
 import org.carevisor.protocol.StopCause;
 import org.carevisor.protocol.VmState;
 import org.carevisor.protocol.VmStatus;
@@ -32,8 +34,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Lifecycle: {@link #start} replaces an earlier agent's watchdog by a new one (unless disabled) and
  * starts renewing; after the first successful renewal the watchdog is switched to mode {@code agent}.
- * {@link #close} stops renewing and switches the watchdog to {@code keeper}: the agent stops, its VMs run
- * on, the watchdog keeps the lease. {@link #closeAndStopWatchdog} stops the watchdog for good as well.
+ * {@link #close} stops renewing, signs a stock of leases ahead ({@link KeeperStock}) and switches the watchdog to
+ * {@code keeper}: the agent stops, its VMs run on, the watchdog writes those leases one a second; when the stock
+ * runs out before a new agent takes over, the renewals stop and the watchdog kills the HA VMs. {@link
+ * #closeAndStopWatchdog} stops the watchdog for good as well.
  *
  * <p>A monitor thread ({@code ha-monitor}) rewrites {@link HaDir#pids()} every second and after every VM or
  * HA set change, logs lease hangs, starts the watchdog again when it does not run in mode agent, and checks
@@ -57,9 +61,12 @@ public final class HaService {
      * @param endpoint    this agent's API endpoint, written into the lease for peers
      * @param watchdog    run the watchdog process (a real host must; tests that need none may switch it off)
      * @param selfFence   how long without renewal before the watchdog kills the HA VMs
+     * @param hostKey     the host's private key (of its agent certificate), which signs its leases
+     * @param keeperTime  how long the watchdog may keep the lease after the agent stopped in order (one lease
+     *                    signed ahead per second of it)
      */
     public record Settings(Path stateDir, Path storageRoot, String hostId, String endpoint, boolean watchdog,
-                           Duration selfFence) {
+                           Duration selfFence, PrivateKey hostKey, Duration keeperTime) {
     }
 
     private final VmRegistry vms;
@@ -68,6 +75,8 @@ public final class HaService {
     private final HostLease lease;
     private final Watchdog watchdog;
     private final Path stateDir;
+    private final PrivateKey hostKey;
+    private final Duration keeperTime;
     private final IsolationCheck.Reachability reach;
     private final ScheduledExecutorService monitor;
     private final AtomicBoolean pidsPending = new AtomicBoolean();
@@ -78,6 +87,8 @@ public final class HaService {
     // guarded by this
     private boolean started;
     private boolean closed;
+    /** Set while {@link #close} signs the keeper's stock: a first renewal meanwhile must not remove it. */
+    private volatile boolean closing;
     private boolean agentMode;
 
     /** Only the monitor thread touches this: HA VMs powered off in the current isolation. */
@@ -90,8 +101,10 @@ public final class HaService {
         this.ha = new HaDir(stateDir);
         this.acks = new AckStore(ha);
         this.reach = IsolationCheck.tcp(PEER_PROBE);
+        this.hostKey = settings.hostKey();
+        this.keeperTime = settings.keeperTime();
         this.lease = new HostLease(settings.storageRoot(), settings.hostId(), settings.endpoint(), ha,
-                this::released, this::renewed);
+                settings.hostKey(), this::released, () -> acks.current().peers(), this::renewed);
         this.watchdog = settings.watchdog() ? new Watchdog(stateDir, lease.file(), settings.selfFence()) : null;
         this.monitor = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("ha-monitor").factory());
@@ -223,18 +236,46 @@ public final class HaService {
     }
 
     /**
-     * Stops renewing and hands the lease to the watchdog (mode {@code keeper}): the agent stops, its VMs
-     * run on and are re-adopted by the next agent. Idempotent.
+     * Stops renewing and hands the lease to the watchdog (mode {@code keeper}) with a stock of leases signed ahead
+     * for {@link Settings#keeperTime}: the agent stops, its VMs run on and are re-adopted by the next agent.
+     * Idempotent.
      */
     public void close() {
-        if (!shutdown() || watchdog == null || watchdogPid().isEmpty()) {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+        }
+        if (watchdog == null || watchdogPid().isEmpty()) {
+            shutdown();
+            return;
+        }
+        // The stock is signed while the agent still renews: signing an hour of leases takes seconds on a loaded
+        // host, and with the renewals already stopped the watchdog would kill the HA VMs meanwhile (7 s). The
+        // keeper starts from the counter the agent wrote last (ha/counter + 1), which lies in the stock as long as
+        // the agent renewed fewer times than the stock holds leases while it was signed.
+        closing = true;
+        int n;
+        try {
+            n = KeeperStock.write(ha, hostKey, lease.hostId(), lease.endpoint(), lease.counter() + 1,
+                    (int) Math.max(0, keeperTime.toSeconds()), released(), Instant.now());
+        } catch (IOException | RuntimeException e) {
+            shutdown();
+            LOG.warn("cannot hand the storage lease to the watchdog: {}; it kills this host's HA VMs after {} s",
+                    e.getMessage(), HaTimings.SELF_FENCE.toSeconds());
+            return;
+        }
+        if (!shutdown()) {
             return;
         }
         try {
             watchdog.mode(Watchdog.Mode.KEEPER);
-            LOG.info("agent stopped: the HA watchdog keeps the storage lease as long as VMs of this host run");
-        } catch (IOException e) {
-            LOG.warn("cannot hand the storage lease to the watchdog: {}", e.getMessage());
+            LOG.info("agent stopped: the HA watchdog keeps the storage lease with {} lease(s) signed ahead, for as long"
+                    + " as VMs of this host run and at most {} min; after that it kills this host's HA VMs", n,
+                    keeperTime.toMinutes());
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("cannot hand the storage lease to the watchdog: {}; it kills this host's HA VMs after {} s",
+                    e.getMessage(), HaTimings.SELF_FENCE.toSeconds());
         }
     }
 
@@ -277,6 +318,9 @@ public final class HaService {
                 return;
             }
         }
+        if (!closing) {
+            KeeperStock.clear(ha); // what a keeper did not use is never written (unless it is the one for this stop)
+        }
         LOG.info("storage lease renewed; the HA watchdog guards this host's HA VMs");
         try {
             monitor.execute(this::ensureWatchdog);
@@ -285,10 +329,14 @@ public final class HaService {
         }
     }
 
-    /** VMs this host released by its isolation response, as long as they stay stopped with that cause. */
-    private List<String> released() {
+    /**
+     * VMs this host released by its isolation response, as long as they stay stopped with that cause, each with the
+     * start of the run that was stopped.
+     */
+    private List<SignedLease.Released> released() {
         return vms.statuses().stream().filter(v -> v.cause() == StopCause.ISOLATION && !v.state().hasProcess())
-                .map(VmStatus::vmId).toList();
+                .map(v -> new SignedLease.Released(v.vmId(), v.startedAt() == null ? 0 : v.startedAt().toEpochMilli()))
+                .toList();
     }
 
     private void tick() {

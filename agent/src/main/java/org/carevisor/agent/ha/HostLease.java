@@ -3,7 +3,9 @@ package org.carevisor.agent.ha;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.security.PrivateKey;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -16,14 +18,17 @@ import java.util.Set;
 import java.util.function.Supplier;
 import org.carevisor.protocol.HaTimings;
 import org.carevisor.protocol.LeaseSeen;
+import org.carevisor.protocol.SignedLease;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * This host's storage lease: every {@link HaTimings#LEASE_RENEW} it writes {@link LeaseFile} {@code
- * <storageRoot>/.carevisor/leases/<hostId>.lease} durably and atomically (temporary file in the same
- * directory, fsync, rename), then writes the time into the local stamp {@link HaDir#renewed()} that the
- * watchdog watches, and reads every host's lease for the report and for the isolation check.
+ * This host's storage lease: every {@link HaTimings#LEASE_RENEW} it writes a {@link SignedLease}, signed with the
+ * host's key, to {@link LeaseFile} {@code <storageRoot>/.carevisor/leases/<hostId>.lease} durably and atomically
+ * (temporary file in the same directory, fsync, rename), then writes the time into the local stamp {@link
+ * HaDir#renewed()} that the watchdog watches, and reads every host's lease for the report and for the isolation
+ * check. The report carries this host's own lease as last <i>written</i> (not as read back), so nobody who can
+ * write the storage can put an older one of this host into its own report.
  *
  * <p>Why: a host that can still write the shared storage proves to its peers (and through their reports to
  * the manager) that it is alive even when its network to the manager is cut. A host that cannot renew for
@@ -34,6 +39,12 @@ import org.slf4j.LoggerFactory;
  * the last value written by this process, the local {@link HaDir#counter()} (also kept by the watchdog's
  * keeper) and the counter in the existing lease file.
  *
+ * <p>Before each renewal it reads its own lease file back: when it is gone, is no lease of this host, or holds a
+ * lower counter than this process wrote in the previous renewal (that succeeded), someone else replaced it (a host with write access to the shared
+ * storage hiding this host's renewals from its peers). That renewal is then not counted (no stamp): if it goes on
+ * for {@link HaTimings#SELF_FENCE}, the watchdog kills the HA VMs, so a lease the peers cannot see renewed always
+ * means HA VMs that are stopped - which is what the manager assumes when it restarts them elsewhere.
+ *
  * <p>Renewals run on their own thread ({@code ha-lease}), so a storage write that hangs blocks nothing else:
  * the stamp is then not written, the watchdog fires, and {@link #health()} reports the hang. Thread-safe.
  */
@@ -41,6 +52,15 @@ public final class HostLease {
     private static final Logger LOG = LoggerFactory.getLogger(HostLease.class);
     /** A renewal attempt still running after this long counts as failing (the storage hangs). */
     static final Duration HANG = HaTimings.LEASE_RENEW.multipliedBy(2);
+    /**
+     * Most peer leases read and reported (with this host's own, the manager's limit of a report), and most lease text
+     * in a report: a storage full of files put there by someone else can neither get this host's reports refused
+     * nor slow its renewals.
+     */
+    static final int MAX_PEERS = 255;
+    static final int MAX_REPORTED_TEXT = 384 * 1024;
+    private static final java.util.regex.Pattern UUID = java.util.regex.Pattern.compile(
+            "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
     /** Writes a lease file: {@code content} into {@code tmp}, forced to disk, renamed over {@code target}. */
     @FunctionalInterface
@@ -71,7 +91,9 @@ public final class HostLease {
     private final String hostId;
     private final String endpoint;
     private final HaDir local;
-    private final Supplier<List<String>> released;
+    private final Supplier<List<SignedLease.Released>> released;
+    private final PrivateKey key;
+    private final Supplier<List<String>> peers;
     private final Runnable afterRenewal;
     private final Writer writer;
     private final Object wake = new Object();
@@ -86,6 +108,9 @@ public final class HostLease {
     private Instant attemptStarted;
     private boolean warned;
     private boolean readWarned;
+    private boolean tamperWarned;
+    private String lastWritten;
+    private boolean lastWriteFailed;
     private List<LeaseSeen> seen = List.of();
     private final Map<String, Observed> observed = new HashMap<>();
     private final Set<String> brokenLogged = new HashSet<>();
@@ -95,17 +120,23 @@ public final class HostLease {
      *
      * @param endpoint     this agent's API endpoint, written into the lease for peers
      * @param local        the agent's HA directory (stamp and counter)
-     * @param released     VM ids to list as released, asked at every renewal
+     * @param key          the host's private key (of its agent certificate): every lease is signed with it
+     * @param released     VMs (with their stopped run) to list as released, asked at every renewal
+     * @param peers        the other hosts of the cluster as the manager last named them (empty: unknown), whose
+     *                     leases are read; when unknown, every lease file of the directory, bounded
      * @param afterRenewal called on the lease thread after each successful renewal
      */
-    public HostLease(Path storageRoot, String hostId, String endpoint, HaDir local, Supplier<List<String>> released,
+    public HostLease(Path storageRoot, String hostId, String endpoint, HaDir local, PrivateKey key,
+                     Supplier<List<SignedLease.Released>> released, Supplier<List<String>> peers,
                      Runnable afterRenewal) {
-        this(storageRoot, hostId, endpoint, local, released, afterRenewal, (t, f, c) -> HaDir.replace(t, f, c, true));
+        this(storageRoot, hostId, endpoint, local, key, released, peers, afterRenewal,
+                (t, f, c) -> HaDir.replace(t, f, c, true));
     }
 
     /** The same with another way to write the file (tests inject storage faults with it). */
-    HostLease(Path storageRoot, String hostId, String endpoint, HaDir local, Supplier<List<String>> released,
-              Runnable afterRenewal, Writer writer) {
+    HostLease(Path storageRoot, String hostId, String endpoint, HaDir local, PrivateKey key,
+              Supplier<List<SignedLease.Released>> released, Supplier<List<String>> peers, Runnable afterRenewal,
+              Writer writer) {
         this.directory = LeaseFile.directory(storageRoot);
         this.file = LeaseFile.of(storageRoot, hostId);
         this.tmp = directory.resolve("." + hostId + LeaseFile.SUFFIX + "." + LeaseFile.AGENT + ".tmp");
@@ -113,12 +144,27 @@ public final class HostLease {
         this.endpoint = endpoint;
         this.local = local;
         this.released = released;
+        this.key = key;
+        this.peers = peers;
         this.afterRenewal = afterRenewal;
         this.writer = writer;
     }
 
     public Path file() {
         return file;
+    }
+
+    public String hostId() {
+        return hostId;
+    }
+
+    public String endpoint() {
+        return endpoint;
+    }
+
+    /** The last counter written by this host (this process, or the local counter an earlier one or the keeper left). */
+    public synchronized long counter() {
+        return Math.max(counter, local.readNumber(local.counter()));
     }
 
     /** Starts renewing on the {@code ha-lease} thread: now, then every {@link HaTimings#LEASE_RENEW}. */
@@ -181,6 +227,32 @@ public final class HostLease {
         }
     }
 
+    /**
+     * The lease files of the peers: those the manager named, or (when it named none) the directory's files named
+     * {@code <uuid>.lease}, the first {@link #MAX_PEERS} by name; never this host's own.
+     */
+    private List<Path> peerFiles() throws IOException {
+        List<String> named = peers.get();
+        List<String> ids = new ArrayList<>();
+        if (!named.isEmpty()) {
+            named.stream().filter(p -> UUID.matcher(p).matches() && !p.equals(hostId)).sorted().distinct()
+                    .limit(MAX_PEERS).forEach(ids::add);
+        } else {
+            List<String> found = new ArrayList<>();
+            try (DirectoryStream<Path> files = Files.newDirectoryStream(directory, "*" + LeaseFile.SUFFIX)) {
+                for (Path f : files) {
+                    String name = f.getFileName().toString();
+                    String id = name.substring(0, name.length() - LeaseFile.SUFFIX.length());
+                    if (UUID.matcher(id).matches() && !id.equals(hostId) && found.size() < 16 * MAX_PEERS) {
+                        found.add(id);
+                    }
+                }
+            }
+            found.stream().sorted().limit(MAX_PEERS).forEach(ids::add);
+        }
+        return ids.stream().map(id -> directory.resolve(id + LeaseFile.SUFFIX)).toList();
+    }
+
     /** One renewal and one read of all leases; true when the lease was renewed. */
     boolean renewOnce() {
         boolean renewed = write();
@@ -194,24 +266,39 @@ public final class HostLease {
     private boolean write() {
         Instant start = Instant.now();
         long base;
+        String written;
         synchronized (this) {
             attemptStarted = start;
             base = counter;
+            // compared with what the previous renewal wrote, when it wrote (after a storage failure the file may
+            // well be gone or old)
+            written = lastWriteFailed ? null : lastWritten;
         }
         try {
             Files.createDirectories(directory);
-            long next = Math.max(base, Math.max(local.readNumber(local.counter()), ownCounter())) + 1;
+            OwnFile found = readOwn();
+            String replaced = written == null ? null : replacedBy(found, base);
+            long next = Math.max(base, Math.max(local.readNumber(local.counter()), found.counter())) + 1;
             Instant now = Instant.now();
-            LeaseFile lease = new LeaseFile(hostId, next, now, LeaseFile.AGENT, released.get(), endpoint);
-            writer.write(file, tmp, lease.format());
+            String text = new SignedLease(hostId, next, now, LeaseFile.AGENT, released.get(), endpoint).sign(key);
+            writer.write(file, tmp, text);
             synchronized (this) {
                 counter = next;
+                lastWritten = text;
+                lastWriteFailed = false;
             }
             local.write(local.counter(), next + "\n");
+            if (replaced != null) {
+                tampered(start, replaced);
+                return false;
+            }
             local.write(local.renewed(), now.toEpochMilli() + "\n");
             succeeded();
             return true;
         } catch (IOException | RuntimeException e) {
+            synchronized (this) {
+                lastWriteFailed = true;
+            }
             failed(start, e);
             return false;
         } finally {
@@ -221,12 +308,55 @@ public final class HostLease {
         }
     }
 
-    /** The counter in this host's lease file; 0 when there is none or it is unreadable. */
-    private long ownCounter() {
+    /** This host's lease file as found before a renewal. */
+    private record OwnFile(boolean present, SignedLease lease, String problem) {
+        long counter() {
+            return lease == null ? 0 : lease.counter();
+        }
+    }
+
+    private OwnFile readOwn() throws IOException {
         try {
-            return LeaseFile.parse(Files.readString(file)).counter();
-        } catch (IOException | IllegalArgumentException e) {
-            return 0; // none yet, or broken: it is overwritten, and the local counter keeps the count
+            SignedLease l = SignedLease.parse(LeaseFile.read(file));
+            return l.hostId().equals(hostId) ? new OwnFile(true, l, null)
+                    : new OwnFile(true, null, "it names host " + l.hostId());
+        } catch (NoSuchFileException e) {
+            return new OwnFile(false, null, "it is gone");
+        } catch (IllegalArgumentException e) {
+            return new OwnFile(true, null, "it is no lease (" + e.getMessage() + ")");
+        } catch (IOException e) {
+            if (Files.isRegularFile(file)) {
+                return new OwnFile(true, null, "it cannot be read as a lease (" + e.getMessage() + ")");
+            }
+            throw e; // the storage fails: a failed renewal as any other
+        }
+    }
+
+    /** Why the lease file is not what this process wrote last (counter {@code mine}), or null when it is. */
+    private static String replacedBy(OwnFile found, long mine) {
+        if (found.lease() == null) {
+            return found.problem();
+        }
+        return found.lease().counter() < mine ? "it holds counter " + found.lease().counter() + ", below " + mine
+                + " that this host wrote" : null;
+    }
+
+    private void tampered(Instant attempt, String what) {
+        boolean log;
+        synchronized (this) {
+            if (failingSince == null) {
+                failingSince = attempt;
+            }
+            problem = "the lease file " + file + " was replaced by another writer (" + what + ")";
+            log = !tamperWarned;
+            tamperWarned = true;
+            warned = true;
+        }
+        if (log) {
+            LOG.warn("storage lease file {} was replaced by another writer: {}. Someone with write access to the shared"
+                    + " storage hides this host's renewals from its peers; such renewals do not count, and the HA"
+                    + " watchdog kills this host's HA VMs when it goes on for {} s", file, what,
+                    HaTimings.SELF_FENCE.toSeconds());
         }
     }
 
@@ -238,6 +368,7 @@ public final class HostLease {
             failingSince = null;
             problem = null;
             warned = false;
+            tamperWarned = false;
         }
         if (was != null) {
             LOG.info("storage lease {} is renewed again (it failed from {})", file, was);
@@ -283,7 +414,10 @@ public final class HostLease {
         return new Health(lastRenewed, failingSince, problem);
     }
 
-    /** Every host's lease as last read (this host's included), sorted by host id. */
+    /**
+     * Every host's lease as last read, sorted by host id; this host's own as this process last wrote it (before its
+     * first renewal: none).
+     */
     public synchronized List<LeaseSeen> leases() {
         return seen;
     }
@@ -305,32 +439,11 @@ public final class HostLease {
     }
 
     private void readAll() {
-        List<LeaseFile> leases = new ArrayList<>();
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(directory, "*" + LeaseFile.SUFFIX)) {
-            for (Path f : files) {
-                String name = f.getFileName().toString();
-                if (name.startsWith(".")) {
-                    continue;
-                }
-                try {
-                    LeaseFile lease = LeaseFile.parse(Files.readString(f));
-                    if (!name.equals(lease.hostId() + LeaseFile.SUFFIX)) {
-                        throw new IllegalArgumentException("it names host " + lease.hostId());
-                    }
-                    leases.add(lease);
-                    synchronized (this) {
-                        brokenLogged.remove(name);
-                    }
-                } catch (IOException | IllegalArgumentException e) {
-                    boolean first;
-                    synchronized (this) {
-                        first = brokenLogged.add(name);
-                    }
-                    if (first) {
-                        LOG.warn("ignoring lease file {}: {}", f, e.getMessage());
-                    }
-                }
-            }
+        List<LeaseSeen> read = new ArrayList<>();
+        List<SignedLease> leases = new ArrayList<>();
+        List<Path> files;
+        try {
+            files = peerFiles();
         } catch (IOException e) {
             boolean first;
             synchronized (this) {
@@ -342,10 +455,44 @@ public final class HostLease {
             }
             return;
         }
+        int budget = MAX_REPORTED_TEXT;
+        for (Path f : files) {
+            String name = f.getFileName().toString();
+            try {
+                String text = LeaseFile.read(f);
+                SignedLease lease = SignedLease.parse(text);
+                if (!name.equals(lease.hostId() + LeaseFile.SUFFIX)) {
+                    throw new IllegalArgumentException("it names host " + lease.hostId());
+                }
+                if (lease.writer().length() > 16 || lease.releasedIds().stream().anyMatch(id -> !UUID.matcher(id)
+                        .matches())) {
+                    throw new IllegalArgumentException("its writer or released VMs are no agent's");
+                }
+                if (text.length() > budget) {
+                    throw new IllegalArgumentException("the leases read so far fill a report");
+                }
+                budget -= text.length();
+                leases.add(lease);
+                read.add(lease.seen(text));
+                synchronized (this) {
+                    brokenLogged.remove(name);
+                }
+            } catch (NoSuchFileException e) {
+                // a peer that has not written its lease (yet)
+            } catch (IOException | IllegalArgumentException e) {
+                boolean first;
+                synchronized (this) {
+                    first = brokenLogged.add(name);
+                }
+                if (first) {
+                    LOG.warn("ignoring lease file {}: {}", f, e.getMessage());
+                }
+            }
+        }
         Instant now = Instant.now();
         synchronized (this) {
             readWarned = false;
-            for (LeaseFile l : leases) {
+            for (SignedLease l : leases) {
                 Observed before = observed.get(l.hostId());
                 Instant advanced = before == null ? (l.writtenAt().isAfter(now) ? now : l.writtenAt())
                         : l.counter() != before.counter() ? now : before.advancedAt();
@@ -354,7 +501,10 @@ public final class HostLease {
             Set<String> present = new HashSet<>();
             leases.forEach(l -> present.add(l.hostId()));
             observed.keySet().retainAll(present);
-            seen = leases.stream().map(LeaseFile::seen).sorted(Comparator.comparing(LeaseSeen::hostId)).toList();
+            if (lastWritten != null) {
+                read.add(SignedLease.parse(lastWritten).seen(lastWritten));
+            }
+            seen = read.stream().sorted(Comparator.comparing(LeaseSeen::hostId)).toList();
         }
     }
 }

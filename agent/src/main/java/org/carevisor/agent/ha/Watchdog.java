@@ -23,8 +23,9 @@ import org.slf4j.LoggerFactory;
  *       self-fence time, every QEMU listed in {@link HaDir#pids()} is killed (SIGKILL) and recorded in
  *       {@link HaDir#selfFenced()} first, so the agent can name the cause of the exit;</li>
  *   <li>mode {@code keeper}: the agent was stopped in order and its VMs run on (an upgrade); the watchdog
- *       renews the lease file itself ({@code writer=keeper}, counter continued) so that the manager sees the
- *       host alive, and kills as above when it cannot renew for the self-fence time;</li>
+ *       renews the lease file with the leases the agent signed ahead ({@link KeeperStock}: {@code writer=keeper},
+ *       counter continued) so that the manager sees the host alive, and kills as above when it cannot renew for
+ *       the self-fence time - also when the stock is used up;</li>
  *   <li>mode {@code off} (or no mode file): nothing.</li>
  * </ul>
  *
@@ -58,7 +59,7 @@ public final class Watchdog {
 
     /**
      * The watchdog script. Arguments: state directory, self-fence seconds, lease file, agent pid. POSIX sh;
-     * needs date, tr, head, mv, sync and sleep (coreutils or busybox).
+     * needs date, tr, head, cat, mv, rm, sync and sleep (coreutils or busybox).
      */
     static final String SCRIPT = """
             #!/bin/sh
@@ -66,8 +67,8 @@ public final class Watchdog {
             # in its own session, outside the agent's JVM, so it acts while the agent is frozen or dead.
             # Once a second, by the mode in STATE_DIR/ha/mode:
             #   agent   the agent renews the storage lease and writes the time into ha/renewed
-            #   keeper  the agent was stopped in order while VMs run on: this script renews the lease itself
-            #           (writer=keeper) and writes ha/renewed after each renewal
+            #   keeper  the agent was stopped in order while VMs run on: this script renews the lease with the leases
+            #           the agent signed ahead (ha/keeper/) and writes ha/renewed after each renewal
             #   off     (or no mode file) nothing
             # In modes agent and keeper, when the last renewal is older than FENCE_SECONDS, every QEMU listed in
             # ha/pids ("<vmId> <pid>" lines: the running HA VMs) is killed with SIGKILL, recorded first in
@@ -145,38 +146,46 @@ public final class Watchdog {
                 done < "$ha/pids"
             }
 
+            # writes the next lease the agent signed ahead for the keeper (ha/keeper/<ha/counter + 1>.lease): the
+            # script cannot sign; when none is left the renewals stop and the HA VMs are killed as without storage.
+            # A lease file found below the counter this host wrote was replaced by someone else: that renewal does
+            # not count (no stamp), so hiding this host's renewals from its peers ends with its HA VMs stopped.
             keeper_write() {
                 host=
                 if [ -f "$state/host-id" ]; then read -r host _ 2>/dev/null < "$state/host-id"; fi
                 [ -n "$host" ] || return 1
-                counter=0
-                released=
-                endpoint=
+                mine=$(number "$ha/counter")
+                next=$(( mine + 1 ))
+                signed=$ha/keeper/$next.lease
+                if [ ! -f "$signed" ]; then
+                    if [ ! -f "$ha/keeper.exhausted" ]; then
+                        : > "$ha/keeper.exhausted"
+                        log "no lease $next signed ahead is left in $ha/keeper: renewals stop, the HA VMs are killed when the lease is $(( fence_ms / 1000 )) s old"
+                    fi
+                    return 1
+                fi
+                found=-1
                 if [ -f "$lease" ]; then
                     while IFS= read -r line; do
-                        case $line in
-                            counter=*) counter=${line#counter=} ;;
-                            released=*) released=${line#released=} ;;
-                            endpoint=*) endpoint=${line#endpoint=} ;;
-                        esac
+                        case $line in counter=*) found=${line#counter=} ;; esac
                     done < "$lease"
                 fi
-                case $counter in ''|*[!0-9]*) counter=0 ;; esac
-                mine=$(number "$ha/counter")
-                if [ "$mine" -gt "$counter" ]; then counter=$mine; fi
-                next=$(( counter + 1 ))
+                case $found in ''|*[!0-9]*) found=-1 ;; esac
                 tmp=${lease%/*}/.$host.lease.keeper.tmp
-                now=$(now_ms)
-                printf 'host=%s\\ncounter=%s\\nwritten=%s\\nwriter=keeper\\nreleased=%s\\nendpoint=%s\\n' \\
-                    "$host" "$next" "$now" "$released" "$endpoint" 2>/dev/null > "$tmp" || return 1
+                cat "$signed" 2>/dev/null > "$tmp" || return 1
                 sync "$tmp" 2>/dev/null || sync
                 # the agent may have taken over meanwhile; then it alone writes the lease
                 now_mode=
                 if [ -f "$ha/mode" ]; then read -r now_mode _ 2>/dev/null < "$ha/mode"; fi
                 [ "$now_mode" = keeper ] || { rm -f "$tmp"; return 1; }
                 mv -f "$tmp" "$lease" 2>/dev/null || return 1
+                rm -f "$signed"
                 put "$ha/counter" "$next"
-                put "$ha/renewed" "$now"
+                if [ "$found" -lt "$mine" ]; then
+                    log "the storage lease file held counter $found, below $mine written by this host: replaced by another writer; not counted as a renewal"
+                    return 1
+                fi
+                put "$ha/renewed" "$(now_ms)"
             }
 
             # renews in the background: a storage write that hangs must not stop the loop (and the fencing)

@@ -26,6 +26,8 @@ public final class HostInventoryCollector {
     private final BooleanSupplier shuttingDown;
     private final List<String> cpuModels;
     private final String migrationAddress;
+    private final int migrationPortFrom;
+    private final int migrationPortTo;
 
     /**
      * {@code warnings} are fixed at start (e.g. no KVM); {@code conditions} are asked for at every report
@@ -34,7 +36,7 @@ public final class HostInventoryCollector {
     public HostInventoryCollector(String hostId, String hostName, String endpoint, String qemuVersion,
                                   String accelerator, List<String> warnings, Supplier<List<String>> conditions,
                                   StorageService storage, BooleanSupplier shuttingDown, List<String> cpuModels,
-                                  String migrationAddress) {
+                                  String migrationAddress, int migrationPortFrom, int migrationPortTo) {
         this.hostId = hostId;
         this.hostName = hostName;
         this.endpoint = endpoint;
@@ -47,6 +49,8 @@ public final class HostInventoryCollector {
         this.cpuModel = readCpuModel();
         this.cpuModels = List.copyOf(cpuModels);
         this.migrationAddress = migrationAddress;
+        this.migrationPortFrom = migrationPortFrom;
+        this.migrationPortTo = migrationPortTo;
     }
 
     public HostInventory collect() {
@@ -56,7 +60,8 @@ public final class HostInventoryCollector {
         return new HostInventory(hostId, hostName, endpoint, Runtime.getRuntime().availableProcessors(), cpuModel,
                 mem[0], mem[1], storage.root().toString(), storage.totalBytes(), storage.freeBytes(), qemuVersion,
                 accelerator, now, shuttingDown.getAsBoolean(), AgentVersion.VERSION, Protocol.VERSION,
-                storage.domainId(), storage.localFreeBytes(), cpuModels, Taps.bridges(), migrationAddress);
+                storage.domainId(), storage.localFreeBytes(), cpuModels, Taps.bridges(), migrationAddress,
+                migrationPortFrom, migrationPortTo);
     }
 
     /**

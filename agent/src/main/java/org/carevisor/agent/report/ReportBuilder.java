@@ -8,6 +8,7 @@ import org.carevisor.agent.host.HostInventoryCollector;
 import org.carevisor.agent.vm.VmRegistry;
 import org.carevisor.protocol.HostReport;
 import org.carevisor.protocol.LeaseSeen;
+import org.carevisor.protocol.VmStatus;
 
 /**
  * Builds the heartbeat report: inventory, every VM's status and the storage leases this host last read.
@@ -27,8 +28,19 @@ public final class ReportBuilder {
         this.leases = leases;
     }
 
+    /** Longest VM state reason sent (QEMU's messages are shorter; the manager refuses longer ones). */
+    static final int MAX_REASON = 2000;
+
     public HostReport build() {
-        return new HostReport(inventory.collect(), vms.statuses(), sequence.incrementAndGet(), Instant.now(),
-                startedAt, leases.get());
+        return new HostReport(inventory.collect(), vms.statuses().stream().map(ReportBuilder::bounded).toList(),
+                sequence.incrementAndGet(), Instant.now(), startedAt, leases.get());
+    }
+
+    private static VmStatus bounded(VmStatus s) {
+        if (s.reason() == null || s.reason().length() <= MAX_REASON) {
+            return s;
+        }
+        return new VmStatus(s.vmId(), s.state(), s.reason().substring(0, MAX_REASON - 3) + "...", s.cause(), s.pid(),
+                s.since(), s.startedAt(), s.exitCode(), s.forwards(), s.specVersion());
     }
 }

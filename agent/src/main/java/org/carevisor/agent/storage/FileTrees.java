@@ -13,7 +13,7 @@ public final class FileTrees {
 
     /** Deletes {@code dir} with everything in it; a missing directory is fine. */
     public static void delete(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
+        if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
         try (Stream<Path> walk = Files.walk(dir)) {

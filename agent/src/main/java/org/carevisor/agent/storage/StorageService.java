@@ -3,13 +3,10 @@ package org.carevisor.agent.storage;
 import java.io.IOException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.stream.Stream;
 import org.carevisor.agent.AgentException;
 import org.carevisor.protocol.ChecksumRequest;
 import org.carevisor.protocol.ChecksumResult;
@@ -21,6 +18,8 @@ import org.carevisor.protocol.FileMoveRequest;
 import org.carevisor.protocol.ImportRequest;
 import org.carevisor.protocol.ImportResult;
 import org.carevisor.protocol.ImageInfo;
+import org.carevisor.qemu.ImageChain;
+import org.carevisor.qemu.ImageChains;
 import org.carevisor.qemu.QemuCommandLine;
 import org.carevisor.qemu.QemuException;
 import org.carevisor.qemu.QemuImg;
@@ -28,7 +27,9 @@ import org.carevisor.qemu.QemuImg;
 /**
  * The host's storage root: an image library under {@code images/} and VM disks under {@code vms/<id>/}.
  * Disks are created under a temporary name and renamed when complete, so a failure leaves nothing
- * half-made. Thread-safe.
+ * half-made. Every existing image is opened with the format Carevisor recorded for it, after its backing chain was
+ * checked ({@link DiskImages}); qemu-img never guesses a format nor follows a backing file name by itself.
+ * Thread-safe.
  */
 public final class StorageService {
     /** Disk space kept free for QEMU and the host; a disk that would eat into it is refused. */
@@ -41,11 +42,11 @@ public final class StorageService {
     private final Path localRoot;
     private final String domainId;
     private final QemuImg qemuImg;
-    private final Map<Path, Cached> infoCache = new ConcurrentHashMap<>();
+    private final DiskImages images;
+    private final ImageLibrary library;
     private final ExportPacker packer;
-
-    private record Cached(long size, long modified, ImageInfo info) {
-    }
+    private final ExportReader reader;
+    private final ImportedImageCheck imageCheck;
 
     /**
      * The storage of a host: {@code root} is shared with the other hosts of its cluster, {@code localRoot}
@@ -55,7 +56,11 @@ public final class StorageService {
         this.root = root.toAbsolutePath().normalize();
         this.localRoot = localRoot == null ? null : localRoot.toAbsolutePath().normalize();
         this.qemuImg = qemuImg;
+        this.images = new DiskImages(this.root, this.localRoot);
+        this.library = new ImageLibrary(this.root, images, qemuImg);
         this.packer = new ExportPacker(qemuImg);
+        this.reader = new ExportReader();
+        this.imageCheck = new ImportedImageCheck(qemuImg);
         Files.createDirectories(this.root.resolve("images"));
         Files.createDirectories(this.root.resolve("vms"));
         if (this.localRoot != null) {
@@ -117,59 +122,49 @@ public final class StorageService {
         return Files.getFileStore(root);
     }
 
-    /** Images in {@code images/} (qcow2, raw, img), sorted by name. */
+    /** Usable images in {@code images/} (qcow2, raw, img), sorted by name; see {@link ImageLibrary}. */
     public List<ImageInfo> images() throws IOException {
-        List<ImageInfo> out = new ArrayList<>();
-        try (Stream<Path> files = Files.list(root.resolve("images"))) {
-            for (Path p : files.sorted().toList()) {
-                String name = p.getFileName().toString();
-                String lower = name.toLowerCase(Locale.ROOT);
-                if (name.startsWith(".") || !Files.isRegularFile(p)
-                        || !(lower.endsWith(".qcow2") || lower.endsWith(".raw") || lower.endsWith(".img"))) {
-                    continue;
-                }
-                out.add(describe(p));
-            }
-        }
-        return out;
+        return library.list();
     }
 
-    private ImageInfo describe(Path p) throws IOException {
-        long size = Files.size(p);
-        long modified = Files.getLastModifiedTime(p).toMillis();
-        Cached c = infoCache.get(p);
-        if (c != null && c.size == size && c.modified == modified) {
-            return c.info;
-        }
-        QemuImg.Info info;
+    /** The description of an image Carevisor made or checked, read with its known format. */
+    private ImageInfo describe(Path p, String format) throws IOException {
         try {
-            info = qemuImg.info(p);
+            return ImageLibrary.imageInfo(root, p, format, qemuImg.info(ImageChain.single(p, format)));
         } catch (QemuException e) {
             throw new AgentException(500, "image-unreadable", e.getMessage());
         }
-        String fileName = p.getFileName().toString();
-        String name = fileName.contains(".") ? fileName.substring(0, fileName.lastIndexOf('.')) : fileName;
-        ImageInfo image = new ImageInfo(name, root.relativize(p).toString(), info.format(), info.virtualSize(),
-                info.actualSize(), info.backingFile(), Files.getLastModifiedTime(p).toInstant());
-        infoCache.put(p, new Cached(size, modified, image));
-        return image;
     }
 
-    /** Creates a disk as asked; refuses an existing target and a disk that does not fit. */
+    /**
+     * Creates a disk as asked; refuses an existing target and a disk that does not fit. A source (COPY, LINKED) is
+     * opened with the format the request gives for it, after its chain was checked; a linked disk backs only onto
+     * a template base image in {@code templates/}.
+     */
     public ImageInfo createDisk(DiskCreateRequest request) throws IOException {
         Path target = resolve(request.path());
-        if (Files.exists(target)) {
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
             throw AgentException.conflict("disk-exists", "disk " + request.path() + " already exists");
         }
         String format = request.format() == null ? "qcow2" : request.format();
         if (!format.equals("qcow2") && !format.equals("raw")) {
             throw AgentException.badRequest("invalid-format", "disk format must be qcow2 or raw, not " + format);
         }
+        if (request.mode() == DiskCreateRequest.Mode.LINKED && !format.equals("qcow2")) {
+            throw AgentException.badRequest("invalid-format", "a linked disk must be qcow2");
+        }
         Path source = request.mode() == DiskCreateRequest.Mode.BLANK ? null : resolve(request.sourcePath());
-        if (source != null && !Files.isRegularFile(source)) {
+        if (source != null && !Files.isRegularFile(source, LinkOption.NOFOLLOW_LINKS)) {
             throw AgentException.badRequest("source-missing", "source image " + request.sourcePath()
                     + " does not exist");
         }
+        if (request.mode() == DiskCreateRequest.Mode.LINKED && (isLocal(request.sourcePath())
+                || !source.startsWith(root.resolve(ImageChains.BACKING_DIR)))) {
+            throw AgentException.badRequest("invalid-backing", "a linked disk backs only onto a template base image"
+                    + " in " + ImageChains.BACKING_DIR + "/, not " + request.sourcePath());
+        }
+        ImageChain sourceChain = source == null ? null
+                : images.check("source image " + request.sourcePath(), source, request.sourceFormat());
         long needed = switch (request.mode()) {
             case BLANK -> format.equals("raw") ? request.sizeBytes() : 1L << 20;
             case COPY -> Files.size(source);
@@ -185,22 +180,20 @@ public final class StorageService {
         Files.deleteIfExists(partial);
         try {
             switch (request.mode()) {
-                case BLANK -> qemuImg.create(partial, format, request.sizeBytes(), null, null);
+                case BLANK -> qemuImg.create(partial, format, request.sizeBytes());
                 case COPY -> {
-                    qemuImg.convert(source, partial, format);
-                    growIfAsked(partial, format, request.sizeBytes());
+                    qemuImg.convert(sourceChain, partial, format);
+                    growIfAsked(ImageChain.single(partial, format), request.sizeBytes());
                 }
                 case LINKED -> {
-                    if (!format.equals("qcow2")) {
-                        throw AgentException.badRequest("invalid-format", "a linked disk must be qcow2");
-                    }
                     // A relative backing path keeps working when the storage is mounted elsewhere; from local
                     // storage to a shared base image the path is absolute (the two are mounted independently).
-                    Path backing = isLocal(request.path()) != isLocal(request.sourcePath()) ? source
-                            : target.getParent().relativize(source);
-                    String sourceFormat = qemuImg.info(source).format();
-                    qemuImg.create(partial, "qcow2", 0, backing, sourceFormat);
-                    growIfAsked(partial, format, request.sizeBytes());
+                    String backing = (isLocal(request.path()) ? source : target.getParent().relativize(source))
+                            .toString();
+                    long size = Math.max(request.sizeBytes(), qemuImg.info(sourceChain).virtualSize());
+                    qemuImg.createOverlay(partial, backing, sourceChain, size);
+                    // the new overlay passes the same check as every disk before QEMU opens it
+                    images.check("new disk " + request.path(), partial, "qcow2");
                 }
                 default -> throw new IllegalStateException();
             }
@@ -212,42 +205,46 @@ public final class StorageService {
             Files.deleteIfExists(partial);
             throw e;
         }
-        return describe(target);
+        return describe(target, format);
     }
 
-    private void growIfAsked(Path image, String format, long sizeBytes) {
+    private void growIfAsked(ImageChain image, long sizeBytes) {
         if (sizeBytes > 0 && sizeBytes > qemuImg.info(image).virtualSize()) {
-            qemuImg.resize(image, format, sizeBytes);
+            qemuImg.resize(image, sizeBytes);
         }
     }
 
-    /** Creates, applies or deletes an internal snapshot in disk files no running QEMU has open. */
+    /**
+     * Creates, applies or deletes an internal snapshot in disk files no running QEMU has open; every disk is a qcow2
+     * disk (see {@link DiskSnapshotRequest}) and its chain is checked first.
+     */
     public void diskSnapshot(DiskSnapshotRequest request) {
         QemuImg.SnapshotOp op = QemuImg.SnapshotOp.valueOf(request.op().name());
         String tag;
-        List<Path> files = new ArrayList<>();
+        List<ImageChain> files = new ArrayList<>();
         try {
             tag = org.carevisor.qemu.QemuCommandLine.checkSnapshotTag(request.tag());
         } catch (QemuException e) {
             throw AgentException.badRequest(e.code(), e.getMessage());
         }
+        checkCount(request.paths());
         for (String p : request.paths()) {
             Path file = resolve(p);
-            if (!Files.isRegularFile(file)) {
+            if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
                 throw AgentException.badRequest("disk-missing", "disk " + p + " does not exist");
             }
-            files.add(file);
+            files.add(images.check("disk " + p, file, "qcow2"));
         }
         if (op == QemuImg.SnapshotOp.APPLY || op == QemuImg.SnapshotOp.DELETE) {
-            for (Path file : files) {
+            for (ImageChain file : files) {
                 if (!qemuImg.snapshotTags(file).contains(tag)) {
-                    throw AgentException.conflict("snapshot-missing", "disk " + root.relativize(file)
+                    throw AgentException.conflict("snapshot-missing", "disk " + root.relativize(file.file())
                             + " has no snapshot " + tag);
                 }
             }
         }
         try {
-            for (Path file : files) {
+            for (ImageChain file : files) {
                 qemuImg.snapshot(file, op, tag);
             }
         } catch (QemuException e) {
@@ -257,23 +254,27 @@ public final class StorageService {
 
     /**
      * Renames a disk image within the storage, or writes an independent flattened copy of it (keeping the
-     * source), read-only or writable. The target appears only when complete.
+     * source), read-only or writable. The target appears only when complete. The image is checked with the format
+     * the request gives; only a stand-alone image is renamed (an overlay is copied, flattened).
      */
     public ImageInfo move(FileMoveRequest request) throws IOException {
         Path from = resolve(request.from());
         Path to = resolve(request.to());
-        if (!Files.isRegularFile(from)) {
+        if (!Files.isRegularFile(from, LinkOption.NOFOLLOW_LINKS)) {
             throw AgentException.badRequest("source-missing", "image " + request.from() + " does not exist");
         }
-        if (Files.exists(to)) {
+        if (Files.exists(to, LinkOption.NOFOLLOW_LINKS)) {
             throw AgentException.conflict("target-exists", "image " + request.to() + " already exists");
         }
+        String what = "image " + request.from();
+        ImageChain chain = request.copy() ? images.check(what, from, request.format())
+                : images.standAlone(what, from, request.format());
         Files.createDirectories(to.getParent());
         Path partial = to.resolveSibling("." + to.getFileName() + ".partial");
         Files.deleteIfExists(partial);
         try {
             if (request.copy()) {
-                qemuImg.convert(from, partial, qemuImg.info(from).format());
+                qemuImg.convert(chain, partial, chain.format());
             } else {
                 Files.move(from, partial, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             }
@@ -292,12 +293,13 @@ public final class StorageService {
             }
             throw e;
         }
-        return describe(to);
+        return describe(to, chain.format());
     }
 
     /** SHA-256 of each file. */
     public ChecksumResult checksums(ChecksumRequest request) throws IOException {
         java.util.Map<String, String> sums = new java.util.LinkedHashMap<>();
+        checkCount(request.paths());
         for (String p : request.paths()) {
             Path file = resolve(p);
             if (!Files.isRegularFile(file)) {
@@ -317,20 +319,30 @@ public final class StorageService {
         FileTrees.delete(target);
     }
 
-    /** Writes an export file (see {@link ExportPacker}). */
+    /** Writes an export file (see {@link ExportPacker}) to {@code exports/<name>.cva} or {@code archive/<id>.cva}. */
     public ExportResult export(ExportRequest request) throws IOException {
-        Path target = resolve(request.target());
-        if (Files.exists(target)) {
+        if (request.disks().size() > ExportManifest.MAX_DISKS) {
+            throw AgentException.badRequest("invalid-export-request", "at most " + ExportManifest.MAX_DISKS
+                    + " disks can be exported");
+        }
+        Path target = resolve(ExportNames.exportTarget(request.target()));
+        if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
             throw AgentException.conflict("target-exists", "export file " + request.target() + " already exists");
         }
-        List<Path> sources = new ArrayList<>();
+        List<ImageChain> sources = new ArrayList<>();
         long needed = 0;
         for (ExportRequest.Disk d : request.disks()) {
+            ExportNames.member(d.id(), d.format());
             Path source = resolve(d.path());
-            if (!Files.isRegularFile(source)) {
+            if (!Files.isRegularFile(source, LinkOption.NOFOLLOW_LINKS)) {
                 throw AgentException.badRequest("disk-missing", "disk " + d.path() + " does not exist");
             }
-            sources.add(source);
+            String what = "disk " + d.id() + " (" + d.path() + ")";
+            ImageChain chain = images.check(what, source, d.format());
+            if (d.format().equals("raw")) {
+                DiskImages.requireRawLooksRaw(what, source);
+            }
+            sources.add(chain);
             needed += Files.size(source);
         }
         if (2 * needed > freeBytes()) {
@@ -346,54 +358,59 @@ public final class StorageService {
         }
     }
 
-    /** The verified manifest of an export file, without unpacking its disks. */
-    public ImportResult inspect(ImportRequest request) throws IOException {
-        Path source = resolve(request.source());
-        if (!Files.isRegularFile(source)) {
-            throw AgentException.badRequest("file-missing", "export file " + request.source() + " does not exist");
+    /** The verified manifest of an export file in {@code exports/} or {@code archive/}, without reading its disks. */
+    public ImportResult inspect(ImportRequest request) {
+        Path source = importSource(request);
+        return new ImportResult(reader.inspect(source).json(), List.of());
+    }
+
+    /**
+     * Unpacks and verifies an export file from {@code exports/} (or {@code archive/} for a restore); its disks
+     * end up in {@code targetDir} ({@code vms/<vm-id>}), or nothing does. The file is read once
+     * ({@link ExportReader}) into a fresh scratch directory beside the target, every disk is checked
+     * ({@link ImportedImageCheck}) and the directory is renamed into place only when all is well.
+     */
+    public ImportResult importFile(ImportRequest request) throws IOException {
+        Path targetDir = resolve(ExportNames.importTarget(request.targetDir()));
+        Path source = importSource(request);
+        if (Files.exists(targetDir, LinkOption.NOFOLLOW_LINKS)) {
+            throw AgentException.conflict("target-exists", request.targetDir() + " already exists");
         }
-        Path work = source.resolveSibling(".inspect-" + java.util.UUID.randomUUID());
-        Files.createDirectories(work);
+        long free = isLocal(request.targetDir()) ? localFreeBytes() : freeBytes();
+        if (Files.size(source) > free) {
+            throw new AgentException(507, "storage-full", "importing " + request.source() + " needs about "
+                    + Files.size(source) + " bytes but only " + free + " are free");
+        }
+        Files.createDirectories(targetDir.getParent());
+        Path work = targetDir.resolveSibling(".import-" + java.util.UUID.randomUUID());
+        Files.createDirectory(work, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
         try {
-            return new ImportResult(packer.inspect(source, work), List.of());
+            ExportReader.Unpacked unpacked = reader.unpack(source, work, free);
+            List<ImportResult.ImportedDisk> placed = new ArrayList<>();
+            for (var e : unpacked.files().entrySet()) {
+                ExportManifest.Disk d = e.getKey();
+                imageCheck.check(e.getValue(), d);
+                placed.add(new ImportResult.ImportedDisk(d.id(), request.targetDir() + "/" + e.getValue().getFileName(),
+                        d.format(), d.virtualSizeBytes(), d.sha256()));
+            }
+            Files.setPosixFilePermissions(work, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.move(work, targetDir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            return new ImportResult(unpacked.manifest().json(), placed);
         } finally {
             FileTrees.delete(work);
         }
     }
 
-    /** Unpacks and verifies an export file; its disks end up in {@code targetDir}, or nothing does. */
-    public ImportResult importFile(ImportRequest request) throws IOException {
-        Path source = resolve(request.source());
-        Path targetDir = resolve(request.targetDir());
-        if (!Files.isRegularFile(source)) {
-            throw AgentException.badRequest("file-missing", "export file " + request.source() + " does not exist");
+    /** The export file an import reads: only in {@code exports/} or {@code archive/}, a regular file, no link. */
+    private Path importSource(ImportRequest request) {
+        Path source = resolve(ExportNames.importSource(request.source()));
+        if (!Files.isRegularFile(source, LinkOption.NOFOLLOW_LINKS)) {
+            throw AgentException.badRequest("file-missing", "export file " + request.source()
+                    + (Files.isSymbolicLink(source) ? " is a symbolic link; an import reads only a regular file"
+                    : " does not exist"));
         }
-        if (Files.exists(targetDir)) {
-            throw AgentException.conflict("target-exists", request.targetDir() + " already exists");
-        }
-        if (2 * Files.size(source) > freeBytes()) {
-            throw new AgentException(507, "storage-full", "importing " + request.source() + " needs about "
-                    + 2 * Files.size(source) + " bytes but only " + freeBytes() + " are free on " + root);
-        }
-        Path work = targetDir.resolveSibling(".import-" + java.util.UUID.randomUUID());
-        Files.createDirectories(work);
-        try {
-            ExportPacker.Unpacked unpacked = packer.unpack(source, work);
-            Path staged = work.resolve("staged");
-            Files.createDirectories(staged);
-            List<ImportResult.ImportedDisk> placed = new ArrayList<>();
-            for (ImportResult.ImportedDisk d : unpacked.disks()) {
-                String fileName = d.id() + "." + d.format();
-                Files.move(work.resolve(d.path()), staged.resolve(fileName));
-                placed.add(new ImportResult.ImportedDisk(d.id(), root.relativize(targetDir.resolve(fileName)).toString(),
-                        d.format(), d.virtualSizeBytes(), d.sha256()));
-            }
-            Files.createDirectories(targetDir.getParent());
-            Files.move(staged, targetDir, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-            return new ImportResult(unpacked.manifest(), placed);
-        } finally {
-            FileTrees.delete(work);
-        }
+        return source;
     }
 
     /** Deletes the disk directory {@code vms/<vmId>/} (shared and local) with every file in it. */
@@ -404,7 +421,19 @@ public final class StorageService {
         }
     }
 
+    /** The most paths one request may name. */
+    public static final int MAX_PATHS = 64;
+
+    private static void checkCount(List<String> paths) {
+        if (paths == null || paths.size() > MAX_PATHS) {
+            throw AgentException.badRequest("too-many-paths", "a request names 1-" + MAX_PATHS + " paths");
+        }
+    }
+
     private Path resolve(String relative) {
+        if (relative != null && relative.length() > 1024) {
+            throw AgentException.badRequest("invalid-path", "a storage path has at most 1024 characters");
+        }
         try {
             return QemuCommandLine.resolveDisk(root, localRoot, relative);
         } catch (QemuException e) {

@@ -3,6 +3,7 @@ package org.carevisor.agent.vm;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -11,15 +12,19 @@ import java.util.function.Function;
 import org.carevisor.agent.AgentException;
 import org.carevisor.protocol.DiskSpec;
 import org.carevisor.protocol.VmSpec;
+import org.carevisor.qemu.ImageChain;
+import org.carevisor.qemu.ImageChains;
 import org.carevisor.qemu.QemuCommandLine;
 import org.carevisor.qemu.QemuException;
 import org.carevisor.qemu.QmpClient;
 import org.carevisor.qemu.QmpException;
 
 /**
- * Starts the QEMU process of one VM and waits for its monitor: checks the disks, builds the argv, prepares
- * the VM's files and runs QEMU under the exit-status wrapper in its own session (so it outlives the agent).
- * Stateless apart from the VM's files; thread-safe.
+ * Starts the QEMU process of one VM and waits for its monitor: checks the disks and their backing chains
+ * ({@link ImageChains}), builds the argv (each chain given node by node), prepares the VM's files and runs QEMU
+ * paused under the exit-status wrapper in its own session (so it outlives the agent); once the monitor answers it
+ * checks the files QEMU opened ({@link OpenedFiles}) before the guest may run. Stateless apart from the VM's files;
+ * thread-safe.
  */
 final class QemuLauncher {
     private static final Duration START_LIMIT = Duration.ofSeconds(20);
@@ -34,16 +39,25 @@ final class QemuLauncher {
         this.host = host;
     }
 
+    /** A started QEMU: the wrapper process and the checked chain of each disk of the spec, in order. */
+    record Started(VmSpec spec, Process process, List<ImageChain> disks) {
+    }
+
     /**
-     * Starts QEMU for {@code spec} (as a paused migration destination with {@code incoming}); returns the
-     * wrapper process. Nothing runs and no tap device is left when this throws.
+     * Starts QEMU for {@code spec}, paused (as a migration destination with {@code incoming}); returns the
+     * wrapper process and the disks' chains for {@link #release}. Nothing runs and no tap device is left when this
+     * throws.
      */
-    Process launch(VmSpec spec, boolean incoming) {
-        checkDisks(spec);
+    Started launch(VmSpec spec, boolean incoming) {
+        List<ImageChain> chains = checkDisks(spec);
         List<String> argv;
         try {
             files.paths().checkSocketPaths();
-            argv = QemuCommandLine.build(spec, host.qemu(), files.paths(), incoming);
+            java.util.Map<String, ImageChain> byId = new java.util.HashMap<>();
+            for (int i = 0; i < spec.disks().size(); i++) {
+                byId.put(spec.disks().get(i).id(), chains.get(i));
+            }
+            argv = QemuCommandLine.build(spec, host.qemu(), files.paths(), incoming, d -> byId.get(d.id()));
             files.prepareForStart(spec);
         } catch (QemuException e) {
             throw AgentException.badRequest(e.code(), e.getMessage());
@@ -55,11 +69,11 @@ final class QemuLauncher {
         command.addAll(argv);
         Taps.create(spec);
         try {
-            return new ProcessBuilder(command)
+            return new Started(spec, new ProcessBuilder(command)
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .redirectErrorStream(true)
                     .redirectOutput(files.paths().qemuLog().toFile())
-                    .start();
+                    .start(), chains);
         } catch (IOException e) {
             Taps.remove(spec);
             throw new AgentException(500, "start-failed", "cannot run " + host.qemu().qemuBinary() + ": "
@@ -67,7 +81,10 @@ final class QemuLauncher {
         }
     }
 
-    private void checkDisks(VmSpec spec) {
+    /** The checked chain of every disk; refuses a path outside the storage, a missing disk and a refused chain. */
+    private List<ImageChain> checkDisks(VmSpec spec) {
+        ImageChains checker = ImageChains.of(host.qemu());
+        List<ImageChain> chains = new ArrayList<>();
         for (DiskSpec d : spec.disks()) {
             Path file;
             try {
@@ -75,10 +92,43 @@ final class QemuLauncher {
             } catch (QemuException e) {
                 throw AgentException.badRequest("invalid-path", e.getMessage());
             }
-            if (!Files.isRegularFile(file)) {
+            if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
                 throw AgentException.badRequest("disk-missing", "disk " + d.id() + " of VM " + vmId
                         + " does not exist: " + file);
             }
+            try {
+                chains.add(checker.check("disk " + d.id() + " of VM " + vmId, file, d.format()));
+            } catch (QemuException e) {
+                throw new AgentException(e.code().equals("invalid-path") ? 400 : 422, e.code(), e.getMessage(), e);
+            }
+        }
+        return chains;
+    }
+
+    /**
+     * Checks the files the started, still paused QEMU opened ({@link OpenedFiles}) and then lets the guest run
+     * ({@code run}: {@code cont}) or leaves it paused (a migration destination). On a refusal QEMU is killed before
+     * the guest ran, its tap devices are removed, and the refusal is thrown.
+     */
+    void release(Started started, QmpClient client, boolean run) {
+        Long pid = files.readPid().orElse(null);
+        try {
+            if (pid == null) {
+                throw new AgentException(500, "start-failed", "QEMU of VM " + vmId + " wrote no pid file ("
+                        + files.paths().pidFile() + "); its opened files cannot be checked");
+            }
+            OpenedFiles.check(vmId, pid, started.spec().disks(), started.disks(), files.directory());
+            if (run) {
+                client.execute("cont", null);
+            }
+        } catch (AgentException | QmpException e) {
+            if (pid != null) {
+                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            }
+            started.process().destroyForcibly();
+            Taps.remove(started.spec());
+            throw e instanceof AgentException a ? a
+                    : new AgentException(500, "start-failed", "QEMU did not continue: " + e.getMessage(), e);
         }
     }
 

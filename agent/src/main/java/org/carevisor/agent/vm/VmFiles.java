@@ -22,8 +22,6 @@ import org.carevisor.qemu.VmRuntimePaths;
  * request and the exit status the wrapper writes. These files let a restarted agent re-adopt the VM.
  */
 public final class VmFiles {
-    /** Console logs larger than this are rotated to console.log.1 when the VM starts. */
-    static final long CONSOLE_ROTATE_BYTES = 2L << 20;
     private static final int CONSOLE_CHUNK_MAX = 256 * 1024;
 
     /** A stop the agent was asked for: why, and when to power off if the guest has not stopped. */
@@ -82,7 +80,7 @@ public final class VmFiles {
         return Files.exists(incomingMarker());
     }
 
-    /** Removes what a previous run left and rotates a large console log; keeps the console history. */
+    /** Removes what a previous run left and bounds the console log; keeps the console history. */
     void prepareForStart(VmSpec spec) throws IOException {
         Files.createDirectories(directory());
         Files.createDirectories(paths.socketDirectory());
@@ -90,11 +88,13 @@ public final class VmFiles {
                 stopRequestFile(), verdictFile(), incomingMarker())) {
             Files.deleteIfExists(p);
         }
-        Path log = paths.consoleLog();
-        if (Files.exists(log) && Files.size(log) > CONSOLE_ROTATE_BYTES) {
-            Files.move(log, directory().resolve("console.log.1"), StandardCopyOption.REPLACE_EXISTING);
-        }
+        boundConsoleLog();
         writeAtomically(specFile(), ProtocolJson.mapper().writeValueAsString(spec));
+    }
+
+    /** Cuts the console log back when it is over its bound (see {@link ConsoleLog}). */
+    public boolean boundConsoleLog() throws IOException {
+        return ConsoleLog.bound(paths.consoleLog(), ConsoleLog.PART_BYTES, ConsoleLog.KEEP_PARTS);
     }
 
     Optional<VmSpec> readSpec() {

@@ -13,7 +13,8 @@ import org.carevisor.qemu.QemuHostConfig;
  * @param scheduler timers (shutdown deadlines, exit-status polling)
  * @param onChange  called after any VM state change; must not block
  * @param kills     tells whether an ended QEMU was killed on purpose (the HA watchdog's self-fencing)
+ * @param migrationTls puts live migration streams under mutual TLS with this host's certificate
  */
 public record VmHost(QemuHostConfig qemu, Path wrapper, ScheduledExecutorService scheduler, Runnable onChange,
-                     DeliberateKills kills) {
+                     DeliberateKills kills, MigrationTls migrationTls) {
 }

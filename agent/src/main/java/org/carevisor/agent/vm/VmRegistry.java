@@ -109,6 +109,21 @@ public final class VmRegistry {
         return vm != null && vm.hasProcess();
     }
 
+    /** Bounds the console log of every VM that runs here (called every second by the agent's timer). */
+    public void boundConsoleLogs() {
+        for (VmSupervisor vm : vms.values()) {
+            if (!vm.hasProcess()) {
+                continue;
+            }
+            try {
+                vm.files().boundConsoleLog();
+            } catch (IOException | RuntimeException e) {
+                org.slf4j.LoggerFactory.getLogger(VmRegistry.class).warn("cannot bound the console log of VM {}: {}",
+                        vm.files().directory().getFileName(), e.toString());
+            }
+        }
+    }
+
     /** Forgets a stopped VM and removes its runtime directory (console log included); disks stay. */
     public void undefine(String id) throws IOException {
         VmSupervisor vm = get(id);

@@ -14,6 +14,7 @@ import org.carevisor.protocol.ActivateRequest;
 import org.carevisor.protocol.IncomingResponse;
 import org.carevisor.protocol.MigrationFinish;
 import org.carevisor.protocol.MigrationRequest;
+import org.carevisor.protocol.MigrationUri;
 import org.carevisor.protocol.MigrationStatus;
 import org.carevisor.protocol.NicSpec;
 import org.carevisor.protocol.PortForward;
@@ -116,18 +117,27 @@ public final class VmSupervisor {
         }
     }
 
-    /** Starts QEMU for {@code newSpec} and returns once its monitor answers; fails if a process exists. */
+    /**
+     * Starts QEMU for {@code newSpec} and returns once its monitor answers and the files it opened were checked
+     * (only then does the guest run); fails if a process exists.
+     */
     public VmStatus start(VmSpec newSpec) {
-        Process process;
+        QemuLauncher.Started started;
         long gen;
         synchronized (lock) {
-            process = begin(newSpec, false);
+            started = begin(newSpec, false);
             gen = generation;
         }
-        process.onExit().thenRun(() -> onProcessGone(gen));
+        started.process().onExit().thenRun(() -> onProcessGone(gen));
+        QmpClient client = null;
         try {
-            attach(gen, launcher.awaitMonitor(process, socket -> connect(gen)), true);
+            client = launcher.awaitMonitor(started.process(), socket -> connect(gen));
+            launcher.release(started, client, true);
+            attach(gen, client, true);
         } catch (AgentException e) {
+            if (client != null) {
+                client.close();
+            }
             handleStartFailure(gen, e);
             throw e;
         }
@@ -136,14 +146,14 @@ public final class VmSupervisor {
     }
 
     /** Launches QEMU and resets the per-process fields; called with the lock held. */
-    private Process begin(VmSpec newSpec, boolean asIncoming) {
+    private QemuLauncher.Started begin(VmSpec newSpec, boolean asIncoming) {
         if (state.hasProcess()) {
             throw AgentException.conflict("vm-running", "VM " + vmId + " is already " + state.json()
                     + " on this host (pid " + pid + ")");
         }
-        Process process = launcher.launch(newSpec, asIncoming);
+        QemuLauncher.Started started = launcher.launch(newSpec, asIncoming);
         spec = newSpec;
-        wrapperPid = process.pid();
+        wrapperPid = started.process().pid();
         ++generation;
         exitHandled = false;
         adopted = false;
@@ -160,7 +170,7 @@ public final class VmSupervisor {
         incoming = asIncoming;
         transition(asIncoming ? VmState.INCOMING : VmState.STARTING, asIncoming
                 ? "waiting for the migration stream" : "QEMU is starting");
-        return process;
+        return started;
     }
 
     private QmpClient connect(long gen) {
@@ -207,8 +217,14 @@ public final class VmSupervisor {
                 transition(VmState.STARTING, "re-adopting running QEMU");
             }
             try {
-                attach(gen, connect(gen), false);
-                files.readStopRequest().ifPresent(r -> resumeStop(gen, r));
+                if (attach(gen, connect(gen), false)) {
+                    LOG.warn("VM {}: re-adopted a QEMU whose opened files were never checked (the agent ended during"
+                            + " its start); powering it off before its guest runs", vmId);
+                    powerOff(StopCause.START_FAILED, "the agent restarted before this start was checked; start the"
+                            + " VM again");
+                } else {
+                    files.readStopRequest().ifPresent(r -> resumeStop(gen, r));
+                }
                 ProcessHandle.of(savedPid.get()).ifPresent(h -> h.onExit().thenRun(() -> onProcessGone(gen)));
                 LOG.info("VM {} re-adopted: QEMU pid {} is {}", vmId, savedPid.get(), status().state().json());
                 return true;
@@ -253,14 +269,19 @@ public final class VmSupervisor {
         }
     }
 
-    private void attach(long gen, QmpClient client, boolean fresh) {
+    /**
+     * Takes over a connected monitor and sets the state from QEMU's; true when a re-adopted QEMU never ran its
+     * guest because the agent ended before its start was checked (the caller powers it off).
+     */
+    private boolean attach(long gen, QmpClient client, boolean fresh) {
         JsonNode status = client.execute("query-status", null);
         String migrating = fresh ? "none" : client.execute("query-migrate", null).path("status").asText("none");
         boolean activatedWhileAway = false;
+        boolean neverReleased = false;
         synchronized (lock) {
             if (gen != generation || exitHandled) {
                 client.close();
-                return;
+                return false;
             }
             qmp = client;
             if (pid == null) {
@@ -285,6 +306,11 @@ public final class VmSupervisor {
             } else if (outgoing(migrating, runState)) {
                 beforeMigration = running || runState.equals("postmigrate") ? VmState.RUNNING : VmState.PAUSED;
                 transition(VmState.MIGRATING, "re-adopted during a live migration (" + migrating + ")");
+            } else if (!fresh && runState.equals("prelaunch")) {
+                // the agent ended between QEMU's start and the check of its opened files: the guest never ran and
+                // must not run unchecked; it is powered off (the manager starts it again, checked)
+                neverReleased = true;
+                transition(VmState.STOPPING, "re-adopted before its start was checked; powering off");
             } else if (running) {
                 transition(VmState.RUNNING, fresh ? "started" : "re-adopted after agent restart");
             } else {
@@ -294,6 +320,7 @@ public final class VmSupervisor {
         if (activatedWhileAway) {
             files.markIncoming(false);
         }
+        return neverReleased;
     }
 
     /** True when a re-adopted source QEMU is in the middle of a migration or waits for its hand-over. */
@@ -460,17 +487,21 @@ public final class VmSupervisor {
      * Starts QEMU as the paused destination of a live migration and opens its listening socket on the first
      * free port of {@code portFrom..portTo} at {@code address}.
      */
-    public IncomingResponse startIncoming(VmSpec newSpec, String address, int portFrom, int portTo) {
-        Process process;
+    public IncomingResponse startIncoming(VmSpec newSpec, String sourceHostId, String address, int portFrom,
+                                          int portTo) {
+        MigrationTls.checkSourceHost(sourceHostId); // before anything starts
+        QemuLauncher.Started started;
         long gen;
         synchronized (lock) {
-            process = begin(newSpec, true);
+            started = begin(newSpec, true);
             gen = generation;
         }
+        Process process = started.process();
         files.markIncoming(true);
         process.onExit().thenRun(() -> onProcessGone(gen));
         try {
             QmpClient client = launcher.awaitMonitor(process, socket -> connect(gen));
+            launcher.release(started, client, false);
             attach(gen, client, true);
             // late-block-activate: the destination takes the disks' write locks only when it is activated, so
             // until then the source can always be resumed (QEMU 7.2 verified; see docs/decisions.md). No
@@ -478,6 +509,7 @@ public final class VmSupervisor {
             // is paused; the manager checks the destination's own status before activating it instead.
             client.execute("migrate-set-capabilities", capabilities(Map.of("events", true,
                     "late-block-activate", true)));
+            host.migrationTls().serve(client, files.directory(), sourceHostId);
             String uri = listen(client, address, portFrom, portTo);
             synchronized (lock) {
                 reason = "waiting for the migration stream on " + uri;
@@ -504,7 +536,7 @@ public final class VmSupervisor {
     private String listen(QmpClient client, String address, int from, int to) {
         String last = "no port in the range";
         for (int port = from; port <= to; port++) {
-            String uri = "tcp:" + address + ":" + port;
+            String uri = new MigrationUri(org.carevisor.protocol.HostAddress.parse(address), port).toString();
             try {
                 client.execute("migrate-incoming", Map.of("uri", uri));
                 return uri;
@@ -590,8 +622,21 @@ public final class VmSupervisor {
         return powerOff(StopCause.MIGRATION_ABORTED, "the incoming migration was abandoned");
     }
 
-    /** Starts sending the running (or paused) VM to the destination at {@code request.uri()}. */
+    /**
+     * Starts sending the running (or paused) VM to the destination at {@code request.uri()}, which must be
+     * {@code tcp:<address>:<port>} ({@link MigrationUri}): any other URI (exec:, file:, unix:, fd:, options) is
+     * refused before QEMU sees it. The stream goes over mutual TLS to a certificate named {@code tlsHostname}
+     * ({@link MigrationTls}).
+     */
     public MigrationStatus migrate(MigrationRequest request) {
+        String uri;
+        try {
+            uri = MigrationUri.parse(request.uri()).toString();
+            MigrationTls.checkHostname(request.tlsHostname());
+        } catch (IllegalArgumentException e) {
+            LOG.warn("VM {}: refused a migration request: {}", vmId, e.getMessage());
+            throw AgentException.badRequest("migration-uri-invalid", "refused: " + e.getMessage());
+        }
         QmpClient client = monitor("migrate");
         synchronized (lock) {
             if (state != VmState.RUNNING && state != VmState.PAUSED) {
@@ -603,7 +648,7 @@ public final class VmSupervisor {
             }
             beforeMigration = state;
             migration = "setup";
-            transition(VmState.MIGRATING, "live migration to " + request.uri());
+            transition(VmState.MIGRATING, "live migration to " + uri);
         }
         host.onChange().run();
         try {
@@ -619,8 +664,9 @@ public final class VmSupervisor {
             if (!parameters.isEmpty()) {
                 client.execute("migrate-set-parameters", parameters);
             }
-            client.execute("migrate", Map.of("uri", request.uri()));
-        } catch (QmpException e) {
+            host.migrationTls().connect(client, files.directory(), request.tlsHostname());
+            client.execute("migrate", Map.of("uri", uri));
+        } catch (AgentException | QmpException e) {
             synchronized (lock) {
                 migration = "failed";
                 if (state == VmState.MIGRATING) {
@@ -628,9 +674,10 @@ public final class VmSupervisor {
                 }
             }
             host.onChange().run();
-            throw AgentException.conflict("migration-failed", "the migration could not start: " + e.getMessage());
+            throw e instanceof AgentException a ? a
+                    : AgentException.conflict("migration-failed", "the migration could not start: " + e.getMessage());
         }
-        LOG.info("VM {}: migrating to {}", vmId, request.uri());
+        LOG.info("VM {}: migrating to {}", vmId, uri);
         return migrationStatus(0, null);
     }
 
@@ -798,7 +845,7 @@ public final class VmSupervisor {
         List<String> disks = snapshotDisks(request.tag(), "snapshot");
         if (request.memory()) {
             return snapshotJob("snapshot-save", Map.of("tag", request.tag(), "vmstate", disks.get(0),
-                    "devices", disks), request.tag(), "saving snapshot " + request.tag());
+                    "devices", disks), request.tag(), "saving snapshot " + request.shown());
         }
         List<Map<String, Object>> actions = new ArrayList<>();
         for (String disk : disks) {
@@ -814,7 +861,7 @@ public final class VmSupervisor {
     public SnapshotResult loadSnapshot(SnapshotRequest request) {
         List<String> disks = snapshotDisks(request.tag(), "revert");
         return snapshotJob("snapshot-load", Map.of("tag", request.tag(), "vmstate", disks.get(0), "devices", disks),
-                request.tag(), "reverting to snapshot " + request.tag());
+                request.tag(), "reverting to snapshot " + request.shown());
     }
 
     /** Deletes an internal snapshot from the disks of the running VM. */

@@ -86,6 +86,36 @@ class AgentProtocolTest {
     }
 
     @Test
+    void oversizedBodiesAndSpecsAreRefusedBeforeParsing() throws Exception {
+        String huge = "{\"path\":\"" + "a".repeat(Router.MAX_BODY_BYTES) + "\"}";
+        HttpResponse<String> big = HTTP.send(HttpRequest.newBuilder(URI.create(agent.endpoint() + "/v1/disks"))
+                .header("Carevisor-Protocol", "1").header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(huge)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(big.statusCode()).isEqualTo(413);
+        assertThat(big.body()).contains("body-too-large", "at most " + Router.MAX_BODY_BYTES);
+        // without a Content-Length (streamed in chunks) the bound holds too
+        HttpResponse<String> chunked = HTTP.send(HttpRequest.newBuilder(URI.create(agent.endpoint() + "/v1/disks"))
+                .header("Carevisor-Protocol", "1").POST(HttpRequest.BodyPublishers.ofInputStream(
+                        () -> new java.io.ByteArrayInputStream(huge.getBytes()))).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(chunked.statusCode()).isEqualTo(413);
+        String vm = "00000000-0000-4000-8000-0000000000aa";
+        HttpResponse<String> option = HTTP.send(HttpRequest.newBuilder(URI.create(agent.endpoint() + "/v1/vms/" + vm
+                        + "/start")).header("Carevisor-Protocol", "1").POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"id\":\"" + vm + "\",\"name\":\"x\",\"cpus\":1,\"memoryMiB\":64,"
+                                + "\"machine\":\"pc,accel=kvm\",\"cpuModel\":\"qemu64\",\"specVersion\":1}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(option.statusCode()).isEqualTo(400);
+        assertThat(option.body()).contains("invalid-spec", "machine type");
+        HttpResponse<String> paths = HTTP.send(HttpRequest.newBuilder(URI.create(agent.endpoint()
+                        + "/v1/files/checksums")).header("Carevisor-Protocol", "1").POST(HttpRequest.BodyPublishers
+                        .ofString("{\"paths\":[" + "\"images/x\",".repeat(100) + "\"images/x\"]}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(paths.statusCode()).isEqualTo(400);
+        assertThat(paths.body()).contains("too-many-paths");
+    }
+
+    @Test
     void onlyTheManagersCertificateIsAccepted() throws Exception {
         HttpRequest req = HttpRequest.newBuilder(URI.create(agent.endpoint() + "/v1/host"))
                 .header("Carevisor-Protocol", "1").build();
@@ -123,6 +153,14 @@ class AgentProtocolTest {
         assertThat(AgentConfig.parse(new String[0], Map.of()).haWatchdog()).as("on by default").isTrue();
         assertThat(AgentConfig.parse(new String[0], Map.of("CAREVISOR_AGENT_HA_WATCHDOG", "false")).haWatchdog())
                 .isFalse();
+        assertThat(AgentConfig.parse(new String[0], Map.of()).haKeeperTime()).as("an hour of keeper leases")
+                .isEqualTo(java.time.Duration.ofMinutes(60));
+        assertThat(AgentConfig.parse(new String[] {"--ha-keeper-minutes", "240"}, Map.of()).haKeeperTime())
+                .isEqualTo(java.time.Duration.ofHours(4));
+        for (String bad : new String[] {"0", "1441", "-5", "soon"}) {
+            assertThatThrownBy(() -> AgentConfig.parse(new String[] {"--ha-keeper-minutes", bad}, Map.of()))
+                    .hasMessageContaining("--ha-keeper-minutes must be a number of minutes from 1 to 1440");
+        }
         AgentConfig c = AgentConfig.parse(new String[] {"--listen", "10.0.0.5", "--migration-ports", "50000-50010"},
                 Map.of());
         assertThat(c.migrationAddress()).isEqualTo("10.0.0.5");
@@ -152,5 +190,17 @@ class AgentProtocolTest {
                         "{\"uri\":\"tcp:127.0.0.1:1\",\"maxBandwidthBytes\":0,\"downtimeLimitMs\":300,"
                                 + "\"autoConverge\":true}")).build();
         assertThat(HTTP.send(migrate, HttpResponse.BodyHandlers.ofString()).statusCode()).isEqualTo(404);
+        // a destination accepts a stream only from a named source host: a request without one is refused before
+        // anything starts
+        String spec = "{\"spec\":{\"id\":\"" + vm + "\",\"name\":\"m\",\"cpus\":1,\"memoryMiB\":64,"
+                + "\"machine\":\"pc\",\"cpuModel\":\"qemu64\",\"disks\":[],\"nics\":[],\"specVersion\":1}";
+        for (String body : new String[] {spec + "}", spec + ",\"sourceHostId\":\"../x,O=Other\"}"}) {
+            HttpResponse<String> in = HTTP.send(HttpRequest.newBuilder(URI.create(agent.endpoint() + "/v1/vms/" + vm
+                    + "/incoming")).header("Carevisor-Protocol", "1").header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(in.statusCode()).as(in.body()).isEqualTo(400);
+            assertThat(in.body()).containsAnyOf("migration-peer-missing", "migration-peer-invalid");
+        }
+        assertThat(get("/v1/vms/" + vm, "1").statusCode()).as("no VM was made").isEqualTo(404);
     }
 }

@@ -24,6 +24,7 @@ import org.carevisor.protocol.DiskSpec;
 import org.carevisor.protocol.HaTimings;
 import org.carevisor.protocol.LeaseSeen;
 import org.carevisor.protocol.ReportAck;
+import org.carevisor.protocol.SignedLease;
 import org.carevisor.protocol.StopCause;
 import org.carevisor.protocol.VmSpec;
 import org.carevisor.protocol.VmState;
@@ -93,8 +94,8 @@ class HaAgentTest {
     private VmSupervisor runVm(Agent agent) throws IOException {
         Path disk = storage.resolve("vms/" + vmId + "/disk0.qcow2");
         if (!Files.exists(disk)) {
-            new StorageService(storage, null, new QemuImg("qemu-img")).createDisk(new DiskCreateRequest(
-                    "vms/" + vmId + "/disk0.qcow2", "qcow2", 16L << 20, null, DiskCreateRequest.Mode.BLANK));
+            new StorageService(storage, null, new QemuImg("qemu-img")).createDisk(DiskCreateRequest.blank(
+                    "vms/" + vmId + "/disk0.qcow2", "qcow2", 16L << 20));
         }
         VmSupervisor vm = agent.vms().forStart(vmId);
         assertThat(vm.start(spec()).state()).isEqualTo(VmState.RUNNING);
@@ -102,12 +103,20 @@ class HaAgentTest {
         return vm;
     }
 
-    private LeaseFile lease(String host) {
+    /** A lease file as read (not verified). */
+    private SignedLease lease(String host) {
         try {
-            return LeaseFile.parse(Files.readString(LeaseFile.of(storage, host)));
+            return SignedLease.parse(Files.readString(LeaseFile.of(storage, host)));
         } catch (IOException | IllegalArgumentException e) {
             return null;
         }
+    }
+
+    /** This agent's lease file, verified with the public key of its certificate ({@code tls/agent.crt}). */
+    private SignedLease verified(String host) throws Exception {
+        java.security.PublicKey key = org.carevisor.pki.Pem.certificate(Files.readString(state.resolve(
+                "tls/agent.crt"))).getPublicKey();
+        return SignedLease.verify(Files.readString(LeaseFile.of(storage, host)), key);
     }
 
     private String read(Path file) {
@@ -129,12 +138,12 @@ class HaAgentTest {
         Agent agent = start();
         HaDir ha = new HaDir(state);
         Poll.until(Duration.ofSeconds(5), "lease renewals and watchdog mode agent", () -> {
-            LeaseFile l = lease(agent.hostId());
+            SignedLease l = lease(agent.hostId());
             return l != null && l.counter() >= 2 && read(ha.mode()).strip().equals("agent");
         });
         assertThat(agent.ha().watchdogPid()).isPresent();
         assertThat(agent.ha().leases()).extracting(LeaseSeen::hostId).contains(agent.hostId());
-        assertThat(lease(agent.hostId()).endpoint()).isEqualTo(agent.endpoint());
+        assertThat(verified(agent.hostId()).endpoint()).as("signed with the host's key").isEqualTo(agent.endpoint());
 
         VmSupervisor vm = runVm(agent);
         assertThat(read(ha.pids())).as("not HA yet").isEmpty();
@@ -183,10 +192,13 @@ class HaAgentTest {
         first.close();
         long closedAt = lease(first.hostId()).counter();
         assertThat(read(ha.mode()).strip()).isEqualTo("keeper");
+        assertThat(KeeperStock.remaining(ha)).as("an hour of leases signed ahead (the default)").isEqualTo(3600);
         Thread.sleep(9000); // longer than the self-fence time: only the keeper's renewals save the VM
-        LeaseFile kept = lease(first.hostId());
+        SignedLease kept = verified(first.hostId());
         assertThat(kept.writer()).isEqualTo("keeper");
-        assertThat(kept.counter()).isGreaterThanOrEqualTo(closedAt + 5);
+        assertThat(kept.counter()).as(() -> "the keeper renewed once a second; watchdog log:\n"
+                + read(state.resolve("ha/watchdog.log"))).isGreaterThanOrEqualTo(closedAt + 5);
+        assertThat(KeeperStock.remaining(ha)).isLessThanOrEqualTo(3600 - 5);
         assertThat(ProcessHandle.of(qemu).map(ProcessHandle::isAlive)).contains(true);
         assertThat(ha.selfFenced()).doesNotExist();
 
@@ -195,10 +207,12 @@ class HaAgentTest {
         assertThat(again.status().state()).isEqualTo(VmState.RUNNING);
         assertThat(again.status().pid()).isEqualTo(qemu);
         Poll.until(Duration.ofSeconds(5), "the new agent to renew and switch the watchdog to mode agent", () -> {
-            LeaseFile l = lease(second.hostId());
+            SignedLease l = lease(second.hostId());
             return l.writer().equals("agent") && read(ha.mode()).strip().equals("agent");
         });
         assertThat(lease(second.hostId()).counter()).isGreaterThan(kept.counter());
+        Poll.until(Duration.ofSeconds(5), "the unused keeper leases to be removed",
+                () -> KeeperStock.remaining(ha) == 0 && !Files.exists(KeeperStock.directory(ha)));
         assertThat(ProcessHandle.of(oldWatchdog).map(ProcessHandle::isAlive).orElse(false)).isFalse();
         assertThat(WatchdogProcesses.find(state)).containsExactly(second.ha().watchdogPid().orElseThrow());
         assertThat(read(ha.pids())).as("the HA set survives the restart (ack.json)")
@@ -250,9 +264,10 @@ class HaAgentTest {
         assertThat(agent.ha().isolatedSince()).isNotNull();
         assertThat(agent.inventory().collect().warnings()).anyMatch(w -> w.contains("isolated since"));
         Poll.until(Duration.ofSeconds(5), "the lease to name the released VM",
-                () -> lease(agent.hostId()).released().equals(List.of(vmId)));
+                () -> lease(agent.hostId()).releasedIds().equals(List.of(vmId)));
         Thread.sleep(1500);
-        assertThat(lease(agent.hostId()).released()).as("listed while it stays stopped").containsExactly(vmId);
+        assertThat(verified(agent.hostId()).released()).as("listed while it stays stopped, with the run stopped")
+                .containsExactly(new SignedLease.Released(vmId, released.startedAt().toEpochMilli()));
 
         // started again (as the manager would): no longer released, and not stopped again in this isolation
         vm.start(spec());
@@ -274,7 +289,7 @@ class HaAgentTest {
         assertThat(WatchdogProcesses.find(dir)).isEmpty();
         assertThat(read(ha.mode()).strip()).isEqualTo("off");
         Poll.until(Duration.ofSeconds(5), "lease renewals", () -> {
-            LeaseFile l = lease(agent.hostId());
+            SignedLease l = lease(agent.hostId());
             return l != null && l.counter() >= 2;
         });
         assertThat(read(ha.mode()).strip()).as("no watchdog to switch").isEqualTo("off");
@@ -290,7 +305,8 @@ class HaAgentTest {
      * listening socket until {@link #unreachable()} closes it.
      */
     static final class FakePeer implements AutoCloseable {
-        static final String HOST = "peer-host";
+        static final String HOST = "9e9e9e9e-0000-4000-8000-000000000009";
+        private static final java.security.KeyPair KEYS = org.carevisor.pki.Keys.generate();
         private final Path storage;
         private final ServerSocket socket;
         private final Thread renewer;
@@ -309,8 +325,8 @@ class HaAgentTest {
             while (running) {
                 try {
                     Path file = LeaseFile.of(storage, HOST);
-                    HaDir.replace(file, file.resolveSibling("." + HOST + ".tmp"), new LeaseFile(HOST, ++counter,
-                            Instant.now(), LeaseFile.AGENT, List.of(), endpoint).format(), false);
+                    HaDir.replace(file, file.resolveSibling("." + HOST + ".tmp"), new SignedLease(HOST, ++counter,
+                            Instant.now(), LeaseFile.AGENT, List.of(), endpoint).sign(KEYS.getPrivate()), false);
                     Thread.sleep(500);
                 } catch (IOException e) {
                     // the test's directory is going away

@@ -1,7 +1,6 @@
 package org.carevisor.agent.ha;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
@@ -11,14 +10,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.security.KeyPair;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.carevisor.agent.storage.FileTrees;
+import org.carevisor.pki.Keys;
 import org.carevisor.protocol.HaTimings;
 import org.carevisor.protocol.LeaseSeen;
+import org.carevisor.protocol.SignedLease;
 import org.carevisor.testkit.Poll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -26,16 +29,28 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
-/** The storage lease on real files: format, counter, peers, broken files, unwritable and hanging storage. */
+/**
+ * The storage lease on real files: signed format, counter, peers, broken and foreign files, a lease file replaced
+ * by someone else, unwritable and hanging storage.
+ */
 class HostLeaseTest {
-    private static final String HOST = "host-a";
+    private static final String HOST = "aaaaaaaa-0000-4000-8000-00000000000a";
+    private static final String B = "bbbbbbbb-0000-4000-8000-00000000000b";
+    private static final String C = "cccccccc-0000-4000-8000-00000000000c";
+    private static final String D = "dddddddd-0000-4000-8000-00000000000d";
+    private static final String E = "eeeeeeee-0000-4000-8000-00000000000e";
+    private static final String VM1 = "11111111-0000-4000-8000-000000000001";
+    private static final String VM2 = "11111111-0000-4000-8000-000000000002";
     private static final String ENDPOINT = "https://10.0.0.1:7701";
+    private static final KeyPair KEYS = Keys.generate();
+    private static final KeyPair PEER_KEYS = Keys.generate();
 
     @TempDir
     Path dir;
     Path storage;
     HaDir local;
-    List<String> released = List.of();
+    List<SignedLease.Released> released = List.of();
+    List<String> peers = List.of();
     final AtomicInteger renewals = new AtomicInteger();
     final ListAppender<ILoggingEvent> log = new ListAppender<>();
     HostLease running;
@@ -57,42 +72,54 @@ class HostLeaseTest {
     }
 
     private HostLease lease() {
-        return new HostLease(storage, HOST, ENDPOINT, local, () -> released, renewals::incrementAndGet);
+        return new HostLease(storage, HOST, ENDPOINT, local, KEYS.getPrivate(), () -> released, () -> peers,
+                renewals::incrementAndGet);
     }
 
-    private LeaseFile own() throws IOException {
-        return LeaseFile.parse(Files.readString(LeaseFile.of(storage, HOST)));
+    /** This host's lease file, verified with its key. */
+    private SignedLease own() throws Exception {
+        return SignedLease.verify(Files.readString(LeaseFile.of(storage, HOST)), KEYS.getPublic());
     }
 
     private void writePeer(String host, long counter, Instant written, String endpoint) throws IOException {
-        Files.writeString(LeaseFile.of(storage, host), new LeaseFile(host, counter, written, LeaseFile.AGENT,
-                List.of(), endpoint).format());
+        Files.writeString(LeaseFile.of(storage, host), new SignedLease(host, counter, written, LeaseFile.AGENT,
+                List.of(), endpoint).sign(PEER_KEYS.getPrivate()));
     }
 
     @Test
-    void writesTheDocumentedFormatAtomicallyAndTheCounterGrowsByOne() throws Exception {
-        released = List.of("vm-1", "vm-2");
+    void writesTheDocumentedSignedFormatAtomicallyAndTheCounterGrowsByOne() throws Exception {
+        released = List.of(new SignedLease.Released(VM1, 1000), new SignedLease.Released(VM2, 2000));
         HostLease lease = lease();
         long before = System.currentTimeMillis();
         assertThat(lease.renewOnce()).isTrue();
         String text = Files.readString(LeaseFile.of(storage, HOST));
-        assertThat(text.lines().toList()).containsExactly("host=host-a", "counter=1",
-                text.lines().toList().get(2), "writer=agent", "released=vm-1,vm-2", "endpoint=" + ENDPOINT);
-        assertThat(Long.parseLong(text.lines().toList().get(2).substring("written=".length())))
+        List<String> lines = text.lines().toList();
+        assertThat(lines.subList(0, 8)).containsExactly("carevisor-lease=1", "host=" + HOST, "counter=1",
+                lines.get(3), "writer=agent", "released=" + VM1 + "," + VM2,
+                "released-runs=" + VM1 + "@1000," + VM2 + "@2000", "endpoint=" + ENDPOINT);
+        assertThat(lines.get(8)).startsWith("signature=");
+        assertThat(Long.parseLong(lines.get(3).substring("written=".length())))
                 .isBetween(before, System.currentTimeMillis());
+        assertThat(own().counter()).as("signed with the host's key").isEqualTo(1);
         assertThat(lease.renewOnce()).isTrue();
         assertThat(lease.renewOnce()).isTrue();
         assertThat(own().counter()).isEqualTo(3);
         assertThat(renewals).hasValue(3);
         try (Stream<Path> files = Files.list(LeaseFile.directory(storage))) {
             assertThat(files.map(p -> p.getFileName().toString()).toList()).as("no temporary file is left")
-                    .containsExactly("host-a.lease");
+                    .containsExactly(HOST + ".lease");
         }
         assertThat(Long.parseLong(Files.readString(local.renewed()).strip())).isBetween(before,
                 System.currentTimeMillis());
         assertThat(Files.readString(local.counter()).strip()).isEqualTo("3");
         assertThat(lease.health().ok()).isTrue();
         assertThat(lease.health().lastRenewed()).isNotNull();
+        // the report carries the own lease as written, with its text
+        LeaseSeen mine = lease.leases().get(0);
+        assertThat(mine.hostId()).isEqualTo(HOST);
+        assertThat(mine.counter()).isEqualTo(3);
+        assertThat(mine.released()).containsExactly(VM1, VM2);
+        assertThat(mine.text()).isEqualTo(Files.readString(LeaseFile.of(storage, HOST)));
     }
 
     @Test
@@ -105,8 +132,8 @@ class HostLeaseTest {
         assertThat(own().counter()).as("a new agent continues from the file").isEqualTo(3);
 
         // the keeper wrote on (the file is ahead of the local counter)
-        Files.writeString(LeaseFile.of(storage, HOST), new LeaseFile(HOST, 40, Instant.now(), LeaseFile.KEEPER,
-                List.of(), ENDPOINT).format());
+        Files.writeString(LeaseFile.of(storage, HOST), new SignedLease(HOST, 40, Instant.now(), LeaseFile.KEEPER,
+                List.of(), ENDPOINT).sign(KEYS.getPrivate()));
         lease().renewOnce();
         assertThat(own().counter()).isEqualTo(41);
         assertThat(own().writer()).isEqualTo("agent");
@@ -119,20 +146,40 @@ class HostLeaseTest {
         HostLease again = lease();
         again.renewOnce();
         assertThat(own().counter()).isEqualTo(43);
+        assertThat(again.counter()).isEqualTo(43);
     }
 
     @Test
-    void parsingIsLenientWhereItMayBeAndStrictWhereItMustBe() {
-        LeaseFile l = LeaseFile.parse("# written by hand\nhost=h\n\ncounter=7\nwritten=1000\nfuture=x\n");
-        assertThat(l).isEqualTo(new LeaseFile("h", 7, Instant.ofEpochMilli(1000), "agent", List.of(), null));
-        assertThat(LeaseFile.parse(l.format())).isEqualTo(l);
-        LeaseFile full = new LeaseFile("h", 9, Instant.ofEpochMilli(5), "keeper", List.of("a", "b"), "https://x:1");
-        assertThat(LeaseFile.parse(full.format())).isEqualTo(full);
-        assertThat(full.seen()).isEqualTo(new LeaseSeen("h", 9, Instant.ofEpochMilli(5), "keeper", List.of("a", "b")));
-        assertThatThrownBy(() -> LeaseFile.parse("host=h\ncounter=1\n")).hasMessageContaining("written");
-        assertThatThrownBy(() -> LeaseFile.parse("host=h\ncounter=-1\nwritten=1\n")).hasMessageContaining("counter");
-        assertThatThrownBy(() -> LeaseFile.parse("host=h\ncounter=1\nwritten=1\njunk\n"))
-                .hasMessageContaining("key=value");
+    void aLeaseFileReplacedBySomeoneElseIsRestoredButThatRenewalDoesNotCount() throws Exception {
+        HostLease lease = lease();
+        assertThat(lease.renewOnce()).isTrue();
+        String old = Files.readString(LeaseFile.of(storage, HOST));
+        assertThat(lease.renewOnce()).isTrue();
+        String stamp = Files.readString(local.renewed());
+        Thread.sleep(5);
+
+        // a host with write access to the storage puts the older lease back (its peers would see no renewal)
+        Files.writeString(LeaseFile.of(storage, HOST), old);
+        assertThat(lease.renewOnce()).as("not counted").isFalse();
+        assertThat(own().counter()).as("written again, ahead").isEqualTo(3);
+        assertThat(Files.readString(local.renewed())).as("the watchdog sees no renewal").isEqualTo(stamp);
+        assertThat(lease.health().ok()).isFalse();
+        assertThat(lease.health().problem()).contains("replaced by another writer", "holds counter 1, below 2");
+        // removed, or replaced by something that is no lease of this host: the same
+        Files.delete(LeaseFile.of(storage, HOST));
+        assertThat(lease.renewOnce()).isFalse();
+        Files.writeString(LeaseFile.of(storage, HOST), new SignedLease(B, 99, Instant.now(), "agent", List.of(), null)
+                .sign(PEER_KEYS.getPrivate()));
+        assertThat(lease.renewOnce()).isFalse();
+        assertThat(renewals).hasValue(2);
+        assertThat(log.list).filteredOn(e -> e.getFormattedMessage().contains("was replaced by another writer"))
+                .as("warned once per episode").hasSize(1);
+
+        // left alone again: renewals count
+        assertThat(lease.renewOnce()).isTrue();
+        assertThat(lease.health().ok()).isTrue();
+        assertThat(Files.readString(local.renewed())).isNotEqualTo(stamp);
+        assertThat(renewals).hasValue(3);
     }
 
     @Test
@@ -140,31 +187,62 @@ class HostLeaseTest {
         HostLease lease = lease();
         lease.renewOnce(); // creates the directory
         Instant now = Instant.now();
-        writePeer("host-b", 12, now, "https://10.0.0.2:7701");
-        writePeer("host-c", 99, now.minusSeconds(60), "https://10.0.0.3:7701"); // not renewed for a minute
-        Files.writeString(LeaseFile.directory(storage).resolve("host-d.lease"), "host=host-d\ncounter=x\n");
-        Files.writeString(LeaseFile.directory(storage).resolve("host-e.lease"), new LeaseFile("someone-else", 1,
-                now, "agent", List.of(), null).format());
-        Files.writeString(LeaseFile.directory(storage).resolve(".host-b.lease.agent.tmp"), "half a fi");
+        writePeer(B, 12, now, "https://10.0.0.2:7701");
+        writePeer(C, 99, now.minusSeconds(60), "https://10.0.0.3:7701"); // not renewed for a minute
+        Files.writeString(LeaseFile.directory(storage).resolve(D + ".lease"), "host=" + D + "\ncounter=x\n");
+        Files.writeString(LeaseFile.directory(storage).resolve(E + ".lease"), new SignedLease(B, 1, now, "agent",
+                List.of(), null).sign(PEER_KEYS.getPrivate()));
+        Files.writeString(LeaseFile.directory(storage).resolve("." + B + ".lease.agent.tmp"), "half a fi");
+        Files.writeString(LeaseFile.directory(storage).resolve("not-a-host.lease"), "host=not-a-host\n");
 
         lease.renewOnce();
         lease.renewOnce();
-        assertThat(lease.leases()).extracting(LeaseSeen::hostId).containsExactly("host-a", "host-b", "host-c");
+        assertThat(lease.leases()).extracting(LeaseSeen::hostId).containsExactly(HOST, B, C);
         assertThat(lease.leases().get(1).counter()).isEqualTo(12);
+        assertThat(lease.leases().get(1).text()).isEqualTo(Files.readString(LeaseFile.of(storage, B)));
         assertThat(lease.freshPeers(Instant.now(), HaTimings.LEASE_EXPIRED))
-                .containsExactly(new IsolationCheck.Peer("host-b", "https://10.0.0.2:7701"));
+                .containsExactly(new IsolationCheck.Peer(B, "https://10.0.0.2:7701"));
         List<String> warnings = log.list.stream().map(ILoggingEvent::getFormattedMessage)
                 .filter(m -> m.startsWith("ignoring lease file")).toList();
         assertThat(warnings).as("each broken file is logged once, not at every read").hasSize(2);
-        assertThat(warnings).anySatisfy(m -> assertThat(m).contains("host-d.lease", "counter"));
-        assertThat(warnings).anySatisfy(m -> assertThat(m).contains("host-e.lease", "names host someone-else"));
+        assertThat(warnings).anySatisfy(m -> assertThat(m).contains(D + ".lease", "counter"));
+        assertThat(warnings).anySatisfy(m -> assertThat(m).contains(E + ".lease", "names host " + B));
 
-        // host-c comes back: its counter advancing makes it fresh again by this host's clock
-        writePeer("host-c", 100, now.minusSeconds(60), "https://10.0.0.3:7701");
+        // C comes back: its counter advancing makes it fresh again by this host's clock
+        writePeer(C, 100, now.minusSeconds(60), "https://10.0.0.3:7701");
         lease.renewOnce();
         assertThat(lease.freshPeers(Instant.now(), HaTimings.LEASE_EXPIRED)).extracting(IsolationCheck.Peer::hostId)
-                .containsExactly("host-b", "host-c");
+                .containsExactly(B, C);
         assertThat(lease.freshPeers(Instant.now().plusSeconds(13), HaTimings.LEASE_EXPIRED)).isEmpty();
+
+        // once the manager names the peers, only theirs are read
+        peers = List.of(C, HOST);
+        lease.renewOnce();
+        assertThat(lease.leases()).extracting(LeaseSeen::hostId).containsExactly(HOST, C);
+    }
+
+    @Test
+    void whatOthersPutIntoTheLeaseDirectoryCannotMakeTheReportTooLargeOrRefused() throws Exception {
+        HostLease lease = lease();
+        lease.renewOnce();
+        Path dir = LeaseFile.directory(storage);
+        for (int i = 0; i < 300; i++) {
+            String id = String.format("ffffffff-0000-4000-8000-%012d", i);
+            writePeer(id, i, Instant.now(), null);
+        }
+        String huge = String.format("ffffffff-0000-4000-8000-%012d", 999_999);
+        Files.writeString(dir.resolve(huge + ".lease"), "#".repeat(SignedLease.MAX_TEXT + 10));
+        String notUuidReleased = String.format("ffffffff-0000-4000-8000-%012d", 5);
+        Files.writeString(dir.resolve(notUuidReleased + ".lease"), new SignedLease(notUuidReleased, 1, Instant.now(),
+                "agent", List.of(new SignedLease.Released("../../etc", 1)), null).sign(PEER_KEYS.getPrivate()));
+        lease.renewOnce();
+        List<LeaseSeen> seen = lease.leases();
+        assertThat(seen).hasSizeLessThanOrEqualTo(256);
+        assertThat(seen.stream().mapToInt(l -> l.text().length()).sum()).isLessThanOrEqualTo(
+                HostLease.MAX_REPORTED_TEXT + 1024);
+        assertThat(seen).extracting(LeaseSeen::hostId).contains(HOST).doesNotContain(huge, notUuidReleased);
+        List<String> ids = new ArrayList<>(seen.stream().map(LeaseSeen::hostId).toList());
+        assertThat(ids).doesNotHaveDuplicates();
     }
 
     @Test
@@ -218,7 +296,8 @@ class HostLeaseTest {
     @Test
     void aHangingStorageWriteBlocksOnlyTheRenewalThread() throws Exception {
         FakeHangingWriter writer = new FakeHangingWriter();
-        running = new HostLease(storage, HOST, ENDPOINT, local, () -> released, renewals::incrementAndGet, writer);
+        running = new HostLease(storage, HOST, ENDPOINT, local, KEYS.getPrivate(), () -> released, () -> peers,
+                renewals::incrementAndGet, writer);
         running.start();
         Poll.until(Duration.ofSeconds(5), "the first renewal", () -> renewals.get() >= 1);
         writer.hang = true;

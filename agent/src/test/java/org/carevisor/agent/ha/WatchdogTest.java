@@ -12,7 +12,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
+import java.security.KeyPair;
 import org.carevisor.agent.storage.FileTrees;
+import org.carevisor.pki.Keys;
+import org.carevisor.protocol.SignedLease;
 import org.carevisor.testkit.Poll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -173,46 +176,110 @@ class WatchdogTest {
         assertThat(watchdog.pid()).isPresent();
     }
 
-    @Test
-    void theKeeperRenewsTheLeaseAndFencesWhenItCannot() throws Exception {
+    private static final KeyPair KEYS = Keys.generate();
+    private static final String ENDPOINT = "https://10.0.0.1:7701";
+
+    /** A guarded QEMU, the agent's last lease (counter 5) and {@code stock} leases signed ahead from counter 6. */
+    private Process keeperSetUp(int stock) throws Exception {
         Process q = qemu();
         Files.createDirectories(state.resolve("vms/vm-1"));
         Files.writeString(state.resolve("vms/vm-1/qemu.pid"), q.pid() + "\n");
         pids("vm-1 " + q.pid());
-        Files.writeString(leaseFile, new LeaseFile("host-a", 5, Instant.now(), LeaseFile.AGENT, List.of("vm-9"),
-                "https://10.0.0.1:7701").format());
+        Files.writeString(leaseFile, new SignedLease("host-a", 5, Instant.now(), LeaseFile.AGENT, List.of(), ENDPOINT)
+                .sign(KEYS.getPrivate()));
         ha.write(ha.counter(), "5\n");
+        KeeperStock.write(ha, KEYS.getPrivate(), "host-a", ENDPOINT, 6, stock,
+                List.of(new SignedLease.Released("vm-9", 1234)), Instant.now());
         renewed();
+        return q;
+    }
+
+    private SignedLease leaseNow() {
+        try {
+            return SignedLease.verify(Files.readString(leaseFile), KEYS.getPublic());
+        } catch (IOException | SignedLease.Invalid e) {
+            return null;
+        }
+    }
+
+    @Test
+    void theKeeperWritesTheLeasesSignedAheadOneASecondAndFencesWhenTheyRunOut() throws Exception {
+        Process q = keeperSetUp(4);
+        assertThat(KeeperStock.remaining(ha)).isEqualTo(4);
         start(Watchdog.Mode.KEEPER);
 
-        LeaseFile kept = Poll.until(Duration.ofSeconds(8), "the keeper to renew the lease a few times", () -> {
-            try {
-                LeaseFile l = LeaseFile.parse(Files.readString(leaseFile));
-                return l.counter() >= 9 ? l : null;
-            } catch (IOException | IllegalArgumentException e) {
-                return null;
-            }
+        SignedLease kept = Poll.until(Duration.ofSeconds(10), "the keeper to write its last lease", () -> {
+            SignedLease l = leaseNow();
+            return l != null && l.counter() == 9 ? l : null;
         });
+        // what the keeper wrote is what the agent signed, byte for byte
         assertThat(kept.writer()).isEqualTo("keeper");
         assertThat(kept.hostId()).isEqualTo("host-a");
-        assertThat(kept.released()).containsExactly("vm-9");
-        assertThat(kept.endpoint()).isEqualTo("https://10.0.0.1:7701");
-        assertThat(kept.writtenAt()).isAfter(Instant.now().minusSeconds(3));
+        assertThat(kept.released()).containsExactly(new SignedLease.Released("vm-9", 1234));
+        assertThat(kept.endpoint()).isEqualTo(ENDPOINT);
         assertThat(q.isAlive()).as("renewed by the keeper for longer than the self-fence time").isTrue();
-        // the keeper records its counter just after writing the lease
         Poll.until(Duration.ofSeconds(3), "the keeper to record its counter", () -> {
             try {
-                return Long.parseLong(Files.readString(ha.counter()).strip()) >= 9 ? true : null;
+                return Long.parseLong(Files.readString(ha.counter()).strip()) == 9 ? true : null;
             } catch (IOException | NumberFormatException e) {
                 return null;
             }
         });
+        assertThat(KeeperStock.remaining(ha)).as("each lease is written once").isZero();
 
-        // the storage fails: the keeper cannot renew, and fences
+        // none left: the renewals stop and the watchdog fences as when the storage fails
+        assertThat(ends(q, Duration.ofSeconds(8))).isTrue();
+        assertThat(selfFenced()).extracting(f -> f[1]).containsExactly("vm-1");
+        assertThat(leaseNow().counter()).as("no lease beyond the stock").isEqualTo(9);
+        assertThat(Files.readString(ha.watchdogLog())).contains("no lease 10 signed ahead is left");
+    }
+
+    @Test
+    void theKeeperFencesWhenTheStorageFails() throws Exception {
+        Process q = keeperSetUp(600);
+        start(Watchdog.Mode.KEEPER);
+        Poll.until(Duration.ofSeconds(8), "the keeper to renew the lease a few times", () -> {
+            SignedLease l = leaseNow();
+            return l != null && l.counter() >= 8 ? true : null;
+        });
         FileTrees.delete(leaseFile.getParent());
         Files.writeString(leaseFile.getParent(), "not a directory");
         assertThat(ends(q, Duration.ofSeconds(8))).isTrue();
         assertThat(selfFenced()).extracting(f -> f[1]).containsExactly("vm-1");
+    }
+
+    @Test
+    void aRenewalDoesNotCountWhenTheKeeperFindsItsLeaseFileReplacedByAnOlderOne() throws Exception {
+        Process q = keeperSetUp(600);
+        String old = Files.readString(leaseFile);
+        start(Watchdog.Mode.KEEPER);
+        Poll.until(Duration.ofSeconds(8), "the keeper to renew the lease", () -> {
+            SignedLease l = leaseNow();
+            return l != null && l.counter() >= 7 ? true : null;
+        });
+        // someone with write access to the storage puts the old lease back again and again (hiding the renewals)
+        Thread hider = Thread.ofPlatform().daemon().start(() -> {
+            Path tmp = leaseFile.resolveSibling(".hider.tmp");
+            while (!Thread.currentThread().isInterrupted()) {
+                try {
+                    Files.writeString(tmp, old);
+                    Files.move(tmp, leaseFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                    Thread.sleep(50);
+                } catch (InterruptedException e) {
+                    return;
+                } catch (IOException e) {
+                    // the keeper's rename raced: next round
+                }
+            }
+        });
+        try {
+            assertThat(ends(q, Duration.ofSeconds(10))).as("the HA VM is killed").isTrue();
+        } finally {
+            hider.interrupt();
+            hider.join();
+        }
+        assertThat(selfFenced()).extracting(f -> f[1]).containsExactly("vm-1");
+        assertThat(Files.readString(ha.watchdogLog())).contains("replaced by another writer");
     }
 
     @Test

@@ -41,8 +41,7 @@ class LongStateDirTest {
         try {
             try (Agent agent = Agent.start(AgentConfig.parse(args, Map.of()))) {
                 new org.carevisor.agent.storage.StorageService(storage, null, new org.carevisor.qemu.QemuImg("qemu-img"))
-                        .createDisk(new DiskCreateRequest("vms/" + vmId + "/disk0.qcow2", "qcow2", 16L << 20, null,
-                                DiskCreateRequest.Mode.BLANK));
+                        .createDisk(DiskCreateRequest.blank("vms/" + vmId + "/disk0.qcow2", "qcow2", 16L << 20));
                 VmSupervisor vm = agent.vms().forStart(vmId);
                 assertThat(vm.start(spec).state()).isEqualTo(VmState.RUNNING);
                 pid = vm.status().pid();

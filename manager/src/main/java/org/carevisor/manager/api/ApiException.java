@@ -15,6 +15,7 @@ public class ApiException extends RuntimeException {
     private final String code;
     private final String title;
     private final List<FieldError> errors;
+    private long retryAfterSeconds;
 
     public ApiException(int status, String code, String title, String detail, List<FieldError> errors) {
         super(detail);
@@ -38,6 +39,17 @@ public class ApiException extends RuntimeException {
 
     public List<FieldError> errors() {
         return errors;
+    }
+
+    /** This error with a {@code Retry-After} of {@code seconds} (429, 503): when trying again can succeed. */
+    public ApiException retryAfter(long seconds) {
+        this.retryAfterSeconds = Math.max(1, seconds);
+        return this;
+    }
+
+    /** Seconds for the {@code Retry-After} header; 0: none. */
+    public long retryAfterSeconds() {
+        return retryAfterSeconds;
     }
 
     /** 400: the request names fields that are wrong. */

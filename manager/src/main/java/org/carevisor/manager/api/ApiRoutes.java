@@ -8,6 +8,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.carevisor.manager.audit.AuditLog;
+import org.carevisor.manager.audit.AuditQueries;
+import org.carevisor.manager.auth.ScopeFilter;
 import org.carevisor.manager.auth.Privilege;
 import org.carevisor.manager.auth.Scope;
 import org.carevisor.manager.db.Database;
@@ -31,6 +33,9 @@ import org.carevisor.protocol.ProtocolJson;
 
 /** Every endpoint of the manager, each a thin translation between HTTP and a domain service. */
 public final class ApiRoutes {
+    /** Largest piece of a serial console log one request returns (the agent's own bound). */
+    static final int CONSOLE_MAX = 256 * 1024;
+
     /** Receives the routes. */
     public interface Registrar {
         void add(String method, String path, Handler handler);
@@ -44,6 +49,7 @@ public final class ApiRoutes {
     private final ImageCatalog images;
     private final AuditLog audit;
     private final Database db;
+    private final AuditQueries history;
     private final Instant startedAt = Instant.now();
     private final String version;
     private final LifecycleRoutes lifecycle;
@@ -52,12 +58,16 @@ public final class ApiRoutes {
     private final org.carevisor.manager.placement.PlacementService placement;
     private final SecurityRoutes securityRoutes;
     private final HaRoutes haRoutes;
+    private org.carevisor.manager.jobs.JobSupervisor jobs;
+
+    private final org.carevisor.manager.alarm.Alarms alarms;
 
     public ApiRoutes(VmService vms, VmPowerService power, TaskService tasks, HostRepository hostRepo, HostBoard board,
                      ImageCatalog images, AuditLog audit, Database db, String version, TemplateService templates,
                      SnapshotService snapshots, TransferService transfer, HostAdminRoutes security,
                      ClusterRoutes clusterRoutes, org.carevisor.manager.placement.PlacementService placement,
-                     SecurityRoutes securityRoutes, HaRoutes haRoutes) {
+                     SecurityRoutes securityRoutes, HaRoutes haRoutes, org.carevisor.manager.alarm.Alarms alarms) {
+        this.alarms = alarms;
         this.vms = vms;
         this.power = power;
         this.tasks = tasks;
@@ -66,6 +76,7 @@ public final class ApiRoutes {
         this.images = images;
         this.audit = audit;
         this.db = db;
+        this.history = new AuditQueries(audit);
         this.version = version;
         this.lifecycle = new LifecycleRoutes(templates, snapshots, transfer, vms);
         this.security = security;
@@ -73,6 +84,12 @@ public final class ApiRoutes {
         this.placement = placement;
         this.securityRoutes = securityRoutes;
         this.haRoutes = haRoutes;
+    }
+
+    /** The periodic jobs whose alarms the health answer shows. */
+    public ApiRoutes jobs(org.carevisor.manager.jobs.JobSupervisor supervisor) {
+        this.jobs = supervisor;
+        return this;
     }
 
     void register(Registrar r) {
@@ -88,17 +105,15 @@ public final class ApiRoutes {
         r.add("GET", v + "/hosts/{id}", ctx -> ctx.json(hostView(security.hosts().get(ctx.pathParam("id")))));
         r.add("GET", v + "/images", ctx -> ctx.json(images.list()));
         r.add("GET", v + "/vms", ctx -> ctx.json(visibleVms(ctx)));
-        r.add("POST", v + "/vms", ctx -> LifecycleRoutes.created(ctx, vms.create(Json.read(ctx.bodyAsBytes(),
-                VmRequests.Create.class), ApiServer.actor(ctx))));
+        r.add("POST", v + "/vms", ctx -> LifecycleRoutes.created(ctx, vms.create(RequestBody.read(ctx, VmRequests.Create.class), ApiServer.actor(ctx))));
         r.add("GET", v + "/vms/{id}", ctx -> ctx.json(vms.view(ctx.pathParam("id"))));
         r.add("PATCH", v + "/vms/{id}", ctx -> ctx.json(vms.patch(ctx.pathParam("id"),
-                Json.read(ctx.bodyAsBytes(), VmRequests.Patch.class), ApiServer.actor(ctx))));
+                RequestBody.read(ctx, VmRequests.Patch.class), ApiServer.actor(ctx))));
         r.add("DELETE", v + "/vms/{id}", ctx -> accepted(ctx, vms.delete(ctx.pathParam("id"),
                 booleanQuery(ctx, "force"), ApiServer.actor(ctx))));
         r.add("POST", v + "/vms/{id}/start", ctx -> accepted(ctx, power.start(id(ctx), ApiServer.actor(ctx))));
         r.add("POST", v + "/vms/{id}/shutdown", ctx -> {
-            VmRequests.Shutdown body = ctx.bodyAsBytes().length == 0 ? new VmRequests.Shutdown(null)
-                    : Json.read(ctx.bodyAsBytes(), VmRequests.Shutdown.class);
+            VmRequests.Shutdown body = RequestBody.readOr(ctx, VmRequests.Shutdown.class, new VmRequests.Shutdown(null));
             accepted(ctx, power.shutdown(id(ctx), body.timeoutSeconds(), ApiServer.actor(ctx)));
         });
         r.add("POST", v + "/vms/{id}/poweroff", ctx -> accepted(ctx, power.powerOff(id(ctx), ApiServer.actor(ctx))));
@@ -106,21 +121,15 @@ public final class ApiRoutes {
         r.add("POST", v + "/vms/{id}/pause", ctx -> accepted(ctx, power.pause(id(ctx), ApiServer.actor(ctx))));
         r.add("POST", v + "/vms/{id}/resume", ctx -> accepted(ctx, power.resume(id(ctx), ApiServer.actor(ctx))));
         r.add("GET", v + "/vms/{id}/console", ctx -> ctx.json(vms.console(id(ctx),
-                longQuery(ctx, "offset", -65536), (int) longQuery(ctx, "max", 65536))));
-        r.add("GET", v + "/vms/{id}/history", ctx -> ctx.json(audit.query(vms.get(id(ctx)).id(),
-                (int) longQuery(ctx, "limit", 100))));
+                longQuery(ctx, "offset", -65536), Paging.number(ctx, "max", 65536, 1, CONSOLE_MAX))));
+        r.add("GET", v + "/vms/{id}/history", ctx -> {
+            Paging page = Paging.of(ctx, 100, 1000);
+            ctx.json(history.ofVm(vms.get(id(ctx)).id(), page.limit(), page.offset()));
+        });
         r.add("GET", v + "/tasks", ctx -> {
-            var p = Guard.principal(ctx);
-            List<TaskRecord> all = tasks.list(ctx.queryParam("target"), (int) Math.min(1000, longQuery(ctx, "limit", 50)));
-            if (p.mayEverywhere(Privilege.SYS_VIEW)) {
-                ctx.json(all);
-                return;
-            }
-            java.util.Set<String> visible = new java.util.HashSet<>();
-            visibleVms(ctx).forEach(x -> visible.add(x.id()));
-            hostRepo.list().stream().filter(h -> p.may(Privilege.SYS_VIEW, Scope.ofHost(h.clusterId(), h.id())))
-                    .forEach(h -> visible.add(h.id()));
-            ctx.json(all.stream().filter(t -> t.target() != null && visible.contains(t.target().id())).toList());
+            Paging page = Paging.of(ctx, 50, 1000);
+            ctx.json(tasks.list(ctx.queryParam("target"), ScopeFilter.of(Guard.principal(ctx), Privilege.SYS_VIEW),
+                    Guard.principal(ctx).username(), page.limit(), page.offset()));
         });
         r.add("GET", v + "/tasks/{id}", ctx -> ctx.json(tasks.get(ctx.pathParam("id"))));
         lifecycle.register(r);
@@ -152,15 +161,51 @@ public final class ApiRoutes {
         boolean dbOk = db.healthy();
         List<HostRecord> all = hostRepo.list();
         long connected = all.stream().filter(h -> board.connected(h.id())).count();
+        List<org.carevisor.manager.jobs.JobSupervisor.Status> jobStatus = jobs == null ? List.of() : jobs.status();
+        // why it is degraded beyond the hosts: active alarms, each with a stable code, a reason and since when
+        // (the manager's own, e.g. audit-integrity, and one job-<name> per periodic job in alarm)
+        List<org.carevisor.manager.alarm.Alarms.Alarm> raised = new java.util.ArrayList<>(alarms.active());
+        jobStatus.stream().filter(j -> j.alarm() != null).forEach(j -> raised.add(new org.carevisor.manager.alarm
+                .Alarms.Alarm("job-" + j.name(), j.alarm(), j.lastFailureAt() != null ? j.lastFailureAt()
+                : j.lastPassAt() != null ? j.lastPassAt() : startedAt)));
         Map<String, Object> body = new LinkedHashMap<>();
-        body.put("status", !dbOk ? "down" : connected < all.size() || all.isEmpty() ? "degraded" : "ok");
+        body.put("status", !dbOk ? "down" : connected < all.size() || all.isEmpty() || !raised.isEmpty() ? "degraded"
+                : "ok");
         body.put("version", version);
         body.put("database", Map.of("status", dbOk ? "ok" : "down", "product", db.product()));
         body.put("hosts", Map.of("total", all.size(), "connected", connected));
         body.put("vms", vms.list().size());
         body.put("startedAt", startedAt);
         body.put("uptimeSeconds", Duration.between(startedAt, Instant.now()).toSeconds());
+        body.put("alarms", raised);
+        body.put("jobs", jobStatus.stream().map(ApiRoutes::jobView).toList());
+        org.carevisor.manager.auth.Principal caller = Guard.optionalPrincipal(ctx);
+        if (caller == null || !caller.mayAnywhere(org.carevisor.manager.auth.Privilege.SYS_VIEW)) {
+            // anyone may ask whether the manager is up; what is wrong (alarms, jobs, hosts) only a logged-in viewer
+            Map<String, Object> brief = new LinkedHashMap<>();
+            brief.put("status", body.get("status"));
+            brief.put("version", version);
+            brief.put("details", "log in (Sys.View) to see hosts, alarms and jobs");
+            ctx.status(dbOk ? 200 : 503).json(brief);
+            return;
+        }
         ctx.status(dbOk ? 200 : 503).json(body);
+    }
+
+    /** A periodic job in the health answer: its state and progress (the error's class only, never its text). */
+    private static Map<String, Object> jobView(org.carevisor.manager.jobs.JobSupervisor.Status j) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", j.name());
+        m.put("state", j.state());
+        m.put("periodSeconds", j.periodSeconds());
+        m.put("passes", j.passes());
+        m.put("lastPassAt", j.lastPassAt());
+        m.put("failures", j.failures());
+        m.put("failuresInARow", j.failuresInARow());
+        m.put("lastFailureAt", j.lastFailureAt());
+        m.put("lastError", j.lastError());
+        m.put("runningSince", j.runningSince());
+        return m;
     }
 
     /**

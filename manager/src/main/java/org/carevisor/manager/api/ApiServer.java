@@ -13,16 +13,13 @@ import java.util.Collections;
 import java.util.List;
 import org.carevisor.manager.audit.Actor;
 import org.carevisor.manager.host.AgentCallException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The HTTP server: REST API under /api/v1, the agent report endpoint under /agent/v1, metrics and the web
- * console. Routes are registered by {@link ApiRoutes}; errors of every kind become problem documents here.
+ * console. Routes are registered by {@link ApiRoutes}; errors of every kind become problem documents here;
+ * security headers, the JSON-only body rule and incident ids of 500s come from {@link HttpHardening}.
  */
 public final class ApiServer implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(ApiServer.class);
-
     private final Javalin app;
     private final List<String> routes;
 
@@ -31,10 +28,20 @@ public final class ApiServer implements AutoCloseable {
         this.routes = routes;
     }
 
-    /** Starts the server on {@code address:port} (port 0: any free port). */
-    public static ApiServer start(String address, int port, ApiRoutes api, Guard guard) {
+    /** HSTS: browsers that saw the API over HTTPS use only HTTPS for it for a year. */
+    static final int HSTS_SECONDS = 365 * 24 * 3600;
+
+    /**
+     * Starts the server on {@code address:port} (port 0: any free port): HTTPS with {@code tls}, or plain HTTP
+     * when {@code tls} is null (the configuration allows that on loopback only).
+     */
+    public static ApiServer start(String address, int port, org.carevisor.manager.tls.ApiTls tls, ApiRoutes api,
+                                  Guard guard) {
         List<String> routes = Collections.synchronizedList(new ArrayList<>());
         Javalin app = Javalin.create(config -> {
+            if (tls != null) {
+                config.jetty.addConnector((server, http) -> httpsConnector(server, http, tls, address, port));
+            }
             config.showJavalinBanner = false;
             config.useVirtualThreads = true;
             config.http.prefer405over404 = true;
@@ -46,13 +53,16 @@ public final class ApiServer implements AutoCloseable {
                 s.location = Location.CLASSPATH;
             });
         });
+        HttpHardening hardening = new HttpHardening(guard.audit());
+        app.before(HttpHardening::headers);
+        if (tls != null) {
+            app.before(ApiServer::refusePlainHttp);
+        }
         app.exception(ApiException.class, (e, ctx) -> Problems.write(ctx, e));
         app.exception(AgentCallException.class, (e, ctx) -> Problems.write(ctx, fromAgent(e)));
-        app.exception(Exception.class, (e, ctx) -> {
-            LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
-            Problems.write(ctx, new ApiException(500, "internal-error", "Internal error",
-                    "the manager failed to handle this request: " + e, null));
-        });
+        app.exception(io.javalin.http.HttpResponseException.class,
+                (e, ctx) -> Problems.write(ctx, HttpHardening.http(ctx, e)));
+        app.exception(Exception.class, (e, ctx) -> Problems.write(ctx, HttpHardening.internal(ctx, e)));
         app.error(HttpStatus.NOT_FOUND, ctx -> {
             if (!isProblem(ctx)) {
                 Problems.write(ctx, new ApiException(404, "no-such-endpoint", "Not found", "there is no endpoint "
@@ -69,6 +79,7 @@ public final class ApiServer implements AutoCloseable {
                 org.carevisor.manager.auth.AccessPolicy.Rule rule =
                         org.carevisor.manager.auth.AccessPolicy.rule(method, path);
                 io.javalin.http.Handler handler = ctx -> {
+                    hardening.requireJson(ctx, method, path);
                     guard.check(ctx, rule);
                     endpoint.handle(ctx);
                 };
@@ -81,8 +92,53 @@ public final class ApiServer implements AutoCloseable {
                 }
             }
         });
-        app.start(address, port);
+        if (tls != null) {
+            app.start();
+        } else {
+            app.start(address, port);
+        }
         return new ApiServer(app, List.copyOf(routes));
+    }
+
+    /**
+     * The HTTPS connector. It also recognises a plain HTTP request on the same port, so that a browser pointed
+     * at http://... is sent to https://... (see {@link #refusePlainHttp}) instead of seeing a broken connection.
+     */
+    private static org.eclipse.jetty.server.Connector httpsConnector(org.eclipse.jetty.server.Server server,
+            org.eclipse.jetty.server.HttpConfiguration base, org.carevisor.manager.tls.ApiTls tls, String address,
+            int port) {
+        org.eclipse.jetty.server.HttpConfiguration https = new org.eclipse.jetty.server.HttpConfiguration(base);
+        https.addCustomizer(new org.eclipse.jetty.server.SecureRequestCustomizer(false, false, HSTS_SECONDS, false));
+        org.eclipse.jetty.server.HttpConnectionFactory http1 = new org.eclipse.jetty.server.HttpConnectionFactory(https);
+        org.eclipse.jetty.server.SslConnectionFactory ssl = new org.eclipse.jetty.server.SslConnectionFactory(
+                tls.factory(), http1.getProtocol());
+        org.eclipse.jetty.server.ServerConnector c = new org.eclipse.jetty.server.ServerConnector(server,
+                new org.eclipse.jetty.server.DetectorConnectionFactory(ssl), http1);
+        c.setHost(address);
+        c.setPort(port);
+        return c;
+    }
+
+    /**
+     * A request that reached the HTTPS port in plain HTTP is not processed: a GET or HEAD is redirected to the
+     * same path over HTTPS, anything else (it may have carried a password in clear) is refused.
+     */
+    private static void refusePlainHttp(Context ctx) {
+        if (ctx.req().isSecure()) {
+            return;
+        }
+        String host = ctx.host() == null || !ctx.host().matches("[A-Za-z0-9.:\\[\\]-]{1,260}") ? "127.0.0.1"
+                : ctx.host();
+        String target = "https://" + host + ctx.path();
+        if (ctx.method() == io.javalin.http.HandlerType.GET || ctx.method() == io.javalin.http.HandlerType.HEAD) {
+            ctx.header("Location", target);
+            ctx.status(308);
+            ctx.skipRemainingHandlers();
+            return;
+        }
+        throw new ApiException(400, "https-required", "HTTPS required", "this manager serves its API over HTTPS"
+                + " only; send the request to " + target + " (the request was not processed; change any password it"
+                + " carried in clear)", null);
     }
 
     private static boolean isProblem(Context ctx) {

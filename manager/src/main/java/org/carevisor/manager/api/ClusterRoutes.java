@@ -67,10 +67,10 @@ public final class ClusterRoutes {
                     org.carevisor.manager.auth.Scope.ofCluster(c.id()))).map(this::clusterView).toList());
         });
         r.add("POST", v + "/clusters", ctx -> ctx.status(201).json(clusterView(clusters.create(
-                Json.read(ctx.bodyAsBytes(), ClusterRequests.Write.class), ApiServer.actor(ctx)))));
+                RequestBody.read(ctx, ClusterRequests.Write.class), ApiServer.actor(ctx)))));
         r.add("GET", v + "/clusters/{id}", ctx -> ctx.json(clusterView(clusters.get(ctx.pathParam("id")))));
         r.add("PATCH", v + "/clusters/{id}", ctx -> ctx.json(clusterView(clusters.update(ctx.pathParam("id"),
-                Json.read(ctx.bodyAsBytes(), ClusterRequests.Write.class), ApiServer.actor(ctx)))));
+                RequestBody.read(ctx, ClusterRequests.Write.class), ApiServer.actor(ctx)))));
         r.add("DELETE", v + "/clusters/{id}", ctx -> {
             clusters.delete(ctx.pathParam("id"), ApiServer.actor(ctx));
             ctx.status(204);
@@ -83,10 +83,9 @@ public final class ClusterRoutes {
         });
 
         r.add("PATCH", v + "/hosts/{id}", ctx -> ctx.json(hostView.apply(hosts.update(ctx.pathParam("id"),
-                Json.read(ctx.bodyAsBytes(), HostService.HostPatch.class), ApiServer.actor(ctx)))));
+                RequestBody.read(ctx, HostService.HostPatch.class), ApiServer.actor(ctx)))));
         r.add("POST", v + "/hosts/{id}/maintenance", ctx -> {
-            MaintenanceRequest req = ctx.bodyAsBytes().length == 0 ? new MaintenanceRequest(null)
-                    : Json.read(ctx.bodyAsBytes(), MaintenanceRequest.class);
+            MaintenanceRequest req = RequestBody.readOr(ctx, MaintenanceRequest.class, new MaintenanceRequest(null));
             LifecycleRoutes.accepted(ctx, maintenance.enter(hosts.get(ctx.pathParam("id")), req.reason(),
                     ApiServer.actor(ctx)));
         });
@@ -99,7 +98,7 @@ public final class ClusterRoutes {
 
         r.add("GET", v + "/networks", ctx -> ctx.json(networks.list().stream().map(this::networkView).toList()));
         r.add("POST", v + "/networks", ctx -> ctx.status(201).json(networkView(networks.create(
-                Json.read(ctx.bodyAsBytes(), NetworkService.Create.class), ApiServer.actor(ctx)))));
+                RequestBody.read(ctx, NetworkService.Create.class), ApiServer.actor(ctx)))));
         r.add("GET", v + "/networks/{id}", ctx -> ctx.json(networkView(networks.get(ctx.pathParam("id")))));
         r.add("DELETE", v + "/networks/{id}", ctx -> {
             networks.delete(ctx.pathParam("id"), ApiServer.actor(ctx));
@@ -107,11 +106,13 @@ public final class ClusterRoutes {
         });
 
         r.add("GET", v + "/placement-rules", ctx -> {
+            var p = Guard.principal(ctx);
             Map<String, String> where = placement.occupancy();
-            ctx.json(rules.rules().stream().map(x -> rules.view(x, where, List.of())).toList());
+            ctx.json(rules.rules().stream().filter(x -> visible(p, x)).map(x -> rules.view(x, where, List.of()))
+                    .toList());
         });
         r.add("POST", v + "/placement-rules", ctx -> ctx.status(201).json(rules.create(
-                Json.read(ctx.bodyAsBytes(), RuleService.Create.class), ApiServer.actor(ctx))));
+                RequestBody.read(ctx, RuleService.Create.class), ApiServer.actor(ctx))));
         r.add("GET", v + "/placement-rules/{id}", ctx -> ctx.json(rules.view(rules.get(ctx.pathParam("id")),
                 placement.occupancy(), List.of())));
         r.add("DELETE", v + "/placement-rules/{id}", ctx -> {
@@ -120,27 +121,35 @@ public final class ClusterRoutes {
         });
 
         r.add("POST", v + "/vms/{id}/migrate", ctx -> {
-            MigrationService.Request req = ctx.bodyAsBytes().length == 0
-                    ? new MigrationService.Request(null, null, null, null, null)
-                    : Json.read(ctx.bodyAsBytes(), MigrationService.Request.class);
+            MigrationService.Request req = RequestBody.readOr(ctx, MigrationService.Request.class, new MigrationService.Request(null, null, null, null, null));
             LifecycleRoutes.accepted(ctx, migrations.migrate(ctx.pathParam("id"), req, ApiServer.actor(ctx),
                     "operator"));
         });
         r.add("GET", v + "/vms/{id}/placement", ctx -> ctx.json(placementView(ctx)));
         r.add("GET", v + "/migrations", ctx -> {
             var p = Guard.principal(ctx);
-            String limit = ctx.queryParam("limit") == null ? "50" : ctx.queryParam("limit");
-            if (!limit.matches("[0-9]{1,6}")) {
-                throw ApiException.invalid("limit", "must be a whole number, not '" + limit + "'");
+            Paging page = Paging.of(ctx, 50, 1000);
+            var scopes = org.carevisor.manager.auth.ScopeFilter.of(p, org.carevisor.manager.auth.Privilege.SYS_VIEW);
+            String vmRef = ctx.queryParam("vm");
+            String vmId = null;
+            if (vmRef != null) {
+                VmRecord vm = vms.find(vmRef).or(() -> vms.findByName(vmRef)).orElse(null);
+                if (vm == null && scopes.everything()) {
+                    throw ApiException.notFound("VM", vmRef);
+                }
+                vmId = vm == null ? vmRef : vm.id(); // unknown to a scoped caller: an empty list, as for a VM they cannot see
             }
-            ctx.json(migrations.list(ctx.queryParam("vm"), (int) Math.min(1000, Long.parseLong(limit))).stream()
-                    .filter(m -> p.mayEverywhere(org.carevisor.manager.auth.Privilege.SYS_VIEW)
-                            || vms.find(m.vmId()).map(x -> p.may(org.carevisor.manager.auth.Privilege.SYS_VIEW,
-                            org.carevisor.manager.auth.Scope.ofVm(x.clusterId(), x.hostId(), x.id()))).orElse(false))
-                    .toList());
+            ctx.json(migrations.list(vmId, scopes, page.limit(), page.offset()));
         });
         r.add("POST", v + "/tasks/{id}/cancel", ctx -> LifecycleRoutes.accepted(ctx,
                 tasks.cancel(ctx.pathParam("id"), ApiServer.actor(ctx))));
+    }
+
+    /** A placement rule is shown to a caller who may see every VM it names (it names them and their hosts). */
+    private boolean visible(org.carevisor.manager.auth.Principal p, org.carevisor.manager.placement.Rule r) {
+        var view = org.carevisor.manager.auth.Privilege.SYS_VIEW;
+        return p.mayEverywhere(view) || r.vmIds().stream().allMatch(id -> vms.find(id).map(x -> p.may(view,
+                org.carevisor.manager.auth.Scope.ofVm(x.clusterId(), x.hostId(), x.id()))).orElse(false));
     }
 
     /** Where the VM could run now, with the scheduler's verdict on every host (for operators). */

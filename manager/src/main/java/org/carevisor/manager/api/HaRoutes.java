@@ -39,13 +39,13 @@ public final class HaRoutes {
         r.add("GET", v + "/ha", ctx -> ctx.json(visible(ctx, ha.status())));
         r.add("GET", v + "/vms/{id}/ha", ctx -> ctx.json(settings.vmView(vms.get(ctx.pathParam("id")))));
         r.add("PATCH", v + "/vms/{id}/ha", ctx -> ctx.json(settings.putVm(vms.get(ctx.pathParam("id")),
-                Json.read(ctx.bodyAsBytes(), HaSettings.VmRequest.class), ApiServer.actor(ctx), audit)));
+                RequestBody.read(ctx, HaSettings.VmRequest.class), ApiServer.actor(ctx), audit)));
         r.add("GET", v + "/clusters/{id}/ha", ctx -> ctx.json(settings.clusterView(clusters.get(ctx.pathParam("id")))));
         r.add("PATCH", v + "/clusters/{id}/ha", ctx -> ctx.json(settings.putCluster(clusters.get(ctx.pathParam("id")),
-                Json.read(ctx.bodyAsBytes(), HaSettings.ClusterRequest.class), ApiServer.actor(ctx), audit)));
+                RequestBody.read(ctx, HaSettings.ClusterRequest.class), ApiServer.actor(ctx), audit)));
         r.add("GET", v + "/hosts/{id}/fence", ctx -> ctx.json(settings.fenceView(hosts.get(ctx.pathParam("id")))));
         r.add("PATCH", v + "/hosts/{id}/fence", ctx -> ctx.json(settings.putFence(hosts.get(ctx.pathParam("id")),
-                Json.read(ctx.bodyAsBytes(), HaSettings.FenceRequest.class), ApiServer.actor(ctx), audit)));
+                RequestBody.read(ctx, HaSettings.FenceRequest.class), ApiServer.actor(ctx), audit)));
     }
 
     /**

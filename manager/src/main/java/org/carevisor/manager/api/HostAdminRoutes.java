@@ -17,9 +17,12 @@ public final class HostAdminRoutes {
     private final ManagerConfig config;
     private final AgentListener listener;
     private final org.carevisor.manager.cluster.ClusterService clusters;
+    private final org.carevisor.manager.audit.AuditLog audit;
 
     public HostAdminRoutes(JoinTokens tokens, ManagerPki pki, HostService hosts, ManagerConfig config,
-                          AgentListener listener, org.carevisor.manager.cluster.ClusterService clusters) {
+                          AgentListener listener, org.carevisor.manager.cluster.ClusterService clusters,
+                          org.carevisor.manager.audit.AuditLog audit) {
+        this.audit = audit;
         this.tokens = tokens;
         this.pki = pki;
         this.hosts = hosts;
@@ -28,8 +31,11 @@ public final class HostAdminRoutes {
         this.clusters = clusters;
     }
 
-    /** Request body of a new join token. */
-    public record TokenRequest(Integer ttlMinutes, String cluster) {
+    /**
+     * Request body of a new join token: for a new host (optionally joining {@code cluster}), or with
+     * {@code host} (id or name) for enrolling that existing host again (lost certificate, reinstall).
+     */
+    public record TokenRequest(Integer ttlMinutes, String cluster, String host) {
     }
 
     /** Request body of stopping all VMs of a host. */
@@ -46,11 +52,24 @@ public final class HostAdminRoutes {
 
     void register(ApiRoutes.Registrar r) {
         r.add("POST", "/api/v1/hosts/join-tokens", ctx -> {
-            TokenRequest req = ctx.bodyAsBytes().length == 0 ? new TokenRequest(null, null)
+            TokenRequest req = ctx.bodyAsBytes().length == 0 ? new TokenRequest(null, null, null)
                     : Json.read(ctx.bodyAsBytes(), TokenRequest.class);
             String clusterId = req.cluster() == null ? null : clusters.get(req.cluster()).id();
-            JoinTokens.Issued t = tokens.create(Duration.ofMinutes(req.ttlMinutes() == null ? 60 : req.ttlMinutes()),
-                    ApiServer.actor(ctx).name(), clusterId);
+            org.carevisor.manager.host.HostRecord host = req.host() == null ? null : hosts.get(req.host());
+            org.carevisor.manager.audit.Actor actor = ApiServer.actor(ctx);
+            int ttl = req.ttlMinutes() == null ? 60 : req.ttlMinutes();
+            JoinTokens.Issued t = tokens.create(Duration.ofMinutes(ttl), actor.name(), clusterId,
+                    host == null ? null : host.id());
+            Map<String, Object> recorded = new LinkedHashMap<>();
+            recorded.put("tokenId", t.id());
+            recorded.put("expiresAt", t.expiresAt().toString());
+            recorded.put(host == null ? "cluster" : "host", host == null ? (clusterId == null ? "default" : clusterId)
+                    : host.name());
+            audit.record(new org.carevisor.manager.audit.AuditLog.Entry(actor, "host.join-token", "host",
+                    host == null ? null : host.id(), host == null ? null : host.name(), null, recorded,
+                    host == null ? "token for a new host" : "token to enroll this host again; its certificate is"
+                            + " replaced (and revoked) when the token is used",
+                    org.carevisor.manager.audit.AuditLog.Outcome.SUCCESS, null));
             String managerUrl = "https://" + config.agentListen() + ":" + listener.port();
             Map<String, Object> body = new LinkedHashMap<>();
             body.put("id", t.id());
@@ -58,6 +77,10 @@ public final class HostAdminRoutes {
             body.put("expiresAt", t.expiresAt());
             body.put("caFingerprint", pki.caFingerprint());
             body.put("managerUrl", managerUrl);
+            if (host != null) {
+                body.put("host", host.id());
+                body.put("hostName", host.name());
+            }
             body.put("agentArguments", "--manager-url " + managerUrl + " --join-token " + t.token()
                     + " --ca-fingerprint " + pki.caFingerprint());
             ctx.status(201).json(body);

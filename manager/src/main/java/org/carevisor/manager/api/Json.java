@@ -3,19 +3,37 @@ package org.carevisor.manager.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.cfg.CoercionAction;
+import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
+import com.fasterxml.jackson.databind.type.LogicalType;
 import org.carevisor.protocol.ProtocolJson;
 
 /**
- * JSON of the public API: strict on input (unknown fields, trailing tokens and nulls for primitives are
- * errors), ISO-8601 timestamps on output. Thread-safe.
+ * JSON of the public API: strict on input (unknown fields, trailing tokens, nulls for primitives and values of
+ * the wrong JSON type are errors: {@code "cluster": 42} is not the string "42", {@code "cpus": "2"} is not the
+ * number 2, {@code "start": 1} is not true), ISO-8601 timestamps on output. Thread-safe.
  */
 public final class Json {
-    private static final ObjectMapper MAPPER = ProtocolJson.configure(new ObjectMapper())
+    private static final ObjectMapper MAPPER = strict(ProtocolJson.configure(new ObjectMapper())
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
             .enable(DeserializationFeature.FAIL_ON_NUMBERS_FOR_ENUMS)
-            .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT);
+            .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT));
+
+    /** No scalar coercion: a value must have the JSON type of its field. */
+    private static ObjectMapper strict(ObjectMapper m) {
+        m.coercionConfigFor(LogicalType.Textual).setCoercion(CoercionInputShape.Integer, CoercionAction.Fail)
+                .setCoercion(CoercionInputShape.Float, CoercionAction.Fail)
+                .setCoercion(CoercionInputShape.Boolean, CoercionAction.Fail);
+        for (LogicalType t : new LogicalType[] {LogicalType.Integer, LogicalType.Float, LogicalType.Boolean}) {
+            m.coercionConfigFor(t).setCoercion(CoercionInputShape.String, CoercionAction.Fail)
+                    .setCoercion(CoercionInputShape.EmptyString, CoercionAction.Fail);
+        }
+        m.coercionConfigFor(LogicalType.Boolean).setCoercion(CoercionInputShape.Integer, CoercionAction.Fail)
+                .setCoercion(CoercionInputShape.Float, CoercionAction.Fail);
+        return m;
+    }
 
     private Json() {
     }

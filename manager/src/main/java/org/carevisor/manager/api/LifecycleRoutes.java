@@ -26,8 +26,7 @@ final class LifecycleRoutes {
     void register(ApiRoutes.Registrar r) {
         String t = "/api/v1/templates";
         r.add("GET", t, ctx -> ctx.json(templates.list()));
-        r.add("POST", t, ctx -> accepted(ctx, templates.create(Json.read(ctx.bodyAsBytes(),
-                TemplateRequests.Create.class), ApiServer.actor(ctx))));
+        r.add("POST", t, ctx -> accepted(ctx, templates.create(RequestBody.read(ctx, TemplateRequests.Create.class), ApiServer.actor(ctx))));
         r.add("GET", t + "/{id}", ctx -> ctx.json(templates.view(ctx.pathParam("id"))));
         r.add("DELETE", t + "/{id}", ctx -> accepted(ctx, templates.delete(ctx.pathParam("id"), ApiServer.actor(ctx))));
         r.add("POST", t + "/{id}/qualify", ctx -> accepted(ctx, templates.qualify(ctx.pathParam("id"),
@@ -35,14 +34,14 @@ final class LifecycleRoutes {
         r.add("POST", t + "/{id}/retire", ctx -> ctx.json(templates.retire(ctx.pathParam("id"), reason(ctx),
                 ApiServer.actor(ctx))));
         r.add("POST", t + "/{id}/deploy", ctx -> created(ctx, templates.deploy(ctx.pathParam("id"),
-                Json.read(ctx.bodyAsBytes(), TemplateRequests.Deploy.class), ApiServer.actor(ctx))));
+                RequestBody.read(ctx, TemplateRequests.Deploy.class), ApiServer.actor(ctx))));
 
         String vm = "/api/v1/vms/{id}";
         r.add("POST", vm + "/clone", ctx -> created(ctx, vms.clone(ctx.pathParam("id"),
-                Json.read(ctx.bodyAsBytes(), VmRequests.Clone.class), ApiServer.actor(ctx))));
+                RequestBody.read(ctx, VmRequests.Clone.class), ApiServer.actor(ctx))));
         r.add("GET", vm + "/snapshots", ctx -> ctx.json(snapshots.list(ctx.pathParam("id"))));
         r.add("POST", vm + "/snapshots", ctx -> accepted(ctx, snapshots.create(ctx.pathParam("id"),
-                Json.read(ctx.bodyAsBytes(), SnapshotService.Create.class), ApiServer.actor(ctx))));
+                RequestBody.read(ctx, SnapshotService.Create.class), ApiServer.actor(ctx))));
         r.add("GET", vm + "/snapshots/{snapshot}", ctx -> ctx.json(snapshots.get(ctx.pathParam("id"),
                 ctx.pathParam("snapshot"))));
         r.add("POST", vm + "/snapshots/{snapshot}/revert", ctx -> accepted(ctx, snapshots.revert(ctx.pathParam("id"),
@@ -51,15 +50,14 @@ final class LifecycleRoutes {
                 ctx.pathParam("snapshot"), ApiServer.actor(ctx))));
         r.add("POST", vm + "/export", ctx -> accepted(ctx, transfer.export(ctx.pathParam("id"), ApiServer.actor(ctx))));
         r.add("POST", vm + "/archive", ctx -> accepted(ctx, transfer.archive(ctx.pathParam("id"),
-                ctx.bodyAsBytes().length == 0 ? null : Json.read(ctx.bodyAsBytes(), TransferService.Archive.class)
+                ctx.bodyAsBytes().length == 0 ? null : RequestBody.read(ctx, TransferService.Archive.class)
                         .reason(), ApiServer.actor(ctx))));
         r.add("POST", vm + "/restore", ctx -> accepted(ctx, transfer.restore(ctx.pathParam("id"), ApiServer.actor(ctx))));
-        r.add("POST", "/api/v1/vm-imports", ctx -> created(ctx, transfer.importVm(Json.read(ctx.bodyAsBytes(),
-                TransferService.Import.class), ApiServer.actor(ctx))));
+        r.add("POST", "/api/v1/vm-imports", ctx -> created(ctx, transfer.importVm(RequestBody.read(ctx, TransferService.Import.class), ApiServer.actor(ctx))));
     }
 
     private static String reason(Context ctx) {
-        return ctx.bodyAsBytes().length == 0 ? null : Json.read(ctx.bodyAsBytes(), TemplateRequests.Reason.class).reason();
+        return ctx.bodyAsBytes().length == 0 ? null : RequestBody.read(ctx, TemplateRequests.Reason.class).reason();
     }
 
     static void accepted(Context ctx, TaskRecord task) {

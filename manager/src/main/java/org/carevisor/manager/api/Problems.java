@@ -31,6 +31,13 @@ public final class Problems {
         if (!e.errors().isEmpty()) {
             body.put("errors", e.errors());
         }
+        if (e instanceof HttpHardening.Incident i) {
+            body.put("incident", i.id());
+        }
+        if (e.retryAfterSeconds() > 0) {
+            body.put("retryAfterSeconds", e.retryAfterSeconds());
+            ctx.header("Retry-After", Long.toString(e.retryAfterSeconds()));
+        }
         ctx.status(e.status()).contentType(CONTENT_TYPE).result(Json.write(body));
     }
 
@@ -42,11 +49,22 @@ public final class Problems {
                     + u.getKnownPropertyIds());
         }
         if (e instanceof InvalidFormatException f) {
-            return ApiException.invalid(path(f), "'" + f.getValue() + "' is not a valid "
+            Object v = f.getValue();
+            if (f.getTargetType() == String.class) {
+                return ApiException.invalid(path(f), "must be a JSON string, not the " + jsonType(v) + " " + v);
+            }
+            if (v instanceof String && (f.getTargetType() == Boolean.class || f.getTargetType() == boolean.class
+                    || Number.class.isAssignableFrom(f.getTargetType()) || f.getTargetType().isPrimitive())) {
+                return ApiException.invalid(path(f), "must be a JSON " + jsonType(f.getTargetType())
+                        + ", not the string \"" + v + "\"");
+            }
+            return ApiException.invalid(path(f), "'" + v + "' is not a valid "
                     + f.getTargetType().getSimpleName().toLowerCase(java.util.Locale.ROOT));
         }
         if (e instanceof MismatchedInputException m && !m.getPath().isEmpty()) {
-            return ApiException.invalid(path(m), "has the wrong type: " + m.getOriginalMessage());
+            String expected = expected(m.getTargetType());
+            return ApiException.invalid(path(m), expected != null ? "has the wrong JSON type: must be " + expected
+                    : "has the wrong type: " + m.getOriginalMessage());
         }
         if (e instanceof JsonMappingException m && m.getCause() instanceof ApiException api) {
             return api;
@@ -59,6 +77,40 @@ public final class Problems {
         }
         return new ApiException(400, "malformed-json", "The request body is not valid JSON",
                 e.getOriginalMessage(), List.of(new ApiException.FieldError("body", e.getOriginalMessage())));
+    }
+
+    /** What a JSON value of {@code t} looks like, or null when it is not one of the plain kinds. */
+    private static String expected(Class<?> t) {
+        if (t == null) {
+            return null;
+        }
+        if (t == String.class) {
+            return "a string";
+        }
+        if (t == Integer.class || t == int.class || t == Long.class || t == long.class) {
+            return "a whole number";
+        }
+        if (t == Double.class || t == double.class) {
+            return "a number";
+        }
+        if (t == Boolean.class || t == boolean.class) {
+            return "true or false";
+        }
+        if (java.util.Collection.class.isAssignableFrom(t)) {
+            return "an array";
+        }
+        if (t.isRecord() || java.util.Map.class.isAssignableFrom(t)) {
+            return "an object";
+        }
+        return null;
+    }
+
+    private static String jsonType(Object v) {
+        return v instanceof Boolean ? "boolean" : v instanceof Number ? "number" : "value";
+    }
+
+    private static String jsonType(Class<?> t) {
+        return t == Boolean.class || t == boolean.class ? "boolean (true or false)" : "number";
     }
 
     private static String path(JsonMappingException e) {

@@ -1,7 +1,6 @@
 package org.carevisor.manager.api;
 
 import io.javalin.http.Context;
-import java.io.ByteArrayOutputStream;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
@@ -59,7 +58,7 @@ public final class SecurityRoutes {
     void register(ApiRoutes.Registrar r) {
         String v = "/api/v1";
         r.add("POST", v + "/auth/login", ctx -> {
-            Login l = Json.read(ctx.bodyAsBytes(), Login.class);
+            Login l = RequestBody.read(ctx, Login.class);
             ctx.status(201).json(auth.login(l.username(), l.password(), ctx.ip()));
         });
         r.add("GET", v + "/auth/whoami", ctx -> {
@@ -76,14 +75,14 @@ public final class SecurityRoutes {
             ctx.status(204);
         });
         r.add("POST", v + "/auth/password", ctx -> {
-            PasswordChange c = Json.read(ctx.bodyAsBytes(), PasswordChange.class);
+            PasswordChange c = RequestBody.read(ctx, PasswordChange.class);
             auth.changePassword(Guard.principal(ctx), c.currentPassword(), c.newPassword());
             ctx.status(204);
         });
         r.add("GET", v + "/auth/tokens", ctx -> ctx.json(auth.apiTokens(Guard.principal(ctx).userId()).stream()
                 .map(AuthService::view).toList()));
         r.add("POST", v + "/auth/tokens", ctx -> {
-            TokenCreate c = Json.read(ctx.bodyAsBytes(), TokenCreate.class);
+            TokenCreate c = RequestBody.read(ctx, TokenCreate.class);
             ctx.status(201).json(auth.createApiToken(Guard.principal(ctx), c.name(), c.expiresInDays()));
         });
         r.add("DELETE", v + "/auth/tokens/{id}", ctx -> {
@@ -93,28 +92,24 @@ public final class SecurityRoutes {
         });
 
         r.add("GET", v + "/users", ctx -> ctx.json(users.list()));
-        r.add("POST", v + "/users", ctx -> ctx.status(201).json(users.create(Json.read(ctx.bodyAsBytes(),
-                UserService.Create.class), Guard.actor(ctx))));
+        r.add("POST", v + "/users", ctx -> ctx.status(201).json(users.create(RequestBody.read(ctx, UserService.Create.class), Guard.actor(ctx))));
         r.add("GET", v + "/users/{id}", ctx -> ctx.json(users.view(ctx.pathParam("id"))));
-        r.add("PATCH", v + "/users/{id}", ctx -> ctx.json(users.update(ctx.pathParam("id"), Json.read(ctx.bodyAsBytes(),
-                UserService.Patch.class), Guard.actor(ctx))));
+        r.add("PATCH", v + "/users/{id}", ctx -> ctx.json(users.update(ctx.pathParam("id"), RequestBody.read(ctx, UserService.Patch.class), Guard.actor(ctx))));
         r.add("POST", v + "/users/{id}/password-reset", ctx -> ctx.json(users.resetPassword(ctx.pathParam("id"),
                 Guard.actor(ctx))));
         r.add("POST", v + "/users/{id}/unlock", ctx -> ctx.json(users.unlock(ctx.pathParam("id"), Guard.actor(ctx))));
         r.add("POST", v + "/users/{id}/roles", ctx -> ctx.status(201).json(users.assign(ctx.pathParam("id"),
-                Json.read(ctx.bodyAsBytes(), UserService.AssignmentRequest.class), Guard.actor(ctx))));
+                RequestBody.read(ctx, UserService.AssignmentRequest.class), Guard.actor(ctx))));
         r.add("DELETE", v + "/users/{id}/roles/{assignment}", ctx -> ctx.json(users.unassign(ctx.pathParam("id"),
                 ctx.pathParam("assignment"), Guard.actor(ctx))));
         r.add("GET", v + "/roles", ctx -> ctx.json(users.roles()));
-        r.add("POST", v + "/roles", ctx -> ctx.status(201).json(users.createRole(Json.read(ctx.bodyAsBytes(),
-                UserService.RoleCreate.class), Guard.actor(ctx))));
+        r.add("POST", v + "/roles", ctx -> ctx.status(201).json(users.createRole(RequestBody.read(ctx, UserService.RoleCreate.class), Guard.actor(ctx))));
         r.add("DELETE", v + "/roles/{id}", ctx -> {
             users.deleteRole(ctx.pathParam("id"), Guard.actor(ctx));
             ctx.status(204);
         });
         r.add("GET", v + "/settings/security", ctx -> ctx.json(auth.settings()));
-        r.add("PATCH", v + "/settings/security", ctx -> ctx.json(auth.updateSettings(Json.read(ctx.bodyAsBytes(),
-                SecuritySettings.class), Guard.actor(ctx))));
+        r.add("PATCH", v + "/settings/security", ctx -> ctx.json(auth.updateSettings(RequestBody.read(ctx, SecuritySettings.class), Guard.actor(ctx))));
 
         r.add("GET", v + "/audit", ctx -> ctx.json(audit.query(filter(ctx, 100, 10_000))));
         r.add("GET", v + "/audit/export", this::export);
@@ -131,38 +126,87 @@ public final class SecurityRoutes {
         });
         r.add("GET", v + "/audit/reviews", ctx -> ctx.json(reviews.list()));
         r.add("POST", v + "/audit/reviews", ctx -> {
-            ReviewCreate c = Json.read(ctx.bodyAsBytes(), ReviewCreate.class);
+            ReviewCreate c = RequestBody.read(ctx, ReviewCreate.class);
             Instant[] range = range(c.from(), c.to(), true);
             ctx.status(201).json(reviews.create(range[0], range[1], c.conclusion(), Guard.actor(ctx)));
         });
     }
 
+    /** Most records a PDF report may hold (a PDF is built whole before it is sent); CSV goes up to 1,000,000. */
+    static final int PDF_MAX_RECORDS = 20_000;
+
+    /**
+     * Streams the export from a database cursor to the response, record by record (CSV), or builds the PDF with
+     * its pages in a temporary file and sends it once complete (bounded: {@value #PDF_MAX_RECORDS} records,
+     * {@link AuditExport#PDF_MAX_PAGES} pages; above that 400 {@code export-too-large} before anything is sent).
+     * The headers {@code Carevisor-Records-Matching} and {@code Carevisor-Records-Exported} say how many records
+     * match the query and how many the file holds (the first ones, oldest first, when the limit cut the rest).
+     */
     private void export(Context ctx) throws Exception {
         String format = ctx.queryParam("format") == null ? "csv" : ctx.queryParam("format");
         if (!format.equals("csv") && !format.equals("pdf")) {
             throw ApiException.invalid("format", "must be csv or pdf, not '" + format + "'");
         }
-        AuditLog.Filter f = filter(ctx, 100_000, 1_000_000);
-        List<AuditRecord> records = new ArrayList<>();
-        audit.stream(new AuditLog.Filter(f.from(), f.to(), f.actor(), f.targetId(), f.action(), f.afterSeq(), f.limit(),
-                true), records::add);
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        String stamp = Instant.now().toString().replace(":", "").replaceAll("\\..*", "");
-        if (format.equals("csv")) {
-            AuditExport.csv(records, out);
-            ctx.contentType("text/csv; charset=utf-8");
-        } else {
-            AuditVerifier.Result chain = verifier.verify();
-            List<String> header = new ArrayList<>();
-            header.add("Query: " + describe(f) + "; " + records.size() + " records, oldest first.");
-            header.add("Exported " + Instant.now() + " by " + Guard.principal(ctx).fullName() + " ("
-                    + Guard.principal(ctx).username() + ").");
-            header.add("Hash chain: " + chain.summary());
-            AuditExport.pdf(records, "Audit trail report", header, out);
-            ctx.contentType("application/pdf");
+        AuditLog.Filter q = filter(ctx, 100_000, 1_000_000);
+        long matching = audit.count(q);
+        int exported = (int) Math.min(matching, q.limit());
+        if (format.equals("pdf") && exported > PDF_MAX_RECORDS) {
+            throw new ApiException(400, "export-too-large", "The export is too large for a PDF", "the query matches "
+                    + matching + " records" + (exported < matching ? " (" + exported + " within the limit)" : "")
+                    + "; a PDF report holds at most " + PDF_MAX_RECORDS + ": narrow the range (from, to) or the"
+                    + " query (user, object, action), or export CSV (format=csv, up to 1000000 records)",
+                    List.of(new ApiException.FieldError("limit", "a PDF holds at most " + PDF_MAX_RECORDS
+                            + " records")));
         }
+        // oldest first, and no more than were counted: records appended meanwhile come later and are not included
+        AuditLog.Filter f = new AuditLog.Filter(q.from(), q.to(), q.actor(), q.targetId(), q.action(), q.afterSeq(),
+                Math.max(1, exported), true);
+        String stamp = Instant.now().toString().replace(":", "").replaceAll("\\..*", "");
+        ctx.header("Carevisor-Records-Matching", String.valueOf(matching));
+        ctx.header("Carevisor-Records-Exported", String.valueOf(exported));
         ctx.header("Content-Disposition", "attachment; filename=\"carevisor-audit-" + stamp + "." + format + "\"");
-        ctx.result(out.toByteArray());
+        if (format.equals("csv")) {
+            ctx.contentType("text/csv; charset=utf-8");
+            java.io.OutputStream out = ctx.res().getOutputStream();
+            AuditExport.Csv csv = new AuditExport.Csv(out);
+            if (exported > 0) {
+                audit.stream(f, r -> {
+                    try {
+                        csv.write(r);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+            }
+            csv.finish();
+            return;
+        }
+        AuditVerifier.Result chain = verifier.verify();
+        List<String> header = new ArrayList<>();
+        header.add("Query: " + describe(q) + "; " + (exported < matching ? "the first " + exported + " of " + matching
+                + " matching records (limit " + q.limit() + ")" : matching + " records") + ", oldest first.");
+        header.add("Exported " + Instant.now() + " by " + Guard.principal(ctx).fullName() + " ("
+                + Guard.principal(ctx).username() + ").");
+        header.add("Hash chain: " + chain.summary());
+        try (AuditExport.Pdf pdf = new AuditExport.Pdf("Audit trail report", header)) {
+            if (exported > 0) {
+                audit.stream(f, r -> {
+                    try {
+                        pdf.write(r);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+            }
+            ctx.contentType("application/pdf");
+            pdf.finish(ctx.res().getOutputStream());
+        } catch (java.io.UncheckedIOException e) {
+            if (e.getCause() instanceof AuditExport.TooLarge t) {
+                throw new ApiException(400, "export-too-large", "The export is too large for a PDF", t.getMessage(),
+                        null);
+            }
+            throw e;
+        }
     }
 
     private static String describe(AuditLog.Filter f) {
@@ -205,10 +249,17 @@ public final class SecurityRoutes {
     }
 
     /** Parses a [from, to) range of ISO-8601 instants or dates (UTC); 400 naming the field when malformed. */
+    /**
+     * A period {@code [from, to)}. A date alone means that day's start for {@code from} and its end for {@code to}
+     * ({@code --to 2026-12-01} includes the 1st of December); a time is taken as it is (UTC).
+     */
     static Instant[] range(String from, String to, boolean required) {
         List<ApiException.FieldError> errors = new ArrayList<>();
         Instant f = time("from", from, errors, required);
         Instant t = time("to", to, errors, required);
+        if (t != null && to.length() == 10) {
+            t = t.plus(java.time.Duration.ofDays(1)); // through the end of that day
+        }
         if (errors.isEmpty() && f != null && t != null && !f.isBefore(t)) {
             errors.add(new ApiException.FieldError("to", "must be after from (" + f + "), not " + t));
         }

@@ -64,6 +64,9 @@ public final class AuditLog {
         jdbi.useTransaction(h -> {
             boolean hasHead = h.createQuery("SELECT COUNT(*) FROM audit_head").mapTo(Long.class).one() > 0;
             if (hasHead) {
+                // a trail of a version before the trail id (schema version 7) gets one
+                h.createUpdate("UPDATE audit_head SET trail_id = :t WHERE id = 1 AND trail_id IS NULL")
+                        .bind("t", java.util.UUID.randomUUID().toString()).execute();
                 return;
             }
             String prev = AuditChain.GENESIS;
@@ -77,8 +80,8 @@ public final class AuditLog {
                 prev = hash;
                 last = r.seq();
             }
-            h.createUpdate("INSERT INTO audit_head (id, seq, hash) VALUES (1, :s, :h)").bind("s", last).bind("h", prev)
-                    .execute();
+            h.createUpdate("INSERT INTO audit_head (id, seq, hash, trail_id) VALUES (1, :s, :h, :t)").bind("s", last)
+                    .bind("h", prev).bind("t", java.util.UUID.randomUUID().toString()).execute();
             if (!legacy.isEmpty()) {
                 LOG.info("chained {} audit records written before the hash chain existed", legacy.size());
             }
@@ -101,6 +104,7 @@ public final class AuditLog {
         if (e.reason() != null && a.reason() != null && !e.reason().contains(a.reason())) {
             reason = a.reason() + "; " + e.reason();
         }
+        reason = fitReason(reason);
         AuditRecord r = new AuditRecord(seq, Sql.now(), a.name(), a.userId(), e.action(), e.targetType(), e.targetId(),
                 e.targetName(), toJson(e.oldValue()), toJson(e.newValue()), reason,
                 e.outcome().name().toLowerCase(Locale.ROOT), a.address(), e.taskId(),
@@ -137,9 +141,44 @@ public final class AuditLog {
         return seq;
     }
 
+    /** The width of the {@code reason} column. */
+    public static final int REASON_COLUMN = 2000;
+
+    /**
+     * A record's reason shortened to its column: a person's reason comes first and is bounded at input (at
+     * most {@code Guard.MAX_REASON}), so only the text the system added (an error message) is ever cut, and a
+     * record can always be written - even after the disks of a deleted VM are gone.
+     */
+    static String fitReason(String reason) {
+        if (reason == null || reason.length() <= REASON_COLUMN) {
+            return reason;
+        }
+        return reason.substring(0, REASON_COLUMN - 12) + " [shortened]";
+    }
+
     public Head head() {
         return jdbi.withHandle(h -> h.createQuery("SELECT seq, hash FROM audit_head WHERE id = 1")
                 .map((rs, c) -> new Head(rs.getLong("seq"), rs.getString("hash"))).one());
+    }
+
+    /**
+     * The trail's identity: a random UUID made with the trail, signed into every chained checkpoint and written
+     * into every anchor line (an anchor file of another trail is recognised).
+     */
+    public String trailId() {
+        return jdbi.withHandle(h -> h.createQuery("SELECT trail_id FROM audit_head WHERE id = 1").mapTo(String.class)
+                .one());
+    }
+
+    /** Streams the records {@code from <= seq <= to} in order. */
+    public void streamRange(long from, long to, Consumer<AuditRecord> sink) {
+        jdbi.useHandle(h -> {
+            var q = h.createQuery("SELECT * FROM audit_log WHERE seq >= :from AND seq <= :to ORDER BY seq")
+                    .setFetchSize(1000).bind("from", from).bind("to", to);
+            try (var it = q.map((rs, c) -> map(rs)).iterator()) {
+                it.forEachRemaining(sink);
+            }
+        });
     }
 
     /** Records of one object (or all when {@code targetId} is null), newest first. */
@@ -153,17 +192,42 @@ public final class AuditLog {
         return out;
     }
 
-    /** Streams the records matching {@code f} (for exports of any size). */
+    /**
+     * Streams the records matching {@code f} with bounded memory (for exports and verification of any size): the
+     * rows come from a database cursor - PostgreSQL fetches {@value #FETCH_SIZE} rows at a time inside a
+     * read transaction, H2 runs the query lazily - and each is handed to {@code sink} and forgotten.
+     */
     public void stream(Filter f, Consumer<AuditRecord> sink) {
         String sql = "SELECT * FROM audit_log" + where(f) + " ORDER BY seq " + (f.ascending() ? "ASC" : "DESC")
                 + " LIMIT :limit";
-        jdbi.useHandle(h -> {
-            var q = bind(h.createQuery(sql).setFetchSize(1000), f).bind("limit", f.limit());
-            try (var it = q.map((rs, c) -> map(rs)).iterator()) {
-                it.forEachRemaining(sink);
+        jdbi.useTransaction(h -> {
+            boolean h2 = isH2(h);
+            if (h2) {
+                h.execute("SET LAZY_QUERY_EXECUTION TRUE");
+            }
+            try {
+                var q = bind(h.createQuery(sql).setFetchSize(FETCH_SIZE), f).bind("limit", f.limit());
+                try (var it = q.map((rs, c) -> map(rs)).iterator()) {
+                    it.forEachRemaining(sink);
+                }
+            } finally {
+                if (h2) {
+                    h.execute("SET LAZY_QUERY_EXECUTION FALSE");
+                }
             }
         });
     }
+
+    private static boolean isH2(Handle h) {
+        try {
+            return h.getConnection().getMetaData().getDatabaseProductName().startsWith("H2");
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot tell the database product", e);
+        }
+    }
+
+    /** Rows a streaming query fetches at a time. */
+    static final int FETCH_SIZE = 500;
 
     /** How many records match {@code f} (its limit and order do not matter). */
     public long count(Filter f) {

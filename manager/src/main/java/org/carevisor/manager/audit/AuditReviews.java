@@ -22,7 +22,7 @@ public final class AuditReviews {
         this.verifier = verifier;
     }
 
-    public Map<String, Object> create(Instant from, Instant to, String conclusion, Actor actor) {
+    public Map<String, Object> create(Instant from, Instant asked, String conclusion, Actor actor) {
         if (conclusion == null || conclusion.isBlank() || conclusion.length() > 4000) {
             throw ApiException.invalid("conclusion", "is required: what the review found (at most 4000 characters)");
         }
@@ -30,8 +30,20 @@ public final class AuditReviews {
             throw new ApiException(403, "signature-required", "Signature required", "a review must be signed",
                     List.of(new ApiException.FieldError("signature", "is required")));
         }
-        AuditVerifier.Result chain = verifier.verify();
+        Instant now = Instant.now();
+        if (!from.isBefore(now)) {
+            throw ApiException.invalid("from", "the period starts at " + from + ", which has not come yet");
+        }
+        // a review covers what has been recorded when it is signed, not what may come later
+        Instant to = asked.isAfter(now) ? now : asked;
         long count = audit.count(new AuditLog.Filter(from, to, null, null, null, null, Integer.MAX_VALUE, true));
+        if (count == 0) {
+            throw new ApiException(422, "review-period-empty", "Nothing to review", "the period " + from + " - " + to
+                    + " holds no audit records, so there is nothing to review and nothing was signed; check --from and"
+                    + " --to (a date alone in --to includes that whole day)", List.of(new ApiException.FieldError("to",
+                    "the period holds no records")));
+        }
+        AuditVerifier.Result chain = verifier.verify();
         String id = UUID.randomUUID().toString();
         Map<String, Object> value = new LinkedHashMap<>();
         value.put("id", id);

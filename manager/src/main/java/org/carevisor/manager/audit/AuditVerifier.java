@@ -1,71 +1,94 @@
 package org.carevisor.manager.audit;
 
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
- * Checks the whole audit trail: every record's hash against its content and its predecessor, sequence
- * numbers without gaps, every signed checkpoint (signature by a manager certificate of this CA, and the
- * record it names still has the signed hash) and the chain head. Names the first record that was altered,
- * removed or reordered, and lists further problems (up to 20). Streams the records: memory does not grow
+ * Checks the whole audit trail: every record's hash against its content and its predecessor, sequence numbers
+ * without gaps, every checkpoint (a chained one: signed with the checkpoint key and linked to the one before it,
+ * so a removed checkpoint is found; one made before the chain: signed by a manager certificate of the CA), that
+ * each record a checkpoint names still has the signed hash, the anchor file (its newest checkpoint must still be in
+ * the database and the head must not be older than it), and the chain head. Names the first record that was
+ * altered, removed or reordered, and lists further problems (up to 20). Streams the records: memory does not grow
  * with the trail.
  */
 public final class AuditVerifier {
     private static final int MAX_PROBLEMS = 20;
 
-    /** One finding: the record's sequence number, the kind (altered, removed, reordered, rewritten, truncated, signature) and what was seen. */
+    /**
+     * One finding: the record's sequence number and the kind - altered, removed, reordered, inserted, rewritten
+     * (hashes recomputed after a checkpoint), signature (a checkpoint that does not verify), checkpoint-missing,
+     * checkpoint-chain (checkpoints removed, changed or added), head-behind-anchor (the trail was cut back behind
+     * its anchored checkpoint), anchor (the anchor file is missing, unreadable or of another trail) - and what was
+     * seen.
+     */
     public record Problem(long seq, String kind, String detail) {
     }
 
-    /** The verification's result. */
+    /** The verification's result; {@code anchoredSeq} is the record of the anchor file's newest checkpoint. */
     public record Result(boolean ok, long records, long firstSeq, long lastSeq, String headHash, int checkpoints,
-                         Instant lastCheckpointAt, Problem first, List<Problem> problems, long millis, String summary) {
+                         Instant lastCheckpointAt, Problem first, List<Problem> problems, long millis, String summary,
+                         String anchorFile, Long anchoredSeq) {
     }
 
     private final AuditLog audit;
-    private final X509Certificate ca;
+    private final AuditTrust trust;
 
-    public AuditVerifier(AuditLog audit, X509Certificate ca) {
+    public AuditVerifier(AuditLog audit, AuditTrust trust) {
         this.audit = audit;
-        this.ca = ca;
+        this.trust = trust;
     }
 
     public Result verify() {
+        return verify(true);
+    }
+
+    /**
+     * The same without the anchor file: whether the database's trail is consistent in itself (for re-anchoring
+     * after an acknowledged loss, {@link AuditReanchor}).
+     */
+    public Result verifyDatabaseOnly() {
+        return verify(false);
+    }
+
+    private Result verify(boolean withAnchor) {
         long t0 = System.nanoTime();
-        Map<Long, AuditCheckpoints.Checkpoint> checkpoints = new HashMap<>();
         List<Problem> problems = new ArrayList<>();
-        Instant lastCheckpointAt = null;
-        for (AuditCheckpoints.Checkpoint c : AuditCheckpoints.all(audit)) {
-            checkpoints.put(c.seq(), c);
-            lastCheckpointAt = c.signedAt();
-            String bad = AuditCheckpoints.check(c, ca);
-            if (bad != null) {
-                problems.add(new Problem(c.seq(), "signature", "the checkpoint signed at " + c.signedAt()
-                        + " for record " + c.seq() + " is not valid: " + bad));
-            }
-        }
+        String trail = audit.trailId();
+        CheckpointStats cps = checkCheckpoints(trail, problems);
+        AuditAnchor.Entry anchored = withAnchor ? readAnchor(trail, cps, problems) : null;
         State st = new State();
+        CheckpointCursor cursor = new CheckpointCursor(audit);
         audit.stream(new AuditLog.Filter(null, null, null, null, null, null, Integer.MAX_VALUE, true), r -> {
             st.records++;
             if (st.records == 1) {
                 st.firstSeq = r.seq();
             }
-            check(r, st, problems, checkpoints);
+            AuditCheckpoints.Checkpoint c = cursor.at(r.seq());
+            if (c == null && anchored != null && anchored.checkpoint().seq() == r.seq()) {
+                c = anchored.checkpoint();
+            }
+            check(r, st, problems, c);
             st.lastSeq = r.seq();
         });
-        for (AuditCheckpoints.Checkpoint c : checkpoints.values()) {
-            if (c.seq() > st.lastSeq) {
-                problems.add(new Problem(c.seq(), "removed", "the checkpoint signed at " + c.signedAt()
-                        + " covers records up to " + c.seq() + ", but the trail ends at " + st.lastSeq
-                        + ": the last records were removed"));
+        for (AuditCheckpoints.Checkpoint c = cursor.after(st.lastSeq); c != null; c = cursor.after(c.seq())) {
+            add(problems, new Problem(c.seq(), "removed", "the checkpoint signed at " + c.signedAt()
+                    + " covers records up to " + c.seq() + ", but the trail ends at " + st.lastSeq
+                    + ": the last records were removed"));
+            if (problems.size() >= 10 * MAX_PROBLEMS) {
+                break;
             }
         }
         AuditLog.Head head = audit.head();
+        if (anchored != null && head.seq() < anchored.checkpoint().seq()) {
+            AuditCheckpoints.Checkpoint a = anchored.checkpoint();
+            problems.add(new Problem(a.seq(), "head-behind-anchor", "the chain head is record " + head.seq()
+                    + ", but the anchor file " + trust.anchor().file() + " holds the checkpoint for record " + a.seq()
+                    + " signed at " + a.signedAt() + ": records " + (head.seq() + 1) + "-" + a.seq()
+                    + " and their checkpoint(s) were removed"));
+        }
         if (head.seq() != st.lastSeq || (st.lastHash != null && !head.hash().equals(st.lastHash))) {
             if (head.seq() > st.lastSeq) {
                 problems.add(new Problem(st.lastSeq + 1, "removed", "the chain head names record " + head.seq()
@@ -82,14 +105,157 @@ public final class AuditVerifier {
         List<Problem> shown = problems.size() > MAX_PROBLEMS ? problems.subList(0, MAX_PROBLEMS) : problems;
         Problem first = problems.isEmpty() ? null : problems.get(0);
         long millis = Duration.ofNanos(System.nanoTime() - t0).toMillis();
+        Long anchoredSeq = anchored == null ? null : anchored.checkpoint().seq();
         String summary = first == null
                 ? "audit trail intact: " + st.records + " records (" + st.firstSeq + "-" + st.lastSeq + "), "
-                + checkpoints.size() + " signed checkpoints" + (lastCheckpointAt == null ? "" : ", last signed "
-                + lastCheckpointAt)
+                + cps.count + " signed checkpoints" + (cps.lastAt == null ? "" : ", last signed " + cps.lastAt)
+                + (anchoredSeq == null ? "" : "; anchored up to record " + anchoredSeq + " in " + trust.anchor().file())
                 : "AUDIT TRAIL DAMAGED: first problem at record " + first.seq() + " (" + first.kind() + "): "
                 + first.detail() + (problems.size() > 1 ? "; " + (problems.size() - 1) + " more" : "");
-        return new Result(first == null, st.records, st.firstSeq, st.lastSeq, head.hash(), checkpoints.size(),
-                lastCheckpointAt, first, List.copyOf(shown), millis, summary);
+        return new Result(first == null, st.records, st.firstSeq, st.lastSeq, head.hash(), (int) cps.count,
+                cps.lastAt, first, List.copyOf(shown), millis, summary, trust.anchor().file().toString(),
+                anchoredSeq);
+    }
+
+    /** What the pass over the checkpoints saw. */
+    private static final class CheckpointStats {
+        long count;
+        long chained;
+        Instant lastAt;
+        AuditCheckpoints.Checkpoint lastChained;
+    }
+
+    /**
+     * The checkpoints in pages of 1000, oldest first, each page read in a short query of its own (no connection
+     * is held while the records stream; memory does not grow with the number of checkpoints). Not thread-safe.
+     */
+    private static final class CheckpointCursor {
+        private final AuditLog audit;
+        private java.util.ArrayDeque<AuditCheckpoints.Checkpoint> page = new java.util.ArrayDeque<>();
+        private long readUpTo = -1;
+        private boolean done;
+
+        CheckpointCursor(AuditLog audit) {
+            this.audit = audit;
+        }
+
+        private AuditCheckpoints.Checkpoint peek() {
+            if (page.isEmpty() && !done) {
+                List<AuditCheckpoints.Checkpoint> next = AuditCheckpoints.page(audit, readUpTo, 1000);
+                done = next.size() < 1000;
+                if (!next.isEmpty()) {
+                    readUpTo = next.getLast().seq();
+                }
+                page = new java.util.ArrayDeque<>(next);
+            }
+            return page.peekFirst();
+        }
+
+        /** The checkpoint of record {@code seq} (calls in increasing {@code seq}), or null. */
+        AuditCheckpoints.Checkpoint at(long seq) {
+            while (peek() != null && peek().seq() < seq) {
+                page.pollFirst();
+            }
+            return peek() != null && peek().seq() == seq ? page.pollFirst() : null;
+        }
+
+        /** The first checkpoint of a record after {@code seq}, or null. */
+        AuditCheckpoints.Checkpoint after(long seq) {
+            while (peek() != null && peek().seq() <= seq) {
+                page.pollFirst();
+            }
+            return peek();
+        }
+    }
+
+    /** Checks each checkpoint's signature and the links of the chain, streaming. */
+    private CheckpointStats checkCheckpoints(String trail, List<Problem> problems) {
+        CheckpointStats stats = new CheckpointStats();
+        CheckpointChain.LegacyLink legacy = new CheckpointChain.LegacyLink();
+        String[] link = {null};
+        AuditCheckpoints.Checkpoint[] previous = {null};
+        CheckpointCursor cursor = new CheckpointCursor(audit);
+        for (AuditCheckpoints.Checkpoint c = cursor.after(-1); c != null; c = cursor.after(c.seq())) {
+            stats.count++;
+            stats.lastAt = c.signedAt();
+            if (c.version() == 1) {
+                String bad = CheckpointChain.checkLegacy(c, trust.legacyCa());
+                if (bad != null) {
+                    add(problems, new Problem(c.seq(), "signature", "the checkpoint signed at " + c.signedAt()
+                            + " for record " + c.seq() + " is not valid: " + bad));
+                }
+                if (stats.chained > 0) {
+                    add(problems, new Problem(c.seq(), "checkpoint-chain", "the checkpoint for record " + c.seq()
+                            + " is of the kind made before the chain, but appears after chained checkpoints: it was"
+                            + " added outside Carevisor"));
+                } else {
+                    legacy.add(c);
+                }
+                continue;
+            }
+            if (link[0] == null) {
+                link[0] = legacy.value();
+            }
+            stats.chained++;
+            stats.lastChained = c;
+            String bad = CheckpointChain.check(c, trail, trust.key());
+            if (bad != null) {
+                add(problems, new Problem(c.seq(), "signature", "the checkpoint signed at " + c.signedAt()
+                        + " for record " + c.seq() + " is not valid: " + bad));
+            } else if (!link[0].equals(c.prevCheckpoint())) {
+                add(problems, new Problem(c.seq(), "checkpoint-missing", previous[0] == null
+                        ? "the first chained checkpoint (for record " + c.seq() + ", signed at " + c.signedAt()
+                        + ") does not follow the checkpoints before it: a checkpoint before record " + c.seq()
+                        + " was removed or changed"
+                        : "the checkpoint for record " + c.seq() + " (signed at " + c.signedAt() + ") was not made"
+                        + " after the checkpoint for record " + previous[0].seq() + ": a checkpoint between records "
+                        + previous[0].seq() + " and " + c.seq() + " was removed"));
+            }
+            link[0] = c.checkpointHash();
+            previous[0] = c;
+        }
+        return stats;
+    }
+
+    /** The anchor file's newest checkpoint (null: none), with problems when it is not found in the database. */
+    private AuditAnchor.Entry readAnchor(String trail, CheckpointStats cps, List<Problem> problems) {
+        String file = trust.anchor().file().toString();
+        AuditAnchor.Entry e;
+        try {
+            e = trust.anchor().last();
+        } catch (java.io.IOException | IllegalArgumentException ex) {
+            problems.add(new Problem(0, "anchor", "the anchor file " + file + " cannot be read: " + ex.getMessage()));
+            return null;
+        }
+        if (e == null) {
+            if (cps.chained > 0) {
+                problems.add(new Problem(cps.lastChained.seq(), "anchor", "the database holds " + cps.chained
+                        + " chained checkpoint(s), the newest for record " + cps.lastChained.seq() + ", but the anchor"
+                        + " file " + file + " is missing or empty: restore it from its backup or copy"));
+            }
+            return null;
+        }
+        AuditCheckpoints.Checkpoint a = e.checkpoint();
+        if (!trail.equals(e.trail())) {
+            problems.add(new Problem(a.seq(), "anchor", "the anchor file " + file + " belongs to audit trail "
+                    + e.trail() + ", but this database's trail is " + trail + ": another manager's anchor file, or"
+                    + " the trail id in the database was changed"));
+            return null;
+        }
+        String bad = CheckpointChain.check(a, trail, trust.key());
+        if (bad != null) {
+            problems.add(new Problem(a.seq(), "anchor", "the last line of the anchor file " + file
+                    + " (the checkpoint for record " + a.seq() + ") is not valid: " + bad));
+            return null;
+        }
+        if (!AuditCheckpoints.hasCheckpoint(audit, a.checkpointHash())) {
+            boolean replaced = !AuditCheckpoints.page(audit, a.seq() - 1, 1).stream().filter(c -> c.seq() == a.seq())
+                    .toList().isEmpty();
+            problems.add(new Problem(a.seq(), "checkpoint-missing", "the checkpoint for record " + a.seq()
+                    + " signed at " + a.signedAt() + ", kept in the anchor file " + file + ", is missing from the"
+                    + " database: it was removed" + (replaced ? " and replaced by another one" : "")));
+        }
+        return e;
     }
 
     private static final class State {
@@ -101,7 +267,7 @@ public final class AuditVerifier {
         String lastHash;
     }
 
-    private void check(AuditRecord r, State st, List<Problem> problems, Map<Long, AuditCheckpoints.Checkpoint> cps) {
+    private void check(AuditRecord r, State st, List<Problem> problems, AuditCheckpoints.Checkpoint c) {
         boolean gap = false;
         if (r.seq() != st.expectedSeq) {
             if (r.seq() > st.expectedSeq) {
@@ -140,10 +306,10 @@ public final class AuditVerifier {
                         + " and the rest renumbered"));
             }
         }
-        AuditCheckpoints.Checkpoint c = cps.get(r.seq());
         if (c != null && !c.hash().equals(r.hash())) {
             add(problems, new Problem(r.seq(), "rewritten", "record " + r.seq() + " no longer has the hash signed at "
-                    + c.signedAt() + ": the chain up to it was rewritten (hashes recomputed) after that checkpoint"));
+                    + c.signedAt() + ": the chain up to it was rewritten (hashes recomputed) after that checkpoint"
+                    + " was made"));
         }
         st.prevHash = r.hash() == null ? st.prevHash : r.hash();
         st.lastHash = r.hash();

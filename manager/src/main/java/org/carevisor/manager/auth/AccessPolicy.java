@@ -25,12 +25,18 @@ public final class AccessPolicy {
         HOST,
         /** The cluster in the path. */
         CLUSTER,
-        /** The cluster named in the request body ({@code cluster}; default cluster when absent). */
+        /**
+         * Where a new VM will be: the host named in the body (its scope path holds its cluster), else the cluster
+         * named in the body, else the cluster the manager places it in (the default cluster, or the only one
+         * with reporting hosts). Resolved once; the endpoint works on the ids that were checked.
+         */
         CLUSTER_IN_BODY,
         /** The object of the task in the path (a VM or host), or global. */
         TASK,
         /** The template in the path (global privilege; reasons required for qualified templates). */
-        TEMPLATE
+        TEMPLATE,
+        /** The placement rule in the path: the privilege on every VM it names. */
+        PLACEMENT_RULE
     }
 
     /**
@@ -83,7 +89,7 @@ public final class AccessPolicy {
         put("GET", v + "/networks", Target.ANY, Privilege.SYS_VIEW);
         put("GET", v + "/networks/{id}", Target.ANY, Privilege.SYS_VIEW);
         put("GET", v + "/placement-rules", Target.ANY, Privilege.SYS_VIEW);
-        put("GET", v + "/placement-rules/{id}", Target.ANY, Privilege.SYS_VIEW);
+        put("GET", v + "/placement-rules/{id}", Target.PLACEMENT_RULE, Privilege.SYS_VIEW);
         put("GET", v + "/migrations", Target.ANY, Privilege.SYS_VIEW);
         put("GET", v + "/roles", Target.ANY, Privilege.SYS_VIEW);
         // VM power and console

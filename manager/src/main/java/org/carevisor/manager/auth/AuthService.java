@@ -27,7 +27,11 @@ import org.slf4j.LoggerFactory;
 /**
  * Authentication: logins with lockout, sessions with automatic logoff, API tokens, password changes,
  * electronic signatures (re-entered password) and the security settings. Every security event - failed
- * login, lockout, expired token or session, failed signature - is audited. Thread-safe.
+ * login, lockout, expired token or session, failed signature - is audited. Every password check (login,
+ * signature, password change) passes the same rate limits ({@link LoginThrottle}) and the same bounded hashing
+ * ({@link HashingGate}); an unknown user name takes the same path at the same cost as a wrong password. Failed
+ * attempts are counted in SQL under the account's row lock, and a login writes only the columns it decides, so
+ * parallel attempts are each counted and a concurrent disable or password reset is never undone. Thread-safe.
  */
 public final class AuthService {
     private static final Logger LOG = LoggerFactory.getLogger(AuthService.class);
@@ -49,11 +53,13 @@ public final class AuthService {
 
     private final UserRepository repo;
     private final AuditLog audit;
+    private final LoginThrottle throttle;
     private volatile SecuritySettings settings;
 
     public AuthService(UserRepository repo, AuditLog audit) {
         this.repo = repo;
         this.audit = audit;
+        this.throttle = new LoginThrottle(audit, this::settings, System::nanoTime);
         this.settings = repo.setting(SETTINGS).map(s -> Json.mapper().convertValue(readTree(s), SecuritySettings.class))
                 .map(s -> SecuritySettings.defaults().merge(s)).orElse(SecuritySettings.defaults());
     }
@@ -77,49 +83,86 @@ public final class AuthService {
 
     // ---- login and logoff
 
-    /** Logs a user in; 401 {@code login-failed} (user unknown or password wrong), 403 {@code account-locked}. */
+    /**
+     * Logs a user in; 401 {@code login-failed} (user unknown or password wrong: the same answer, after the same
+     * work), 403 {@code account-locked}, {@code account-disabled} or {@code password-expired} (the last two only
+     * with the right password), 429 {@code too-many-attempts}, 503 {@code auth-busy}.
+     */
     public Issued login(String username, String password, String address) {
         if (username == null || username.isBlank() || password == null) {
             throw ApiException.invalid(username == null || username.isBlank() ? "username" : "password", "is required");
         }
+        LoginThrottle.Ticket ticket = throttle.admit(address, username, "auth.login");
         Instant now = Instant.now();
-        Optional<UserRecord> found = repo.findByName(username);
-        Actor actor = new Actor(username, address, found.map(UserRecord::id).orElse(null), null, null);
+        // no account has a longer name (at most 64); what the trail shows of one is cut to fit its columns
+        Optional<UserRecord> found = username.length() > 64 ? Optional.empty() : repo.findByName(username);
+        String shown = username.length() > 64 ? username.substring(0, 64) + "..." : username;
+        Actor actor = new Actor(shown, address, found.map(UserRecord::id).orElse(null), null, null);
+        if (found.isPresent() && found.get().lockedAt(now)) {
+            UserRecord u = found.get();
+            audit.record(new AuditLog.Entry(actor, "auth.login", "user", u.id(), u.username(), null, null,
+                    "account locked until " + u.lockedUntil(), Outcome.REFUSED, null));
+            throw locked(u);
+        }
+        // an unknown user is checked against a fixed hash: same work, same time, same gate, same answer
+        boolean right = PasswordHasher.verify(password, found.map(UserRecord::passwordHash).orElse(DUMMY_HASH));
         if (found.isEmpty()) {
-            PasswordHasher.verify(password, DUMMY_HASH); // same time as a real check: do not reveal who exists
-            audit.record(new AuditLog.Entry(actor, "auth.login", "user", null, username, null, null,
+            audit.record(new AuditLog.Entry(actor, "auth.login", "user", null, shown, null, null,
                     "unknown user", Outcome.FAILURE, null));
             throw loginFailed();
         }
         UserRecord u = found.get();
+        if (!right) {
+            failedAttempt(u, actor, "auth.login", "wrong password");
+            throw loginFailed();
+        }
+        ticket.succeeded();
+        refuseUnusable(u, actor, now);
+        SecuritySettings s = settings;
+        Instant expires = now.plus(Duration.ofHours(s.sessionMaxHours()));
+        String id = UUID.randomUUID().toString();
+        String token = "cvs_" + secret();
+        boolean done = repo.jdbi().inTransaction(h -> {
+            // only while nothing changed since the check: still enabled, not locked, the same password
+            if (repo.loggedIn(h, u.id(), u.passwordHash(), now) == 0) {
+                return false;
+            }
+            repo.insertToken(h, new UserRepository.Token(id, u.id(), SESSION, null, now, now, expires, null, address),
+                    hash(token));
+            audit.record(h, new AuditLog.Entry(actor, "auth.login", "user", u.id(), u.username(), null,
+                    Map.of("session", id), u.emergency() ? "emergency account" : null, Outcome.SUCCESS, null));
+            return true;
+        });
+        if (!done) {
+            // disabled, locked or given a new password between the check and now: refused as the account is now
+            UserRecord current = repo.find(u.id()).orElseThrow(AuthService::loginFailed);
+            refuseUnusable(current, actor, Instant.now());
+            audit.record(new AuditLog.Entry(actor, "auth.login", "user", u.id(), u.username(), null, null,
+                    "the password was changed while the login was checked", Outcome.REFUSED, null));
+            throw loginFailed();
+        }
+        return new Issued(id, token, SESSION, null, expires, s.sessionIdleMinutes(), u.username(), u.fullName(),
+                u.mustChangePassword());
+    }
+
+    /** Refuses (audited) an account the right password cannot open: disabled, locked, or its password expired. */
+    private void refuseUnusable(UserRecord u, Actor actor, Instant now) {
+        if (!u.enabled()) {
+            audit.record(new AuditLog.Entry(actor, "auth.login", "user", u.id(), u.username(), null, null,
+                    "account disabled", Outcome.REFUSED, null));
+            throw new ApiException(403, "account-disabled", "Account disabled", "the account '" + u.username()
+                    + "' is disabled; a user administrator can enable it", null);
+        }
         if (u.lockedAt(now)) {
             audit.record(new AuditLog.Entry(actor, "auth.login", "user", u.id(), u.username(), null, null,
                     "account locked until " + u.lockedUntil(), Outcome.REFUSED, null));
             throw locked(u);
         }
-        if (!u.enabled()) {
+        if (u.passwordExpiredAt(now)) {
             audit.record(new AuditLog.Entry(actor, "auth.login", "user", u.id(), u.username(), null, null,
-                    "account disabled", Outcome.REFUSED, null));
-            throw new ApiException(403, "account-disabled", "Account disabled", "the account '" + username
-                    + "' is disabled; a user administrator can enable it", null);
+                    "password expired at " + u.passwordExpiresAt(), Outcome.REFUSED, null));
+            throw expired(u);
         }
-        if (!PasswordHasher.verify(password, u.passwordHash())) {
-            failedAttempt(u, actor, "auth.login", "wrong password");
-            throw loginFailed();
-        }
-        SecuritySettings s = settings;
-        Instant expires = now.plus(Duration.ofHours(s.sessionMaxHours()));
-        String id = UUID.randomUUID().toString();
-        String token = "cvs_" + secret();
-        repo.jdbi().useTransaction(h -> {
-            repo.update(h, u.loggedInAt(now));
-            repo.insertToken(h, new UserRepository.Token(id, u.id(), SESSION, null, now, now, expires, null, address),
-                    hash(token));
-            audit.record(h, new AuditLog.Entry(actor, "auth.login", "user", u.id(), u.username(), null,
-                    Map.of("session", id), u.emergency() ? "emergency account" : null, Outcome.SUCCESS, null));
-        });
-        return new Issued(id, token, SESSION, null, expires, s.sessionIdleMinutes(), u.username(), u.fullName(),
-                u.mustChangePassword());
     }
 
     public void logout(Principal p) {
@@ -186,23 +229,37 @@ public final class AuthService {
 
     // ---- passwords
 
-    /** Changes the caller's own password (the current one is required). */
+    /**
+     * Changes the caller's own password (the current one is required; it passes the same rate limits and
+     * lockout as a login). Ends an expiry of the old password; 409 {@code password-changed} when an administrator
+     * reset it meanwhile.
+     */
     public void changePassword(Principal p, String current, String next) {
         UserRecord u = repo.find(p.userId()).orElseThrow();
+        LoginThrottle.Ticket ticket = throttle.admit(p.address(), u.username(), "user.password.change");
         if (current == null || !PasswordHasher.verify(current, u.passwordHash())) {
             failedAttempt(u, actor(p), "user.password.change", "wrong current password");
             throw new ApiException(403, "wrong-password", "Wrong password", "the current password is wrong",
                     List.of(new ApiException.FieldError("currentPassword", "is wrong")));
         }
+        ticket.succeeded();
+        if (u.passwordExpiredAt(Instant.now())) {
+            throw expired(u);
+        }
         checkPolicy(next, u, "newPassword");
         if (PasswordHasher.verify(next, u.passwordHash())) {
             throw ApiException.invalid("newPassword", "must differ from the current password");
         }
+        String newHash = PasswordHasher.hash(next);
         Instant now = Instant.now();
         repo.jdbi().useTransaction(h -> {
-            repo.update(h, u.withPassword(PasswordHasher.hash(next), false, now));
+            if (repo.setPassword(h, u.id(), newHash, false, now, null, u.passwordHash(), false) == 0) {
+                throw ApiException.conflict("password-changed", "the password was reset by a user administrator"
+                        + " meanwhile; log in with the new one");
+            }
             audit.record(h, new AuditLog.Entry(actor(p), "user.password.change", "user", u.id(), u.username(), null,
-                    null, null, Outcome.SUCCESS, null));
+                    null, u.passwordExpiresAt() != null ? "replaces a password that would expire at "
+                    + u.passwordExpiresAt() : null, Outcome.SUCCESS, null));
         });
     }
 
@@ -299,43 +356,77 @@ public final class AuthService {
         UserRecord u = repo.find(p.userId()).orElseThrow();
         if (!s.username().equals(u.username())) {
             audit.record(new AuditLog.Entry(actor(p), "signature.failed", "user", u.id(), u.username(), null, null,
-                    action + ": signed as '" + s.username() + "', not as the logged-in user", Outcome.REFUSED, null));
+                    action + ": signed as '" + (s.username().length() > 64 ? s.username().substring(0, 64) + "..."
+                    : s.username()) + "', not as the logged-in user", Outcome.REFUSED, null));
             throw new ApiException(403, "signature-invalid", "Signature refused", "a signature must be made by the"
                     + " logged-in user '" + u.username() + "' with their own password",
                     List.of(new ApiException.FieldError("signature.username", "is not the logged-in user")));
         }
+        LoginThrottle.Ticket ticket = throttle.admit(p.address(), u.username(), "signature");
         if (!PasswordHasher.verify(s.password(), u.passwordHash())) {
             failedAttempt(u, actor(p), "signature.failed", action + ": wrong password");
             throw new ApiException(403, "signature-invalid", "Signature refused", "the password of the signature is"
                     + " wrong; nothing was done", List.of(new ApiException.FieldError("signature.password", "is wrong")));
         }
+        ticket.succeeded();
+        if (u.passwordExpiredAt(Instant.now())) {
+            audit.record(new AuditLog.Entry(actor(p), "signature.failed", "user", u.id(), u.username(), null, null,
+                    action + ": the password expired at " + u.passwordExpiresAt(), Outcome.REFUSED, null));
+            throw expired(u);
+        }
         if (u.failedLogins() > 0) {
-            repo.jdbi().useHandle(h -> repo.update(h, u.withFailures(0, null)));
+            repo.jdbi().useHandle(h -> repo.resetFailures(h, u.id(), Instant.now()));
         }
         return new Actor.Signature(u.id(), u.fullName(), s.meaning(), Sql.now());
     }
 
     // ---- lockout
 
+    /**
+     * Counts a failed attempt: under the account's row lock, in SQL ({@link UserRepository#countFailure}), so each
+     * of many parallel attempts is counted once and the account locks at exactly the threshold. Each attempt is
+     * audited with its number; one that finds the account locked meanwhile is audited as not counted. A lockout
+     * ends the account's sessions and API tokens.
+     */
     private void failedAttempt(UserRecord u, Actor actor, String action, String why) {
         SecuritySettings s = settings;
-        int failures = u.failedLogins() + 1;
-        boolean lock = failures >= s.lockoutThreshold();
-        Instant until = !lock ? null : s.lockoutMinutes() == 0 ? Instant.parse("9999-12-31T00:00:00Z")
-                : Instant.now().plus(Duration.ofMinutes(s.lockoutMinutes()));
+        Instant now = Instant.now();
+        Instant until = s.lockoutMinutes() == 0 ? Instant.parse("9999-12-31T00:00:00Z")
+                : now.plus(Duration.ofMinutes(s.lockoutMinutes()));
+        int[] locked = {0};
         repo.jdbi().useTransaction(h -> {
-            repo.update(h, u.withFailures(lock ? 0 : failures, until));
+            UserRecord current = repo.findForUpdate(h, u.id()).orElse(null);
+            if (current == null) {
+                return;
+            }
+            if (current.lockedAt(now)) {
+                audit.record(h, new AuditLog.Entry(actor, action, "user", u.id(), u.username(), null, null,
+                        why + "; the account was locked meanwhile (not counted)", Outcome.FAILURE, null));
+                return;
+            }
+            int failures = current.failedLogins() + 1;
+            repo.countFailure(h, u.id(), s.lockoutThreshold(), until, now);
             audit.record(h, new AuditLog.Entry(actor, action, "user", u.id(), u.username(), null,
                     Map.of("failedAttempts", failures), why, Outcome.FAILURE, null));
-            if (lock) {
+            if (failures >= s.lockoutThreshold()) {
+                locked[0] = failures;
+                int sessions = repo.revokeAll(h, u.id(), SESSION, now);
+                int tokens = repo.revokeAll(h, u.id(), API, now);
                 audit.record(h, new AuditLog.Entry(Actor.system("security"), "user.locked", "user", u.id(),
-                        u.username(), Map.of("locked", false), Map.of("locked", true, "until", until.toString()),
+                        u.username(), Map.of("locked", false), Map.of("locked", true, "until", until.toString(),
+                        "revoked", Map.of("sessions", sessions, "apiTokens", tokens)),
                         failures + " failed attempts in a row", Outcome.SUCCESS, null));
             }
         });
-        if (lock) {
-            LOG.warn("account {} locked after {} failed attempts", u.username(), failures);
+        if (locked[0] > 0) {
+            LOG.warn("account {} locked after {} failed attempts; its sessions and API tokens are revoked",
+                    u.username(), locked[0]);
         }
+    }
+
+    /** Forgets quiet rate-limit keys (the job {@code login-limits}). */
+    public void sweepLimits() {
+        throttle.sweep();
     }
 
     // ---- helpers
@@ -353,6 +444,14 @@ public final class AuthService {
                 + "' is locked after repeated failed logins" + (u.lockedUntil().getEpochSecond() > 253_000_000_000L
                 ? " until a user administrator unlocks it" : " until " + u.lockedUntil()
                 + " (or until a user administrator unlocks it)"), null);
+    }
+
+    private static ApiException expired(UserRecord u) {
+        return new ApiException(403, "password-expired", "Password expired", "the password of '" + u.username()
+                + "' stopped working at " + u.passwordExpiresAt() + " (the first administrator's initial password is"
+                + " a one-time credential for setting up); a user administrator can reset it, or, on the manager's"
+                + " machine with the manager stopped: ./carevisor emergency-access --user " + u.username()
+                + " --reason \"...\"", null);
     }
 
     private static ApiException notAuthenticated(String detail) {

@@ -17,11 +17,15 @@ import org.carevisor.manager.api.ApiException;
  * @param reasonRequiredFor       object classes whose changes need a reason: {@link #REASON_CLASSES}
  * @param signatureRequiredFor    actions that need an electronic signature: {@link #SIGNATURE_ACTIONS}
  * @param checkpointSeconds       how often the audit chain head is signed (5-3600)
+ * @param failedLoginsPerAddressPerMinute failed password attempts (logins, signatures, password changes) one
+ *                                client address may make in a burst and then per minute (1-10000)
+ * @param failedLoginsPerUserPerMinute    the same per user name, whether the account exists or not (1-1000)
  */
 public record SecuritySettings(Integer sessionIdleMinutes, Integer sessionMaxHours, Integer lockoutThreshold,
                                Integer lockoutMinutes, Integer passwordMinLength, Integer apiTokenMaxDays,
                                List<String> reasonRequiredFor, List<String> signatureRequiredFor,
-                               Integer checkpointSeconds) {
+                               Integer checkpointSeconds, Integer failedLoginsPerAddressPerMinute,
+                               Integer failedLoginsPerUserPerMinute) {
     /** Object classes a reason can be required for. */
     public static final Set<String> REASON_CLASSES = Set.of("vm.gxp", "vm", "template.qualified", "template", "host",
             "cluster", "user");
@@ -33,7 +37,7 @@ public record SecuritySettings(Integer sessionIdleMinutes, Integer sessionMaxHou
 
     public static SecuritySettings defaults() {
         return new SecuritySettings(15, 12, 5, 30, 12, 365, List.of("template.qualified", "vm.gxp"),
-                List.of("template.qualify", "vm.delete.gxp", "vm.archive.gxp", "audit.review"), 60);
+                List.of("template.qualify", "vm.delete.gxp", "vm.archive.gxp", "audit.review"), 60, 30, 10);
     }
 
     /** This with the non-null fields of {@code patch}, validated (400 naming every bad field). */
@@ -44,7 +48,9 @@ public record SecuritySettings(Integer sessionIdleMinutes, Integer sessionMaxHou
                 or(patch.passwordMinLength, passwordMinLength), or(patch.apiTokenMaxDays, apiTokenMaxDays),
                 patch.reasonRequiredFor == null ? reasonRequiredFor : List.copyOf(patch.reasonRequiredFor),
                 patch.signatureRequiredFor == null ? signatureRequiredFor : List.copyOf(patch.signatureRequiredFor),
-                or(patch.checkpointSeconds, checkpointSeconds));
+                or(patch.checkpointSeconds, checkpointSeconds),
+                or(patch.failedLoginsPerAddressPerMinute, failedLoginsPerAddressPerMinute),
+                or(patch.failedLoginsPerUserPerMinute, failedLoginsPerUserPerMinute));
         s.validate();
         return s;
     }
@@ -58,6 +64,8 @@ public record SecuritySettings(Integer sessionIdleMinutes, Integer sessionMaxHou
         range(errors, "passwordMinLength", passwordMinLength, 8, 128);
         range(errors, "apiTokenMaxDays", apiTokenMaxDays, 1, 730);
         range(errors, "checkpointSeconds", checkpointSeconds, 5, 3600);
+        range(errors, "failedLoginsPerAddressPerMinute", failedLoginsPerAddressPerMinute, 1, 10_000);
+        range(errors, "failedLoginsPerUserPerMinute", failedLoginsPerUserPerMinute, 1, 1000);
         for (String c : reasonRequiredFor) {
             if (!REASON_CLASSES.contains(c)) {
                 errors.add(new ApiException.FieldError("reasonRequiredFor", "unknown object class '" + c + "'; known: "

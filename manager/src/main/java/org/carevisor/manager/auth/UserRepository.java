@@ -14,7 +14,10 @@ import org.carevisor.manager.db.Sql;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
-/** Users, roles, role assignments and authentication tokens in the database. Thread-safe. */
+/**
+ * Users, roles, role assignments and authentication tokens in the database. Accounts change only through
+ * targeted updates of the columns an operation decides. Thread-safe.
+ */
 public final class UserRepository {
     /** A role assignment with the role's name. */
     public record Assignment(String id, String userId, String roleId, String roleName, String scopeType, String scopeId,
@@ -60,18 +63,110 @@ public final class UserRepository {
     public void insert(Handle h, UserRecord u) {
         h.createUpdate("""
                 INSERT INTO users (id, username, full_name, email, password_hash, enabled, must_change_password,
-                  failed_logins, locked_until, emergency, password_changed_at, last_login_at, created_at)
+                  failed_logins, locked_until, emergency, password_changed_at, last_login_at, created_at,
+                  password_expires_at)
                 VALUES (:id, :username, :fullName, :email, :hash, :enabled, :mustChange, :failed, :lockedUntil,
-                  :emergency, :changed, :lastLogin, :created)""")
+                  :emergency, :changed, :lastLogin, :created, :expires)""")
                 .bindMap(values(u)).execute();
     }
 
-    public void update(Handle h, UserRecord u) {
+    // ---- targeted updates: each writes only the columns its operation decides, so a concurrent change of the
+    // ---- others (a disable, a password reset, another failed attempt) is never undone by a stale copy
+
+    /** The account, its row locked until the transaction ends (serialises failed-attempt counting). */
+    public Optional<UserRecord> findForUpdate(Handle h, String id) {
+        return h.createQuery("SELECT * FROM users WHERE id = :id FOR UPDATE").bind("id", id).map((rs, c) -> user(rs))
+                .findOne();
+    }
+
+    /**
+     * Counts one failed attempt in SQL: increments {@code failed_logins} and, in the same statement, locks the
+     * account until {@code until} when the count reaches {@code threshold} (the counter then starts again from 0).
+     * An account locked at {@code now} is left alone (the attempt does not count). Returns the rows changed (0 or 1).
+     */
+    public int countFailure(Handle h, String id, int threshold, Instant until, Instant now) {
+        return h.createUpdate("""
+                UPDATE users SET
+                  locked_until = CASE WHEN failed_logins + 1 >= :t THEN :until ELSE locked_until END,
+                  failed_logins = CASE WHEN failed_logins + 1 >= :t THEN 0 ELSE failed_logins + 1 END
+                WHERE id = :id AND (locked_until IS NULL OR locked_until <= :now)""")
+                .bind("t", threshold).bind("until", Sql.ts(until)).bind("now", Sql.ts(now)).bind("id", id).execute();
+    }
+
+    /**
+     * Records a successful login: failures forgotten, an expired lock cleared, the login time - only while the
+     * account is still enabled, not locked, its password unexpired and still the one that was checked
+     * ({@code checkedHash}). Returns 0 when any of that changed meanwhile (the login must then be refused).
+     */
+    public int loggedIn(Handle h, String id, String checkedHash, Instant now) {
+        return h.createUpdate("""
+                UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = :now
+                WHERE id = :id AND enabled = TRUE AND password_hash = :hash
+                  AND (locked_until IS NULL OR locked_until <= :now)
+                  AND (password_expires_at IS NULL OR password_expires_at > :now)""")
+                .bind("now", Sql.ts(now)).bind("id", id).bind("hash", checkedHash).execute();
+    }
+
+    /** Forgets failed attempts after a right password (a signature); leaves a lock alone. */
+    public void resetFailures(Handle h, String id, Instant now) {
         h.createUpdate("""
-                UPDATE users SET full_name = :fullName, email = :email, password_hash = :hash, enabled = :enabled,
-                  must_change_password = :mustChange, failed_logins = :failed, locked_until = :lockedUntil,
-                  emergency = :emergency, password_changed_at = :changed, last_login_at = :lastLogin
-                WHERE id = :id""").bindMap(values(u)).execute();
+                UPDATE users SET failed_logins = 0
+                WHERE id = :id AND failed_logins > 0 AND (locked_until IS NULL OR locked_until <= :now)""")
+                .bind("id", id).bind("now", Sql.ts(now)).execute();
+    }
+
+    /**
+     * Sets a new password hash (failures forgotten; {@code unlock}: a lock too). With {@code expectedHash}, only
+     * while the stored hash is still that one (a password change racing an administrator's reset loses). Returns
+     * the rows changed.
+     */
+    public int setPassword(Handle h, String id, String hash, boolean mustChange, Instant at, Instant expiresAt,
+                           String expectedHash, boolean unlock) {
+        return h.createUpdate("UPDATE users SET password_hash = :hash, must_change_password = :mustChange,"
+                        + " password_changed_at = :at, password_expires_at = :expires, failed_logins = 0"
+                        + (unlock ? ", locked_until = NULL" : "") + " WHERE id = :id"
+                        + (expectedHash != null ? " AND password_hash = :expected" : ""))
+                .bind("hash", hash).bind("mustChange", mustChange).bind("at", Sql.ts(at))
+                .bind("expires", Sql.ts(expiresAt)).bind("id", id).bind("expected", expectedHash).execute();
+    }
+
+    /** Changes the given profile fields only (null: unchanged; an empty e-mail removes it). */
+    public void updateProfile(Handle h, String id, String fullName, String email, Boolean enabled) {
+        List<String> sets = new ArrayList<>();
+        if (fullName != null) {
+            sets.add("full_name = :fullName");
+        }
+        if (email != null) {
+            sets.add("email = :email");
+        }
+        if (enabled != null) {
+            sets.add("enabled = :enabled");
+        }
+        if (sets.isEmpty()) {
+            return;
+        }
+        h.createUpdate("UPDATE users SET " + String.join(", ", sets) + " WHERE id = :id").bind("id", id)
+                .bind("fullName", fullName).bind("email", email == null || email.isEmpty() ? null : email)
+                .bind("enabled", enabled).execute();
+    }
+
+    /** Unlocks: failures forgotten, lock removed. */
+    public void unlock(Handle h, String id) {
+        h.createUpdate("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = :id").bind("id", id)
+                .execute();
+    }
+
+    /**
+     * Gives the first administrator's initial password an expiry when it has none yet: the account {@code admin}
+     * made at the first start by an earlier version, with the password it was given then (never changed, no change
+     * required). Returns the rows changed.
+     */
+    public int expireInitialPassword(Handle h, Instant at) {
+        return h.createUpdate("""
+                UPDATE users SET password_expires_at = :at
+                WHERE username = 'admin' AND emergency = FALSE AND must_change_password = FALSE
+                  AND password_expires_at IS NULL AND password_changed_at = created_at""")
+                .bind("at", Sql.ts(at)).execute();
     }
 
     private static Map<String, Object> values(UserRecord u) {
@@ -89,6 +184,7 @@ public final class UserRepository {
         m.put("changed", Sql.ts(u.passwordChangedAt()));
         m.put("lastLogin", Sql.ts(u.lastLoginAt()));
         m.put("created", Sql.ts(u.createdAt()));
+        m.put("expires", Sql.ts(u.passwordExpiresAt()));
         return m;
     }
 
@@ -97,7 +193,7 @@ public final class UserRepository {
                 rs.getString("email"), rs.getString("password_hash"), rs.getBoolean("enabled"),
                 rs.getBoolean("must_change_password"), rs.getInt("failed_logins"), Sql.instant(rs, "locked_until"),
                 rs.getBoolean("emergency"), Sql.instant(rs, "password_changed_at"), Sql.instant(rs, "last_login_at"),
-                Sql.instant(rs, "created_at"));
+                Sql.instant(rs, "created_at"), Sql.instant(rs, "password_expires_at"));
     }
 
     // ---- roles
@@ -140,6 +236,21 @@ public final class UserRepository {
     }
 
     // ---- assignments
+
+    /** The name of the cluster, host or VM a scope names (null for the global scope or a removed object). */
+    public String scopeName(String type, String id) {
+        String table = switch (type == null ? "" : type) {
+            case Scope.CLUSTER -> "clusters";
+            case Scope.HOST -> "hosts";
+            case Scope.VM -> "vms";
+            default -> null;
+        };
+        if (table == null || id == null) {
+            return null;
+        }
+        return jdbi.withHandle(h -> h.createQuery("SELECT name FROM " + table + " WHERE id = :id").bind("id", id)
+                .mapTo(String.class).findOne().orElse(null));
+    }
 
     public List<Assignment> assignments(String userId) {
         return jdbi.withHandle(h -> assignments(h, userId));
@@ -219,8 +330,9 @@ public final class UserRepository {
                 .bind("t", Sql.ts(at)).bind("id", id).execute();
     }
 
-    public void revokeAll(Handle h, String userId, String kind, Instant at) {
-        h.createUpdate("UPDATE auth_tokens SET revoked_at = :t WHERE user_id = :u AND kind = :k AND revoked_at IS NULL")
+    /** Revokes every live token of {@code kind} of the user; returns how many. */
+    public int revokeAll(Handle h, String userId, String kind, Instant at) {
+        return h.createUpdate("UPDATE auth_tokens SET revoked_at = :t WHERE user_id = :u AND kind = :k AND revoked_at IS NULL")
                 .bind("t", Sql.ts(at)).bind("u", userId).bind("k", kind).execute();
     }
 

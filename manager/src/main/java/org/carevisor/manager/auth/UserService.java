@@ -9,20 +9,20 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.function.Function;
+import org.carevisor.manager.audit.Values;
 import org.carevisor.manager.api.ApiException;
 import org.carevisor.manager.audit.Actor;
 import org.carevisor.manager.audit.AuditLog;
 import org.carevisor.manager.audit.AuditLog.Outcome;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * User administration: accounts (created, changed, disabled - never deleted, so the audit trail always
  * names a real account), roles, role assignments on scopes, password resets, unlocking; the built-in roles
- * and the first administrator. Every change is audited with old and new value. Thread-safe.
+ * and the first administrator. Every change is audited with old and new value, written as a targeted update of
+ * the columns it decides, and subject to {@link SeparationOfDuties}. A password reset, a disable and emergency
+ * access end the account's sessions and API tokens. Thread-safe.
  */
 public final class UserService {
-    private static final Logger LOG = LoggerFactory.getLogger(UserService.class);
     static final java.util.regex.Pattern USERNAME = java.util.regex.Pattern.compile("[a-z][a-z0-9._-]{1,63}");
 
     /** Built-in roles with fixed ids. */
@@ -52,13 +52,19 @@ public final class UserService {
     private final AuthService auth;
     private final AuditLog audit;
     private final Function<String, Scope> scopeResolver;
+    private final SeparationOfDuties duties;
 
-    /** {@code scopeResolver}: "cluster:icu" -> Scope(cluster, id); throws 404/400 for an unknown object. */
-    public UserService(UserRepository repo, AuthService auth, AuditLog audit, Function<String, Scope> scopeResolver) {
+    /**
+     * {@code scopeResolver}: "cluster:icu" -> Scope(cluster, id); throws 404/400 for an unknown object.
+     * {@code scopePath}: every scope that contains a scope (separation of duties).
+     */
+    public UserService(UserRepository repo, AuthService auth, AuditLog audit, Function<String, Scope> scopeResolver,
+                       Function<Scope, List<Scope>> scopePath) {
         this.repo = repo;
         this.auth = auth;
         this.audit = audit;
         this.scopeResolver = scopeResolver;
+        this.duties = new SeparationOfDuties(repo, audit, scopePath);
     }
 
     private static Map<String, Set<Privilege>> builtin() {
@@ -72,53 +78,13 @@ public final class UserService {
         return Map.copyOf(m);
     }
 
-    private static final Map<String, String> BUILTIN_DESCRIPTIONS = Map.of(
-            "administrator", "every privilege; for setting up and for emergencies",
-            "operator", "runs and changes VMs, snapshots, migrations, templates (no qualification, hosts, users, audit)",
-            "read-only", "sees the inventory and state, changes nothing",
-            "auditor", "reads, exports and verifies the audit trail and signs reviews; changes nothing else");
 
-    /** Creates missing built-in roles and, when there is no user yet, the first administrator. */
-    public void bootstrap(String initialPassword, String printedTo) {
-        repo.jdbi().useTransaction(h -> {
-            Map<String, RoleRecord> existing = new LinkedHashMap<>();
-            repo.roles(h).forEach(r -> existing.put(r.name(), r));
-            for (var e : BUILTIN.entrySet()) {
-                RoleRecord r = existing.get(e.getKey());
-                if (r == null) {
-                    repo.insertRole(h, new RoleRecord(UUID.nameUUIDFromBytes(("role:" + e.getKey()).getBytes())
-                            .toString(), e.getKey(), BUILTIN_DESCRIPTIONS.get(e.getKey()), true, e.getValue()));
-                } else if (!r.privileges().equals(e.getValue())) {
-                    repo.setPrivileges(h, r.id(), e.getValue());
-                }
-            }
-        });
-        if (repo.count() > 0) {
-            return;
-        }
-        boolean generated = initialPassword == null || initialPassword.isEmpty();
-        String password = generated ? temporaryPassword() : initialPassword;
-        Instant now = Instant.now();
-        String id = UUID.randomUUID().toString();
-        RoleRecord admin = role("administrator");
-        repo.jdbi().useTransaction(h -> {
-            repo.insert(h, new UserRecord(id, "admin", "Administrator", null, PasswordHasher.hash(password), true,
-                    generated, 0, null, false, now, null, now));
-            repo.insertAssignment(h, new UserRepository.Assignment(UUID.randomUUID().toString(), id, admin.id(),
-                    admin.name(), Scope.GLOBAL, null, now));
-            audit.record(h, new AuditLog.Entry(Actor.system("setup"), "user.create", "user", id, "admin", null,
-                    Map.of("username", "admin", "roles", List.of("administrator@global")),
-                    "first start: initial administrator" + (generated ? " (generated password, must be changed)" : ""),
-                    Outcome.SUCCESS, null));
-        });
-        if (generated) {
-            String banner = "\n  Initial administrator: user 'admin', password '" + password + "'\n"
-                    + "  (shown only now; it must be changed at the first login: carevisor passwd)\n";
-            System.out.println(banner);
-            LOG.warn("created the initial administrator 'admin'; its one-time password was printed to {}", printedTo);
-        } else {
-            LOG.info("created the initial administrator 'admin' with the password given at start");
-        }
+    /**
+     * Creates missing built-in roles and, when there is no user yet, the first administrator with a one-time
+     * initial password ({@link AccountBootstrap#bootstrap}).
+     */
+    public void bootstrap(String initialPassword, String printedTo, java.time.Duration validFor) {
+        new AccountBootstrap(repo, audit, this).bootstrap(initialPassword, printedTo, validFor);
     }
 
     // ---- users
@@ -152,17 +118,22 @@ public final class UserService {
         m.put("mustChangePassword", u.mustChangePassword());
         m.put("emergency", u.emergency());
         m.put("passwordChangedAt", u.passwordChangedAt());
+        m.put("passwordExpiresAt", u.passwordExpiresAt());
         m.put("lastLoginAt", u.lastLoginAt());
         m.put("createdAt", u.createdAt());
-        m.put("roles", repo.assignments(u.id()).stream().map(UserService::assignmentView).toList());
+        m.put("roles", repo.assignments(u.id()).stream().map(this::assignmentView).toList());
         return m;
     }
 
-    static Map<String, Object> assignmentView(UserRepository.Assignment a) {
+    /** An assignment as shown: its scope by id ({@code cluster:<id>}) and, for people, by name. */
+    Map<String, Object> assignmentView(UserRepository.Assignment a) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("id", a.id());
         m.put("role", a.roleName());
         m.put("scope", a.scopeId() == null ? a.scopeType() : a.scopeType() + ":" + a.scopeId());
+        String name = repo.scopeName(a.scopeType(), a.scopeId());
+        m.put("scopeName", a.scopeId() == null ? a.scopeType() : a.scopeType() + ":" + (name == null
+                ? a.scopeId() + " (removed)" : name));
         return m;
     }
 
@@ -191,16 +162,18 @@ public final class UserService {
         String password = generated ? temporaryPassword() : c.password();
         if (!generated) {
             auth.checkPolicy(password, new UserRecord(null, c.username(), null, null, null, true, false, 0, null, false,
-                    null, null, null), "password");
+                    null, null, null, null), "password");
         }
         List<UserRepository.Assignment> assignments = new ArrayList<>();
         String id = UUID.randomUUID().toString();
         Instant now = Instant.now();
         for (AssignmentRequest a : c.roles() == null ? List.<AssignmentRequest>of() : c.roles()) {
-            assignments.add(assignment(id, a, now));
+            UserRepository.Assignment x = assignment(id, a, now);
+            duties.checkGrant(actor, role(x.roleId()), new Scope(x.scopeType(), x.scopeId()), "grant", null);
+            assignments.add(x);
         }
         UserRecord u = new UserRecord(id, c.username(), c.fullName().trim(), c.email(), PasswordHasher.hash(password),
-                true, true, 0, null, false, now, null, now);
+                true, true, 0, null, false, now, null, now, null);
         repo.jdbi().useTransaction(h -> {
             repo.insert(h, u);
             assignments.forEach(a -> repo.insertAssignment(h, a));
@@ -218,48 +191,65 @@ public final class UserService {
         if (p.email() != null && !p.email().isEmpty() && !p.email().matches("[^@\\s]+@[^@\\s]+")) {
             throw ApiException.invalid("email", "is not an e-mail address");
         }
-        UserRecord n = new UserRecord(u.id(), u.username(), p.fullName() == null ? u.fullName() : p.fullName().trim(),
-                p.email() == null ? u.email() : p.email().isEmpty() ? null : p.email(), u.passwordHash(),
-                p.enabled() == null ? u.enabled() : p.enabled(), u.mustChangePassword(), u.failedLogins(),
-                u.lockedUntil(), u.emergency(), u.passwordChangedAt(), u.lastLoginAt(), u.createdAt());
-        repo.jdbi().useTransaction(h -> {
-            repo.update(h, n);
-            if (!n.enabled()) {
-                repo.revokeAll(h, u.id(), AuthService.SESSION, Instant.now());
-                repo.revokeAll(h, u.id(), AuthService.API, Instant.now());
+        duties.checkActOn(actor, u, "change");
+        String fullName = p.fullName() == null ? null : p.fullName().trim();
+        UserRecord n = repo.jdbi().inTransaction(h -> {
+            UserRecord old = repo.findForUpdate(h, u.id()).orElseThrow();
+            repo.updateProfile(h, u.id(), fullName, p.email(), p.enabled());
+            UserRecord now = repo.find(h, u.id()).orElseThrow();
+            Map<String, Object> after = Values.of("fullName", now.fullName(), "email", now.email(),
+                    "enabled", now.enabled());
+            if (old.enabled() && !now.enabled()) {
+                after.put("revoked", revokeAll(h, u.id()));
             }
             audit.record(h, new AuditLog.Entry(actor, "user.update", "user", u.id(), u.username(),
-                    Map.of("fullName", u.fullName(), "email", String.valueOf(u.email()), "enabled", u.enabled()),
-                    Map.of("fullName", n.fullName(), "email", String.valueOf(n.email()), "enabled", n.enabled()),
-                    null, Outcome.SUCCESS, null));
+                    Values.of("fullName", old.fullName(), "email", old.email(), "enabled", old.enabled()),
+                    after, null, Outcome.SUCCESS, null));
+            return now;
         });
         return view(n);
     }
 
-    /** A new temporary password (shown once), to be changed at the next login; ends the user's sessions. */
+    /** Ends every session and API token of the user; the counts, for the audit record of the change. */
+    Map<String, Object> revokeAll(org.jdbi.v3.core.Handle h, String userId) {
+        Instant now = Instant.now();
+        int sessions = repo.revokeAll(h, userId, AuthService.SESSION, now);
+        int tokens = repo.revokeAll(h, userId, AuthService.API, now);
+        return Map.of("sessions", sessions, "apiTokens", tokens);
+    }
+
+    /**
+     * A new temporary password (shown once), to be changed at the next login; unlocks the account and ends its
+     * sessions and API tokens.
+     */
     public Created resetPassword(String ref, Actor actor) {
         UserRecord u = get(ref);
+        duties.checkActOn(actor, u, "reset the password of");
         String password = temporaryPassword();
+        String hash = PasswordHasher.hash(password);
         Instant now = Instant.now();
-        UserRecord n = u.withPassword(PasswordHasher.hash(password), true, now);
         repo.jdbi().useTransaction(h -> {
-            repo.update(h, n);
-            repo.revokeAll(h, u.id(), AuthService.SESSION, now);
+            repo.setPassword(h, u.id(), hash, true, now, null, null, true);
+            Map<String, Object> after = new LinkedHashMap<>();
+            after.put("mustChangePassword", true);
+            after.put("revoked", revokeAll(h, u.id()));
             audit.record(h, new AuditLog.Entry(actor, "user.password.reset", "user", u.id(), u.username(), null,
-                    Map.of("mustChangePassword", true), null, Outcome.SUCCESS, null));
+                    after, null, Outcome.SUCCESS, null));
         });
-        return new Created(view(n), password);
+        return new Created(view(u.id()), password);
     }
 
     public Map<String, Object> unlock(String ref, Actor actor) {
         UserRecord u = get(ref);
-        UserRecord n = u.withFailures(0, null);
+        duties.checkActOn(actor, u, "unlock");
         repo.jdbi().useTransaction(h -> {
-            repo.update(h, n);
+            UserRecord old = repo.findForUpdate(h, u.id()).orElseThrow();
+            repo.unlock(h, u.id());
             audit.record(h, new AuditLog.Entry(actor, "user.unlock", "user", u.id(), u.username(),
-                    Map.of("locked", u.lockedAt(Instant.now())), Map.of("locked", false), null, Outcome.SUCCESS, null));
+                    Map.of("locked", old.lockedAt(Instant.now()), "failedLogins", old.failedLogins()),
+                    Map.of("locked", false), null, Outcome.SUCCESS, null));
         });
-        return view(n);
+        return view(u.id());
     }
 
     // ---- role assignments
@@ -267,6 +257,7 @@ public final class UserService {
     public Map<String, Object> assign(String ref, AssignmentRequest a, Actor actor) {
         UserRecord u = get(ref);
         UserRepository.Assignment x = assignment(u.id(), a, Instant.now());
+        duties.checkGrant(actor, role(x.roleId()), new Scope(x.scopeType(), x.scopeId()), "grant", u);
         boolean duplicate = repo.assignments(u.id()).stream().anyMatch(e -> e.roleId().equals(x.roleId())
                 && e.scopeType().equals(x.scopeType()) && java.util.Objects.equals(e.scopeId(), x.scopeId()));
         if (duplicate) {
@@ -285,6 +276,7 @@ public final class UserService {
         UserRecord u = get(ref);
         UserRepository.Assignment x = repo.assignments(u.id()).stream().filter(a -> a.id().equals(assignmentId))
                 .findFirst().orElseThrow(() -> ApiException.notFound("role assignment", assignmentId));
+        duties.checkGrant(actor, role(x.roleId()), new Scope(x.scopeType(), x.scopeId()), "take away", u);
         if (x.roleName().equals("administrator") && x.scopeType().equals(Scope.GLOBAL) && globalAdmins() <= 1) {
             throw ApiException.conflict("last-administrator", "this is the last global administrator assignment;"
                     + " assign the administrator role to another enabled user first");
@@ -394,39 +386,9 @@ public final class UserService {
                 .orElseThrow(() -> ApiException.notFound("role", ref));
     }
 
-    /**
-     * Emergency access (break glass), run on the manager's machine while the manager is stopped: enables and
-     * unlocks {@code username} (creating the account {@code emergency} with the administrator role if
-     * needed) with a new one-time password, audited as {@code user.emergency-access} for later review.
-     */
+    /** Emergency access (break glass): {@link AccountBootstrap#emergencyAccess}. */
     public String emergencyAccess(String username, String reason) {
-        String password = temporaryPassword();
-        Instant now = Instant.now();
-        Actor actor = Actor.system("emergency-console");
-        UserRecord existing = repo.findByName(username).orElse(null);
-        repo.jdbi().useTransaction(h -> {
-            if (existing == null) {
-                if (!username.equals("emergency")) {
-                    throw new IllegalArgumentException("no user '" + username + "' (only 'emergency' is created on demand)");
-                }
-                String id = UUID.randomUUID().toString();
-                RoleRecord admin = role("administrator");
-                repo.insert(h, new UserRecord(id, username, "Emergency access", null, PasswordHasher.hash(password), true,
-                        true, 0, null, true, now, null, now));
-                repo.insertAssignment(h, new UserRepository.Assignment(UUID.randomUUID().toString(), id, admin.id(),
-                        admin.name(), Scope.GLOBAL, null, now));
-                audit.record(h, new AuditLog.Entry(actor, "user.emergency-access", "user", id, username, null,
-                        Map.of("enabled", true, "roles", List.of("administrator@global")), reason, Outcome.SUCCESS, null));
-            } else {
-                repo.update(h, existing.withPassword(PasswordHasher.hash(password), true, now).withEnabled(true));
-                repo.revokeAll(h, existing.id(), AuthService.SESSION, now);
-                audit.record(h, new AuditLog.Entry(actor, "user.emergency-access", "user", existing.id(), username,
-                        Map.of("enabled", existing.enabled(), "locked", existing.lockedAt(now)),
-                        Map.of("enabled", true, "locked", false, "mustChangePassword", true), reason, Outcome.SUCCESS,
-                        null));
-            }
-        });
-        return password;
+        return new AccountBootstrap(repo, audit, this).emergencyAccess(username, reason);
     }
 
     private static Map<String, Object> auditView(UserRecord u, List<UserRepository.Assignment> assignments) {

@@ -1,7 +1,7 @@
 package org.carevisor.manager.ha;
 
-import java.net.URI;
 import org.carevisor.manager.ha.fence.FenceAgent;
+import org.carevisor.manager.ha.fence.FenceTargets;
 import org.carevisor.manager.ha.fence.IpmiFenceAgent;
 import org.carevisor.manager.ha.fence.LabFenceAgent;
 import org.carevisor.manager.ha.fence.RedfishFenceAgent;
@@ -17,14 +17,25 @@ import org.carevisor.manager.ha.fence.RedfishFenceAgent;
  * @param caPem    redfish: the CA certificate(s) the BMC's certificate is verified against; null = the JDK's
  */
 public record FenceConfig(String kind, String address, String username, String secret, String target, String caPem) {
-    /** The fence agent these settings describe. */
-    public FenceAgent agent() {
+    /**
+     * The fence agent these settings describe, checked again (settings stored by an older version were not);
+     * the lab agent only in lab mode. Throws {@link IllegalArgumentException} naming what is wrong.
+     */
+    public FenceAgent agent(boolean labMode) {
         return switch (kind) {
-            case "ipmi" -> new IpmiFenceAgent(System.getProperty("carevisor.ipmitool"), address, username, secret);
-            case "redfish" -> new RedfishFenceAgent(URI.create(address), target, username, secret,
+            case "ipmi" -> new IpmiFenceAgent(System.getProperty("carevisor.ipmitool"),
+                    FenceTargets.ipmiAddress(address).value(), username, secret);
+            case "redfish" -> new RedfishFenceAgent(FenceTargets.redfishUrl(address),
+                    FenceTargets.redfishSystem(target), username, secret,
                     caPem == null ? null : org.carevisor.pki.Tls.trusting(caPem));
-            case "lab" -> new LabFenceAgent(target);
-            default -> throw new IllegalStateException("unknown fence agent kind " + kind);
+            case "lab" -> {
+                if (!labMode) {
+                    throw new IllegalArgumentException("the lab fence agent is configured, but the manager does not"
+                            + " run in lab mode; configure an ipmi or redfish fence agent for this host");
+                }
+                yield new LabFenceAgent(FenceTargets.namespace(target));
+            }
+            default -> throw new IllegalArgumentException("unknown fence agent kind " + kind);
         };
     }
 

@@ -23,7 +23,14 @@ import java.util.TreeSet;
  * fence succeeded or its lease has certainly expired (not renewed for {@link Config#leaseTimeout}, longer
  * than the time after which the host kills its own HA VMs when it cannot renew). Only then are its HA VMs
  * restarted elsewhere, highest priority first and after the VMs they depend on. A VM is never restarted
- * while the engine cannot rule out that it still runs on its old host. Not thread-safe: one caller.
+ * while the engine cannot rule out that it still runs on its old host.
+ *
+ * <p>Leases reach the engine only after their owner's signature was checked ({@link LeaseIntake}). A lease counts
+ * as a renewal only when its counter is above every counter seen of that host before, so an old lease sent again
+ * never makes a host look more alive; a peer's counter may lead the owner's own last word by at most
+ * {@link #maxJump}, so no single high value can leave the honest renewals below it. Observations of hosts the
+ * engine does not know are ignored, and a failure while judging one host or VM is reported as a {@code failed}
+ * decision for it while the others are judged as usual. Not thread-safe: one caller.
  */
 public final class HaEngine {
     /** Timing. {@code leaseTimeout} must exceed the hosts' self-fence time plus one renewal period. */
@@ -44,7 +51,7 @@ public final class HaEngine {
     public record Decision(Kind kind, String host, String vm, String detail) {
         /** The kinds of decision. */
         public enum Kind { SUSPECT, ISOLATED, RECOVERED, FENCE, DEAD, RELEASED, LOST, RESTART, WAIT, NO_ROOM, STOP_STRAY, GAVE_UP,
-            RESET, LIMIT, MAINTENANCE, WATCHED }
+            RESET, LIMIT, MAINTENANCE, WATCHED, FAILED }
 
         @Override
         public String toString() {
@@ -64,7 +71,13 @@ public final class HaEngine {
         Health health = Health.UP;
         Instant lastHeartbeat;
         Instant lastLeaseAdvance;
+        /** The highest lease counter accepted: a lease must exceed it to count as a renewal. */
         long leaseCounter = -1;
+        /** The counter of the owner's own lease in its own last report (-1: none since the engine started). */
+        long anchorCounter = -1;
+        Instant anchorAt;
+        /** Why the last evaluation of this host failed (null: it did not). */
+        String failure;
         Instant suspectSince;
         boolean fenceConfigured;
         boolean maintenance;
@@ -97,6 +110,7 @@ public final class HaEngine {
         boolean waitingLogged;
         boolean noRoomLogged;
         int maxRestartsPerHour = 3;
+        String failure;
         final java.util.ArrayDeque<Instant> localRestarts = new java.util.ArrayDeque<>();
 
         VmState(String id) {
@@ -110,6 +124,26 @@ public final class HaEngine {
         public boolean needsRestart() {
             return needsRestart || restartingOn != null;
         }
+    }
+
+    /** What became of a lease observation. */
+    public enum LeaseUpdate {
+        /** A renewal: its counter is the highest seen. */
+        ADVANCED,
+        /** Not above the highest counter seen (an older observation, or an old lease sent again): nothing changes. */
+        OLD,
+        /** Further ahead of the owner's own last word than renewals can have gone since: nothing changes. */
+        TOO_FAR,
+        /** A host the engine does not know: ignored. */
+        UNKNOWN_HOST
+    }
+
+    /**
+     * How far a peer's lease counter may lead the owner's own lease in its last report, {@code sinceAnchor} after
+     * that report: one renewal per {@code HaTimings.LEASE_RENEW}, twice as fast for slack, plus 60.
+     */
+    public static long maxJump(Duration sinceAnchor) {
+        return 60 + 2 * Math.max(0, sinceAnchor.toSeconds());
     }
 
     private final Config config;
@@ -142,6 +176,13 @@ public final class HaEngine {
         VmState v = vms.computeIfAbsent(id, VmState::new);
         if (v.restartingOn == null && !v.needsRestart) {
             v.host = host;
+        } else if (v.restartingOn == null && host != null && !host.equals(v.host)) {
+            // Judged lost on its old host, but the record moved meanwhile without HA (a live migration handed over
+            // just as the source's report without it came in): it was never lost, it runs where the record says.
+            // Were it not running there, that host's next heartbeat without it finds it lost again.
+            v.host = host;
+            v.needsRestart = false;
+            v.running = true;
         }
         v.ha = ha;
         v.priority = priority;
@@ -213,6 +254,9 @@ public final class HaEngine {
         HostState h = hosts.computeIfAbsent(host, HostState::new);
         List<Decision> out = new ArrayList<>();
         h.lastHeartbeat = now;
+        if (h.lastLeaseAdvance == null) {
+            h.lastLeaseAdvance = now; // a host first heard of by its heartbeat: its lease is judged from now
+        }
         if (h.health == Health.SUSPECT || h.health == Health.ISOLATED) {
             out.add(new Decision(Decision.Kind.RECOVERED, host, null, "heartbeats again"));
             h.health = Health.UP;
@@ -264,22 +308,61 @@ public final class HaEngine {
         return out;
     }
 
+    /** True when the engine knows {@code host} (defined by {@link #host} or heard of by its heartbeat). */
+    public boolean knows(String host) {
+        return hosts.containsKey(host);
+    }
+
     /** A peer saw {@code host}'s storage lease with {@code counter}. */
-    public void lease(String host, long counter, Instant now) {
-        lease(host, counter, Set.of(), now);
+    public LeaseUpdate lease(String host, long counter, Instant now) {
+        return lease(host, counter, Set.of(), now);
     }
 
     /**
-     * A peer saw {@code host}'s storage lease with {@code counter}; {@code released}: VMs the host says it
-     * stopped because it lost its network (isolation response), so they may run elsewhere.
+     * A peer saw {@code host}'s storage lease (checked: signed by {@code host}) with {@code counter}; {@code
+     * released}: VMs the host says it stopped because it lost its network (isolation response), so they may run
+     * elsewhere. Counts only when the counter is above every one seen before, and no further ahead of the owner's
+     * own last report than {@link #maxJump}.
      */
-    public void lease(String host, long counter, Set<String> released, Instant now) {
-        HostState h = hosts.computeIfAbsent(host, HostState::new);
-        if (counter > h.leaseCounter) {
-            h.leaseCounter = counter;
-            h.lastLeaseAdvance = now;
-            h.released = Set.copyOf(released);
+    public LeaseUpdate lease(String host, long counter, Set<String> released, Instant now) {
+        HostState h = hosts.get(host);
+        if (h == null) {
+            return LeaseUpdate.UNKNOWN_HOST;
         }
+        if (counter <= h.leaseCounter) {
+            return LeaseUpdate.OLD;
+        }
+        if (h.anchorCounter >= 0 && counter - h.anchorCounter > maxJump(Duration.between(h.anchorAt, now))) {
+            return LeaseUpdate.TOO_FAR;
+        }
+        advance(h, counter, released, now);
+        return LeaseUpdate.ADVANCED;
+    }
+
+    /**
+     * The owner's own lease in its own report (checked: signed by it, and the report came over its own connection):
+     * its word on its counter. It becomes the anchor the peers' observations are bounded by, and counts as a renewal
+     * when it is new; a counter below the highest seen means the host started counting again (its local counter
+     * and lease file were lost), and the highest is set back to it.
+     */
+    public LeaseUpdate ownLease(String host, long counter, Set<String> released, Instant now) {
+        HostState h = hosts.get(host);
+        if (h == null) {
+            return LeaseUpdate.UNKNOWN_HOST;
+        }
+        h.anchorCounter = counter;
+        h.anchorAt = now;
+        if (counter == h.leaseCounter) {
+            return LeaseUpdate.OLD;
+        }
+        advance(h, counter, released, now);
+        return LeaseUpdate.ADVANCED;
+    }
+
+    private static void advance(HostState h, long counter, Set<String> released, Instant now) {
+        h.leaseCounter = counter;
+        h.lastLeaseAdvance = now;
+        h.released = Set.copyOf(released);
     }
 
     /** The result of a fencing attempt. */
@@ -304,16 +387,36 @@ public final class HaEngine {
 
     // ---- evaluation
 
+    /**
+     * One evaluation. A host or VM whose judgement fails (a bug, or state no input should have made) is named in one
+     * {@code failed} decision until it is judged again without failing; every other host and VM is judged as usual.
+     */
     public List<Decision> tick(Instant now) {
         List<Decision> out = new ArrayList<>();
         for (HostState h : hosts.values()) {
-            evaluate(h, now, out);
+            try {
+                evaluate(h, now, out);
+                h.failure = null;
+            } catch (RuntimeException e) {
+                String why = String.valueOf(e);
+                if (!why.equals(h.failure)) {
+                    out.add(new Decision(Decision.Kind.FAILED, h.id, null, "judging this host failed (" + why
+                            + "); the other hosts are judged as usual"));
+                }
+                h.failure = why;
+            }
         }
         restarts(now, out);
         return out;
     }
 
     private void evaluate(HostState h, Instant now, List<Decision> out) {
+        if (h.lastHeartbeat == null) {
+            h.lastHeartbeat = now; // never heard of: judged from now on
+        }
+        if (h.lastLeaseAdvance == null) {
+            h.lastLeaseAdvance = now;
+        }
         // A host in maintenance that holds no HA VM is left alone: switched off or rebooting, it is not fenced or
         // declared dead. One that still holds an HA VM (its evacuation did not finish) is watched as any other.
         boolean exempt = h.maintenance && !holdsHaVm(h.id);
@@ -414,8 +517,9 @@ public final class HaEngine {
 
     private void restarts(Instant now, List<Decision> out) {
         Set<String> up = new TreeSet<>();
-        hosts.values().stream().filter(x -> x.health == Health.UP && Duration.between(x.lastLeaseAdvance, now)
-                .compareTo(config.heartbeatTimeout()) <= 0).forEach(x -> up.add(x.id));
+        hosts.values().stream().filter(x -> x.health == Health.UP && x.lastLeaseAdvance != null
+                && Duration.between(x.lastLeaseAdvance, now).compareTo(config.heartbeatTimeout()) <= 0)
+                .forEach(x -> up.add(x.id));
         // a restart that was not confirmed in time is tried again (the engine knows the old start did not
         // happen because the target reports its VMs: a running VM would have confirmed)
         for (VmState v : vms.values()) {
@@ -431,31 +535,45 @@ public final class HaEngine {
                         && (v.retryAt == null || !now.isBefore(v.retryAt)))
                 .sorted(Comparator.comparingInt((VmState v) -> -v.priority).thenComparing(v -> v.id)).toList();
         for (VmState v : pending) {
-            List<String> missing = v.after.stream().filter(d -> {
-                VmState dep = vms.get(d);
-                return dep != null && (!dep.running || dep.needsRestart());
-            }).toList();
-            if (!missing.isEmpty()) {
-                if (!v.waitingLogged) {
-                    out.add(new Decision(Decision.Kind.WAIT, null, v.id, "waits for " + String.join(", ", missing)));
-                    v.waitingLogged = true;
+            try {
+                restart(v, up, now, out);
+                v.failure = null;
+            } catch (RuntimeException e) {
+                String why = String.valueOf(e);
+                if (!why.equals(v.failure)) {
+                    out.add(new Decision(Decision.Kind.FAILED, null, v.id, "planning the restart of this VM failed ("
+                            + why + "); tried again in the next evaluation"));
                 }
-                continue;
+                v.failure = why;
             }
-            Optional<String> target = placer.place(v.id, up);
-            if (target.isEmpty()) {
-                if (!v.noRoomLogged) {
-                    out.add(new Decision(Decision.Kind.NO_ROOM, null, v.id, "no host that is up has room"));
-                    v.noRoomLogged = true;
-                }
-                continue;
-            }
-            v.restartingOn = target.get();
-            v.restartRequestedAt = now;
-            v.needsRestart = false;
-            out.add(new Decision(Decision.Kind.RESTART, target.get(), v.id, "priority " + v.priority + ", was on "
-                    + v.host));
         }
+    }
+
+    private void restart(VmState v, Set<String> up, Instant now, List<Decision> out) {
+        List<String> missing = v.after.stream().filter(d -> {
+            VmState dep = vms.get(d);
+            return dep != null && (!dep.running || dep.needsRestart());
+        }).toList();
+        if (!missing.isEmpty()) {
+            if (!v.waitingLogged) {
+                out.add(new Decision(Decision.Kind.WAIT, null, v.id, "waits for " + String.join(", ", missing)));
+                v.waitingLogged = true;
+            }
+            return;
+        }
+        Optional<String> target = placer.place(v.id, up);
+        if (target.isEmpty()) {
+            if (!v.noRoomLogged) {
+                out.add(new Decision(Decision.Kind.NO_ROOM, null, v.id, "no host that is up has room"));
+                v.noRoomLogged = true;
+            }
+            return;
+        }
+        v.restartingOn = target.get();
+        v.restartRequestedAt = now;
+        v.needsRestart = false;
+        out.add(new Decision(Decision.Kind.RESTART, target.get(), v.id, "priority " + v.priority + ", was on "
+                + v.host));
     }
 
     private Placer placer = (vm, up) -> up.stream().findFirst();
@@ -484,18 +602,55 @@ public final class HaEngine {
         return hosts;
     }
 
-    /** The durable part of the state: host health and fencing, VMs awaiting or under restart. */
+    /**
+     * What the engine knows of a host's lease, kept across manager restarts so that leases seen before a restart
+     * never count as renewals after it.
+     *
+     * @param counter  the highest counter accepted
+     * @param anchor   the counter of the owner's own lease in its last report (-1: none)
+     * @param anchorAt when that report arrived (null: none)
+     */
+    public record LeaseMark(long counter, long anchor, Instant anchorAt) {
+    }
+
+    /**
+     * The durable part of the state: host health and fencing, VMs awaiting or under restart, what is known of each
+     * host's lease (null in a state saved by an older version).
+     */
     public record Snapshot(Map<String, String> hostHealth, Map<String, Boolean> hostFenced,
                            Map<String, String> vmHost, Map<String, String> vmRestartingOn,
-                           Map<String, Boolean> vmNeedsRestart) {
+                           Map<String, Boolean> vmNeedsRestart, Map<String, LeaseMark> hostLease) {
+        /** The same state without the lease marks (which change with every renewal). */
+        public Snapshot withoutLeases() {
+            return new Snapshot(hostHealth, hostFenced, vmHost, vmRestartingOn, vmNeedsRestart, null);
+        }
+
+        /**
+         * Whether this snapshot is worth saving over {@code saved} (saved {@code savedAt}): when anything but the
+         * lease marks changed, at once; when only the marks did, once {@link #LEASE_SAVE_INTERVAL} has passed.
+         */
+        public boolean worthSaving(Snapshot saved, Instant savedAt, Instant now) {
+            if (saved == null || savedAt == null || !withoutLeases().equals(saved.withoutLeases())) {
+                return true;
+            }
+            return !java.util.Objects.equals(hostLease, saved.hostLease)
+                    && !now.isBefore(savedAt.plus(LEASE_SAVE_INTERVAL));
+        }
     }
+
+    /** How often lease marks alone are saved: a restarted manager may take leases up to this old as new. */
+    public static final Duration LEASE_SAVE_INTERVAL = Duration.ofSeconds(30);
 
     public Snapshot snapshot() {
         Map<String, String> health = new LinkedHashMap<>();
         Map<String, Boolean> fenced = new LinkedHashMap<>();
+        Map<String, LeaseMark> leases = new LinkedHashMap<>();
         hosts.values().forEach(h -> {
             health.put(h.id, h.health.name());
             fenced.put(h.id, h.fenced);
+            if (h.leaseCounter >= 0 || h.anchorCounter >= 0) {
+                leases.put(h.id, new LeaseMark(h.leaseCounter, h.anchorCounter, h.anchorAt));
+            }
         });
         Map<String, String> host = new LinkedHashMap<>();
         Map<String, String> restarting = new LinkedHashMap<>();
@@ -507,13 +662,14 @@ public final class HaEngine {
             }
             needs.put(v.id, v.needsRestart);
         });
-        return new Snapshot(health, fenced, host, restarting, needs);
+        return new Snapshot(health, fenced, host, restarting, needs, leases);
     }
 
     /**
      * Restores the durable state after a manager restart. Every host gets a fresh heartbeat deadline from
      * {@code now} (the new manager has heard nothing yet); a host that was dead stays dead; restarts under way
-     * keep their target, so no VM is started a second time elsewhere.
+     * keep their target, so no VM is started a second time elsewhere; a lease counts as a renewal only above the
+     * highest counter saved.
      */
     public void restore(Snapshot s, Instant now) {
         s.hostHealth().forEach((id, health) -> {
@@ -525,7 +681,10 @@ public final class HaEngine {
             h.fenced = Boolean.TRUE.equals(s.hostFenced().get(id));
             h.lastHeartbeat = now;
             h.lastLeaseAdvance = now;
-            h.leaseCounter = -1;
+            LeaseMark mark = s.hostLease() == null ? null : s.hostLease().get(id);
+            h.leaseCounter = mark == null ? -1 : mark.counter();
+            h.anchorCounter = mark == null || mark.anchorAt() == null ? -1 : mark.anchor();
+            h.anchorAt = mark == null ? null : mark.anchorAt();
         });
         s.vmHost().forEach((id, host) -> {
             VmState v = vms.computeIfAbsent(id, VmState::new);

@@ -8,15 +8,24 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.carevisor.manager.db.Sql;
+import org.carevisor.manager.secrets.SealedColumns;
+import org.carevisor.manager.secrets.SecretBox;
+import org.carevisor.manager.secrets.SecretsException;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 
-/** HA settings of VMs, clusters and hosts, and the HA engine's durable state, in the database. Thread-safe. */
+/**
+ * HA settings of VMs, clusters and hosts, and the HA engine's durable state, in the database. BMC passwords are
+ * stored sealed ({@link SecretBox}, AES-256-GCM) and opened only when read. Thread-safe.
+ */
 public final class HaRepository {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(HaRepository.class);
     private final Jdbi jdbi;
+    private final SecretBox secrets;
 
-    public HaRepository(Jdbi jdbi) {
+    public HaRepository(Jdbi jdbi, SecretBox secrets) {
         this.jdbi = jdbi;
+        this.secrets = secrets;
     }
 
     public Jdbi jdbi() {
@@ -79,16 +88,23 @@ public final class HaRepository {
 
     // ---- hosts
 
+    /**
+     * A host's fence settings with the BMC password opened; a stored password that does not open (key file
+     * replaced, value changed in the database) throws {@link SecretsException} naming the key file.
+     */
     public Optional<FenceConfig> fence(String hostId) {
         return jdbi.withHandle(h -> h.createQuery("SELECT * FROM host_fence WHERE host_id = :id").bind("id", hostId)
-                .map((rs, c) -> mapFence(rs)).findOne());
+                .map((rs, c) -> mapFence(rs, true)).findOne());
     }
 
-    /** Fence settings of every host that has some, by host id. */
+    /**
+     * Fence settings of every host that has some, by host id. For the HA engine's overview: a password that does
+     * not open is left out (null, logged) here; {@link #fence} names the problem when the host is fenced.
+     */
     public Map<String, FenceConfig> fences() {
         Map<String, FenceConfig> out = new HashMap<>();
         jdbi.useHandle(h -> h.createQuery("SELECT * FROM host_fence").map((rs, c) -> {
-            out.put(rs.getString("host_id"), mapFence(rs));
+            out.put(rs.getString("host_id"), mapFence(rs, false));
             return null;
         }).list());
         return out;
@@ -104,13 +120,25 @@ public final class HaRepository {
                 INSERT INTO host_fence (host_id, kind, address, username, secret, target, ca_pem, updated_at)
                 VALUES (:id, :kind, :address, :username, :secret, :target, :ca, :at)""").bind("id", hostId)
                 .bind("kind", f.kind()).bind("address", f.address()).bind("username", f.username())
-                .bind("secret", f.secret()).bind("target", f.target()).bind("ca", f.caPem())
+                .bind("secret", secrets.seal(SealedColumns.HOST_FENCE_SECRET.where(hostId), f.secret()))
+                .bind("target", f.target()).bind("ca", f.caPem())
                 .bind("at", Sql.ts(Sql.now())).execute();
     }
 
-    private static FenceConfig mapFence(ResultSet rs) throws SQLException {
-        return new FenceConfig(rs.getString("kind"), rs.getString("address"), rs.getString("username"),
-                rs.getString("secret"), rs.getString("target"), rs.getString("ca_pem"));
+    private FenceConfig mapFence(ResultSet rs, boolean strict) throws SQLException {
+        String hostId = rs.getString("host_id");
+        String secret;
+        try {
+            secret = secrets.open(SealedColumns.HOST_FENCE_SECRET.where(hostId), rs.getString("secret"));
+        } catch (SecretsException e) {
+            if (strict) {
+                throw e;
+            }
+            LOG.error("the BMC password of host {} cannot be read: {}", hostId, e.getMessage());
+            secret = null;
+        }
+        return new FenceConfig(rs.getString("kind"), rs.getString("address"), rs.getString("username"), secret,
+                rs.getString("target"), rs.getString("ca_pem"));
     }
 
     // ---- engine state

@@ -11,12 +11,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import org.carevisor.manager.audit.Actor;
 import org.carevisor.manager.audit.AuditLog;
 import org.carevisor.manager.audit.AuditLog.Outcome;
@@ -36,7 +35,6 @@ import org.carevisor.manager.vm.VmPowerService;
 import org.carevisor.manager.vm.VmRecord;
 import org.carevisor.manager.vm.VmRepository;
 import org.carevisor.protocol.HostReport;
-import org.carevisor.protocol.LeaseSeen;
 import org.carevisor.protocol.ProtocolJson;
 import org.carevisor.protocol.ReportAck;
 import org.carevisor.protocol.VmState;
@@ -46,7 +44,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * High availability in the manager: feeds the {@link HaEngine} with the agents' heartbeats and the storage
- * leases they see, evaluates it every second and carries out its decisions: fencing through the host's fence
+ * leases they see - only what the leases' owners signed, checked by {@link LeaseIntake} against each host's
+ * certificate ({@link HostKeys}); a lease that counts for nothing is audited as {@code ha.lease-refused} once per
+ * episode, naming the reporting host -, evaluates it every second and carries out its decisions: fencing through the host's fence
  * agent, restarting VMs on other hosts, stopping VMs that run where they no longer belong, resetting guests that
  * fail their health check. Every decision and every attempt is audited as {@code system:ha}. The engine's
  * durable state is saved after each change, so a manager restarted during a recovery finishes it without
@@ -71,13 +71,15 @@ public final class HaService implements AutoCloseable {
     private final HaEngine engine = new HaEngine(HaEngine.Config.defaults());
     private final Object lock = new Object();
     private final ExecutorService work = Executors.newVirtualThreadPerTaskExecutor();
-    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
-            Thread.ofPlatform().daemon().name("ha").factory());
     private final Set<String> fencing = ConcurrentHashMap.newKeySet();
     private final HealthChecks health;
     private final Deque<Map<String, Object>> recent = new ArrayDeque<>();
     private volatile Map<String, VmHa> settings = Map.of();
     private HaEngine.Snapshot saved;
+    private Instant savedAt;
+    private final LeaseIntake intake;
+    /** Refusals of the lease intake, audited after the lock is released. Guarded by lock. */
+    private final List<LeaseIntake.Refusal> refusals = new ArrayList<>();
 
     public HaService(HaRepository repo, VmRepository vms, HostRepository hosts, HostBoard board, ObservedStore observed,
                      AgentClient agents, VmPowerService power, PlacementService placement, TaskService tasks,
@@ -93,12 +95,76 @@ public final class HaService implements AutoCloseable {
         this.tasks = tasks;
         this.audit = audit;
         this.health = new HealthChecks(work);
+        HostKeys keys = new HostKeys(hosts.jdbi());
+        this.intake = new LeaseIntake(new LeaseIntake.Keys() {
+            @Override
+            public Optional<HostKeys.HostKey> of(String hostId) {
+                return keys.of(hostId);
+            }
+
+            @Override
+            public Optional<HostKeys.HostKey> fresh(String hostId) {
+                return keys.fresh(hostId);
+            }
+        }, this::run, refusals::add);
         engine.placer(this::place);
     }
 
-    /** Restores the engine's durable state, then evaluates every second. */
+    /** When the run of {@code vmId} last observed on {@code hostId} started (epoch ms). */
+    private OptionalLong run(String vmId, String hostId) {
+        return observed.get(vmId).filter(o -> hostId.equals(o.hostId()) && o.status().startedAt() != null)
+                .map(o -> OptionalLong.of(o.status().startedAt().toEpochMilli())).orElse(OptionalLong.empty());
+    }
+
+    /** Audits the lease refusals collected under the lock. */
+    private void auditRefusals(List<LeaseIntake.Refusal> list) {
+        for (LeaseIntake.Refusal r : list) {
+            try {
+                String reporter = hostName(r.reporter());
+                String named = r.named() == null ? null : hostName(r.named());
+                String what = "the storage lease " + (named == null ? "" : "of host " + named + " ") + "reported by host "
+                        + reporter + " counts for nothing (" + r.code() + "): " + r.detail() + "; until such leases stop"
+                        + " for " + LeaseIntake.QUIET.toSeconds() + " s, repeats are not audited";
+                LOG.warn("HA: {}", what);
+                audit.record(new AuditLog.Entry(Actor.agent(reporter), "ha.lease-refused", "host", r.named(), named,
+                        null, null, what, Outcome.REFUSED, null));
+            } catch (RuntimeException e) {
+                LOG.error("HA: cannot audit a refused lease ({})", r, e);
+            }
+        }
+    }
+
+    private List<LeaseIntake.Refusal> drainRefusals() {
+        List<LeaseIntake.Refusal> out = List.copyOf(refusals);
+        refusals.clear();
+        return out;
+    }
+
+    private volatile boolean labMode;
+    private final Instant clockBase = Instant.now();
+    private final long clockNanos = System.nanoTime();
+
+    /**
+     * The engine's clock: the wall clock when the service was made, advanced by the monotonic clock, so that a step
+     * of the wall clock (NTP) changes no HA timing - not the heartbeat and lease timeouts, nor the bound on lease
+     * counters.
+     */
+    private Instant clock() {
+        return clockBase.plusNanos(System.nanoTime() - clockNanos);
+    }
+
+    /** In lab mode the {@code lab} fence agent may be used (see {@code ManagerConfig.labMode}). */
+    public void labMode(boolean on) {
+        this.labMode = on;
+    }
+
+    /**
+     * Restores the engine's durable state. The evaluation ({@link #tick}) then runs every second as the job
+     * {@code ha-evaluation} of the manager's {@link org.carevisor.manager.jobs.JobSupervisor}, which survives any
+     * failure of a pass and raises an alarm when HA stops deciding.
+     */
     public void start() {
-        Instant now = Instant.now();
+        Instant now = clock();
         synchronized (lock) {
             repo.engineState().ifPresent(json -> {
                 try {
@@ -111,8 +177,8 @@ public final class HaService implements AutoCloseable {
             // HA VMs that should run are expected on their hosts: one that died while no manager watched is lost
             settings.forEach((id, ha) -> engine.expectRunning(id));
             saved = engine.snapshot();
+            savedAt = now;
         }
-        timer.scheduleWithFixedDelay(this::tickSafely, 1, 1, TimeUnit.SECONDS);
     }
 
     // ---- inputs
@@ -120,15 +186,16 @@ public final class HaService implements AutoCloseable {
     /** A host's heartbeat: its VMs and the leases it sees. Returns what the agent must know for HA. */
     public ReportAck report(HostReport report) {
         String hostId = report.inventory().hostId();
-        Instant now = Instant.now();
+        Instant now = clock();
         List<Decision> decisions;
+        List<LeaseIntake.Refusal> refused;
         synchronized (lock) {
             sync(now);
-            for (LeaseSeen l : report.leases()) {
-                engine.lease(l.hostId(), l.counter(), Set.copyOf(l.released()), now);
-            }
+            intake.accept(hostId, report.leases(), engine, now);
             decisions = engine.heartbeat(hostId, held(hostId, report), now);
+            refused = drainRefusals();
         }
+        auditRefusals(refused);
         carryOut(decisions);
         return ack(hostId);
     }
@@ -162,8 +229,10 @@ public final class HaService implements AutoCloseable {
         List<String> protectedHere = vms.onHost(hostId).stream().filter(v -> s.containsKey(v.id())
                 && s.get(v.id()).enabled()).map(VmRecord::id).sorted().toList();
         String cluster = hosts.find(hostId).map(HostRecord::clusterId).orElse(null);
+        List<String> peers = cluster == null ? List.of() : hosts.inCluster(cluster).stream().map(HostRecord::id)
+                .filter(id -> !id.equals(hostId)).sorted().toList();
         return new ReportAck(protectedHere, cluster == null ? ReportAck.POWER_OFF
-                : repo.cluster(cluster).isolationResponse());
+                : repo.cluster(cluster).isolationResponse(), peers);
     }
 
     /**
@@ -211,17 +280,9 @@ public final class HaService implements AutoCloseable {
 
     // ---- the loop
 
-    private void tickSafely() {
-        try {
-            tick();
-        } catch (RuntimeException e) {
-            LOG.warn("HA evaluation failed", e);
-        }
-    }
-
     /** One evaluation: the engine's decisions, the durable state, the health checks that are due. */
     public void tick() {
-        Instant now = Instant.now();
+        Instant now = clock();
         List<Decision> decisions;
         HaEngine.Snapshot snapshot;
         synchronized (lock) {
@@ -231,15 +292,18 @@ public final class HaService implements AutoCloseable {
         }
         persist(snapshot);
         carryOut(decisions);
-        checkHealth(now);
+        checkHealth(Instant.now()); // compared with the guests' start times, which are wall clock
     }
 
+    /** Saves the engine's state when it changed (lease marks alone at most every 30 s). */
     private void persist(HaEngine.Snapshot snapshot) {
+        Instant now = clock();
         synchronized (lock) {
-            if (snapshot.equals(saved)) {
+            if (!snapshot.worthSaving(saved, savedAt, now)) {
                 return;
             }
             saved = snapshot;
+            savedAt = now;
         }
         try {
             repo.saveEngineState(ProtocolJson.mapper().writeValueAsString(snapshot));
@@ -277,8 +341,19 @@ public final class HaService implements AutoCloseable {
 
     // ---- carrying out
 
+    /** Carries out each decision; one that fails is logged and the others are carried out. */
     private void carryOut(List<Decision> decisions) {
         for (Decision raw : decisions) {
+            try {
+                carryOut(raw);
+            } catch (RuntimeException e) {
+                LOG.error("HA: carrying out {} failed", raw, e);
+            }
+        }
+    }
+
+    private void carryOut(Decision raw) {
+        {
             Decision d = new Decision(raw.kind(), raw.host(), raw.vm(), readable(raw.detail()));
             remember(d);
             LOG.info("HA: {}{}{}{}", d.kind().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'),
@@ -303,7 +378,7 @@ public final class HaService implements AutoCloseable {
 
     private void auditDecision(Decision d) {
         boolean failure = d.kind() == Decision.Kind.NO_ROOM || d.kind() == Decision.Kind.GAVE_UP
-                || d.kind() == Decision.Kind.LIMIT;
+                || d.kind() == Decision.Kind.LIMIT || d.kind() == Decision.Kind.FAILED;
         String action = "ha." + d.kind().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
         if (d.vm() != null) {
             String name = vms.find(d.vm()).map(VmRecord::name).orElse(d.vm());
@@ -318,7 +393,19 @@ public final class HaService implements AutoCloseable {
 
     private void fence(Decision d) {
         String hostId = d.host();
-        Optional<FenceConfig> config = repo.fence(hostId);
+        Optional<FenceConfig> config;
+        try {
+            config = repo.fence(hostId);
+        } catch (org.carevisor.manager.secrets.SecretsException e) {
+            // never fence with an empty or wrong password: a failed fencing, named
+            audit.record(new AuditLog.Entry(ACTOR, "host.fence", "host", hostId, hostName(hostId), null, null,
+                    d.detail() + ": " + e.getMessage(), Outcome.FAILURE, null));
+            LOG.error("HA: cannot fence host {}: {}", hostName(hostId), e.getMessage());
+            synchronized (lock) {
+                engine.fenceResult(hostId, false, clock());
+            }
+            return;
+        }
         if (config.isEmpty() || !fencing.add(hostId)) {
             return;
         }
@@ -326,7 +413,7 @@ public final class HaService implements AutoCloseable {
             FenceAgent.Result result;
             String agentName = config.get().kind();
             try {
-                FenceAgent agent = config.get().agent();
+                FenceAgent agent = config.get().agent(labMode);
                 agentName = agent.describe();
                 result = agent.powerOff(FENCE_TIMEOUT);
             } catch (RuntimeException e) {
@@ -339,7 +426,7 @@ public final class HaService implements AutoCloseable {
                     result.off() ? Outcome.SUCCESS : Outcome.FAILURE, null));
             LOG.warn("HA: fencing host {} with {} ({}): {}", hostName(hostId), agentName, d.detail(), result.detail());
             synchronized (lock) {
-                engine.fenceResult(hostId, result.off(), Instant.now());
+                engine.fenceResult(hostId, result.off(), clock());
             }
         });
     }
@@ -372,7 +459,7 @@ public final class HaService implements AutoCloseable {
         audit.record(new AuditLog.Entry(ACTOR, "vm.ha-restart", "vm", d.vm(), vm.name(), null,
                 Map.of("host", hostName(d.host())), d.detail() + ": " + why, Outcome.FAILURE, taskId));
         synchronized (lock) {
-            engine.restartFailed(d.vm(), d.host(), Instant.now());
+            engine.restartFailed(d.vm(), d.host(), clock());
         }
     }
 
@@ -447,7 +534,7 @@ public final class HaService implements AutoCloseable {
             health.due(e.getKey(), o.get().status().startedAt(), ha, address.get(), now, failed -> {
                 List<Decision> decisions;
                 synchronized (lock) {
-                    decisions = engine.healthFailed(e.getKey(), failed, Instant.now());
+                    decisions = engine.healthFailed(e.getKey(), failed, clock());
                 }
                 if (decisions.isEmpty()) {
                     LOG.info("VM {}: {}; not reset: HA does not see it running on its host now", e.getKey(), failed);
@@ -497,7 +584,7 @@ public final class HaService implements AutoCloseable {
         List<Map<String, Object>> hostViews = new ArrayList<>();
         List<Map<String, Object>> vmViews = new ArrayList<>();
         Map<String, FenceConfig> fences = repo.fences();
-        Instant now = Instant.now();
+        Instant now = clock();
         synchronized (lock) {
             for (HaEngine.HostState h : engine.hosts().values()) {
                 Map<String, Object> m = new LinkedHashMap<>();
@@ -543,7 +630,6 @@ public final class HaService implements AutoCloseable {
 
     @Override
     public void close() {
-        timer.shutdownNow();
         work.shutdownNow();
     }
 }

@@ -12,6 +12,7 @@ import org.carevisor.manager.audit.Actor;
 import org.carevisor.manager.audit.AuditLog;
 import org.carevisor.manager.audit.AuditLog.Outcome;
 import org.carevisor.manager.cluster.ClusterRecord;
+import org.carevisor.manager.ha.fence.FenceTargets;
 import org.carevisor.manager.host.HostRecord;
 import org.carevisor.manager.vm.VmRecord;
 import org.carevisor.manager.vm.VmRepository;
@@ -42,10 +43,16 @@ public final class HaSettings {
 
     private final HaRepository repo;
     private final VmRepository vms;
+    private final boolean labMode;
 
-    public HaSettings(HaRepository repo, VmRepository vms) {
+    /**
+     * {@code labMode}: the manager runs a local lab ({@code --lab-mode}); only then is the {@code lab} fence kind
+     * offered.
+     */
+    public HaSettings(HaRepository repo, VmRepository vms, boolean labMode) {
         this.repo = repo;
         this.vms = vms;
+        this.labMode = labMode;
     }
 
     // ---- VMs
@@ -195,13 +202,26 @@ public final class HaSettings {
     public Map<String, Object> fenceView(HostRecord host) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("host", host.name());
-        repo.fence(host.id()).ifPresentOrElse(f -> m.putAll(f.view()), () -> m.put("kind", "none"));
+        try {
+            repo.fence(host.id()).ifPresentOrElse(f -> m.putAll(f.view()), () -> m.put("kind", "none"));
+        } catch (org.carevisor.manager.secrets.SecretsException e) {
+            FenceConfig stored = repo.fences().get(host.id());
+            m.put("kind", stored == null ? "none" : stored.kind());
+            m.put("secretSet", false);
+            m.put("secretError", e.getMessage());
+        }
         return m;
     }
 
+    /**
+     * Sets or removes a host's fence agent. Every field is checked now, with a 400 naming it (a bad BMC address
+     * used to fail only when the host had to be fenced): IPMI address an IP address or DNS name; Redfish URL
+     * https only, a valid host, no user info, a port in range, no path; system id and namespace names; user and
+     * password printable and bounded. The {@code lab} kind only when the manager runs in lab mode.
+     */
     public Map<String, Object> putFence(HostRecord host, FenceRequest r, Actor actor, AuditLog audit) {
         if (r == null || r.kind() == null) {
-            throw ApiException.invalid("kind", "name the fence agent: ipmi, redfish, lab or none");
+            throw ApiException.invalid("kind", "name the fence agent: " + FenceTargets.kinds(labMode));
         }
         FenceConfig next = switch (r.kind()) {
             case "none" -> null;
@@ -209,38 +229,44 @@ public final class HaSettings {
                 require(r.address(), "address", "the BMC's host name or IP address");
                 require(r.username(), "username", "the BMC user");
                 require(r.password(), "password", "the BMC password");
-                if (!r.address().matches("[A-Za-z0-9.:\\[\\]-]{1,255}")) {
-                    throw ApiException.invalid("address", "'" + r.address() + "' is not a host name or IP address");
-                }
-                yield new FenceConfig("ipmi", r.address(), r.username(), r.password(), null, null);
+                String address = check("address", () -> FenceTargets.ipmiAddress(r.address()).value());
+                check("username", () -> FenceTargets.username(r.username(), false));
+                check("password", () -> FenceTargets.password(r.password()));
+                yield new FenceConfig("ipmi", address, r.username(), r.password(), null, null);
             }
             case "redfish" -> {
                 require(r.address(), "address", "the BMC's https URL, e.g. https://10.0.9.21");
                 require(r.username(), "username", "the BMC user");
                 require(r.password(), "password", "the BMC password");
-                if (!r.address().matches("https://[^\\s/]+/?")) {
-                    throw ApiException.invalid("address", "'" + r.address() + "' is not an https URL of a BMC"
-                            + " (e.g. https://10.0.9.21); Redfish fencing only speaks verified TLS");
-                }
+                String url = check("address", () -> FenceTargets.redfishUrl(r.address()).toString());
+                String system = check("target", () -> FenceTargets.redfishSystem(r.target() == null ? "1"
+                        : r.target()));
+                check("username", () -> FenceTargets.username(r.username(), true));
+                check("password", () -> FenceTargets.password(r.password()));
                 if (r.caPem() != null) {
+                    if (r.caPem().length() > FenceTargets.MAX_CA_PEM) {
+                        throw ApiException.invalid("caPem", "at most " + FenceTargets.MAX_CA_PEM + " characters");
+                    }
                     try {
                         org.carevisor.pki.Pem.certificate(r.caPem());
                     } catch (RuntimeException e) {
                         throw ApiException.invalid("caPem", "not a PEM certificate: " + e.getMessage());
                     }
                 }
-                yield new FenceConfig("redfish", r.address(), r.username(), r.password(),
-                        r.target() == null ? "1" : r.target(), r.caPem());
+                yield new FenceConfig("redfish", url, r.username(), r.password(), system, r.caPem());
             }
             case "lab" -> {
-                require(r.target(), "target", "the lab host's network namespace");
-                if (!r.target().matches("[A-Za-z0-9_.-]{1,64}")) {
-                    throw ApiException.invalid("target", "'" + r.target() + "' is not a network namespace name");
+                if (!labMode) {
+                    throw ApiException.invalid("kind", "the lab fence agent (it kills the processes of a network"
+                            + " namespace) exists only in a local lab (./carevisor lab, manager option --lab-mode"
+                            + " true); use " + FenceTargets.kinds(false));
                 }
-                yield new FenceConfig("lab", null, null, null, r.target(), null);
+                require(r.target(), "target", "the lab host's network namespace");
+                yield new FenceConfig("lab", null, null, null, check("target", () -> FenceTargets.namespace(
+                        r.target())), null);
             }
-            default -> throw ApiException.invalid("kind", "unknown fence agent '" + r.kind()
-                    + "'; use ipmi, redfish, lab or none");
+            default -> throw ApiException.invalid("kind", "unknown fence agent '"
+                    + org.carevisor.manager.security.Clip.text(r.kind(), 40) + "'; use " + FenceTargets.kinds(labMode));
         };
         Map<String, Object> old = fenceView(host);
         repo.jdbi().useTransaction(h -> {
@@ -256,6 +282,21 @@ public final class HaSettings {
                     after, null, Outcome.SUCCESS, null));
         });
         return fenceView(host);
+    }
+
+    private static <T> T check(String field, java.util.function.Supplier<T> check) {
+        try {
+            return check.get();
+        } catch (IllegalArgumentException e) {
+            throw ApiException.invalid(field, e.getMessage());
+        }
+    }
+
+    private static void check(String field, Runnable check) {
+        check(field, () -> {
+            check.run();
+            return null;
+        });
     }
 
     private static void require(String value, String field, String what) {

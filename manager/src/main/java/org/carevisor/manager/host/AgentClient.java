@@ -104,20 +104,20 @@ public final class AgentClient {
     }
 
     /** Snapshot of a running VM (with memory or disk-only). */
-    public SnapshotResult snapshot(String endpoint, String vmId, String tag, boolean memory) {
-        return call(endpoint, "POST", "/vms/" + vmId + "/snapshots", new SnapshotRequest(tag, memory),
+    public SnapshotResult snapshot(String endpoint, String vmId, String tag, String name, boolean memory) {
+        return call(endpoint, "POST", "/vms/" + vmId + "/snapshots", new SnapshotRequest(tag, memory, name),
                 SnapshotResult.class, LONG);
     }
 
     /** Reverts a running VM to a snapshot with memory, live. */
-    public SnapshotResult loadSnapshot(String endpoint, String vmId, String tag) {
-        return call(endpoint, "POST", "/vms/" + vmId + "/snapshots/load", new SnapshotRequest(tag, true),
+    public SnapshotResult loadSnapshot(String endpoint, String vmId, String tag, String name) {
+        return call(endpoint, "POST", "/vms/" + vmId + "/snapshots/load", new SnapshotRequest(tag, true, name),
                 SnapshotResult.class, LONG);
     }
 
     /** Deletes a snapshot from the disks of a running VM. */
     public SnapshotResult deleteSnapshot(String endpoint, String vmId, String tag) {
-        return call(endpoint, "POST", "/vms/" + vmId + "/snapshots/delete", new SnapshotRequest(tag, false),
+        return call(endpoint, "POST", "/vms/" + vmId + "/snapshots/delete", new SnapshotRequest(tag, false, null),
                 SnapshotResult.class, LONG);
     }
 
@@ -162,9 +162,12 @@ public final class AgentClient {
 
     // ---- live migration (see VmSupervisor on the agent for the protocol)
 
-    /** Starts the destination QEMU (paused, listening); returns where the source must send to. */
-    public IncomingResponse incoming(String endpoint, VmSpec spec) {
-        return call(endpoint, "POST", "/vms/" + spec.id() + "/incoming", new IncomingRequest(spec),
+    /**
+     * Starts the destination QEMU (paused, listening over TLS for the stream of host {@code sourceHostId} only);
+     * returns where the source must send to.
+     */
+    public IncomingResponse incoming(String endpoint, VmSpec spec, String sourceHostId) {
+        return call(endpoint, "POST", "/vms/" + spec.id() + "/incoming", new IncomingRequest(spec, sourceHostId),
                 IncomingResponse.class, START);
     }
 

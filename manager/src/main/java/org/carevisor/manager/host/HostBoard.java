@@ -23,6 +23,8 @@ public final class HostBoard {
     }
 
     private final Map<String, Entry> hosts = new ConcurrentHashMap<>();
+    /** When each host first reported since this manager started: the order of {@link #connectedHosts()}. */
+    private final Map<String, Instant> firstSeen = new ConcurrentHashMap<>();
     private final Duration timeout;
 
     public HostBoard(Duration timeout) {
@@ -31,12 +33,15 @@ public final class HostBoard {
 
     /** Stores a report as the host's newest. */
     public void put(HostReport report) {
-        hosts.put(report.inventory().hostId(), new Entry(report, Instant.now()));
+        Instant now = Instant.now();
+        firstSeen.putIfAbsent(report.inventory().hostId(), now);
+        hosts.put(report.inventory().hostId(), new Entry(report, now));
     }
 
     /** Forgets a removed host. */
     public void remove(String hostId) {
         hosts.remove(hostId);
+        firstSeen.remove(hostId);
     }
 
     public Optional<Entry> get(String hostId) {
@@ -65,8 +70,15 @@ public final class HostBoard {
                         "no host is connected to reach the storage; start an agent (./carevisor up starts one)"));
     }
 
+    /**
+     * The connected hosts, longest known first (then by id): a stable order, so that what "some connected host"
+     * answers does not change with a map's hash order, and a host that enrolled later (a rogue one, say) is not
+     * the one asked first.
+     */
     public List<Entry> connectedHosts() {
-        return hosts.values().stream().filter(e -> connected(e.inventory().hostId())).toList();
+        return hosts.values().stream().filter(e -> connected(e.inventory().hostId()))
+                .sorted(java.util.Comparator.comparing((Entry e) -> firstSeen.getOrDefault(e.inventory().hostId(),
+                        Instant.MAX)).thenComparing(e -> e.inventory().hostId())).toList();
     }
 
     public Collection<Entry> all() {

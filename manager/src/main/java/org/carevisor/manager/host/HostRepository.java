@@ -43,6 +43,12 @@ public final class HostRepository {
         });
     }
 
+    /** The address the host is registered to receive live migrations at (null: none registered yet). */
+    public Optional<String> migrationAddress(String id) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT migration_address FROM hosts WHERE id = :id")
+                .bind("id", id).mapTo(String.class).findOne());
+    }
+
     public List<HostRecord> list() {
         return jdbi.withHandle(h -> {
             java.util.Map<String, List<String>> tags = tags(h);

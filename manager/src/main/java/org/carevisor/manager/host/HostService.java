@@ -2,6 +2,7 @@ package org.carevisor.manager.host;
 
 import java.util.List;
 import java.util.Map;
+import org.carevisor.manager.audit.Values;
 import org.carevisor.manager.api.ApiException;
 import org.carevisor.manager.audit.Actor;
 import org.carevisor.manager.audit.AuditLog;
@@ -104,10 +105,10 @@ public final class HostService {
                 clusters.adoptStorageDomain(target.id(), inv.storageDomainId());
             }
         }
-        Map<String, Object> before = Map.of("cluster", host.clusterId(), "tags", host.tags(),
-                "reservedMemoryMiB", host.reservedMemoryMiB(), "description", String.valueOf(host.description()));
-        Map<String, Object> after = Map.of("cluster", clusterId, "tags", tags, "reservedMemoryMiB", reserved,
-                "description", String.valueOf(description));
+        Map<String, Object> before = Values.of("cluster", host.clusterId(), "tags", host.tags(),
+                "reservedMemoryMiB", host.reservedMemoryMiB(), "description", host.description());
+        Map<String, Object> after = Values.of("cluster", clusterId, "tags", tags, "reservedMemoryMiB", reserved,
+                "description", description);
         jdbi.useTransaction(h -> {
             hosts.updateSettings(h, host.id(), clusterId, tags, reserved, description);
             audit.record(h, new AuditLog.Entry(actor, "host.update", "host", host.id(), host.name(), before, after,
@@ -161,7 +162,7 @@ public final class HostService {
             }
             h.createUpdate("DELETE FROM hosts WHERE id = :id").bind("id", host.id()).execute();
             audit.record(h, new AuditLog.Entry(actor, "host.remove", "host", host.id(), host.name(),
-                    Map.of("endpoint", host.endpoint(), "certificateSerial", String.valueOf(serial)), null, reason,
+                    Values.of("endpoint", host.endpoint(), "certificateSerial", serial), null, reason,
                     AuditLog.Outcome.SUCCESS, null));
         });
         board.remove(host.id());

@@ -35,19 +35,41 @@ public final class ImageCatalog {
         this.agents = agents;
     }
 
-    /** Reads the image library from a connected host and records what changed. */
+    /** How many connected hosts are asked for the image library (bounded: the list is asked every few seconds). */
+    static final int HOSTS_ASKED = 3;
+    /** What an image's path must look like: a plain file name in the storage's {@code images/} directory. */
+    private static final java.util.regex.Pattern IMAGE_PATH =
+            java.util.regex.Pattern.compile("images/[^/.\\p{Cntrl}][^/\\p{Cntrl}]{0,254}");
+
+    /**
+     * Reads the image library from up to {@link #HOSTS_ASKED} connected hosts (longest known first) and records
+     * what changed. An image is present when one of the hosts that answered lists it, so one host that answers
+     * an empty or short list (a host whose storage mount failed, or a rogue enrolled host) does not empty the
+     * library for all; a listed path that is not a plain file of {@code images/} is ignored and logged.
+     */
     public synchronized void refresh() {
         List<HostBoard.Entry> connected = hosts.connectedHosts();
-        if (connected.isEmpty()) {
+        Map<String, ImageInfo> byPath = new java.util.LinkedHashMap<>();
+        int answered = 0;
+        for (HostBoard.Entry host : connected.subList(0, Math.min(HOSTS_ASKED, connected.size()))) {
+            try {
+                for (ImageInfo i : agents.images(host.inventory().endpoint())) {
+                    if (i == null || i.path() == null || !IMAGE_PATH.matcher(i.path()).matches()) {
+                        LOG.warn("host {} listed an image outside images/ ({}); ignored", host.inventory().hostId(),
+                                i == null ? null : shown(i.path()));
+                        continue;
+                    }
+                    byPath.putIfAbsent(i.path(), i);
+                }
+                answered++;
+            } catch (AgentCallException e) {
+                LOG.warn("cannot read the image library from host {}: {}", host.inventory().hostId(), e.getMessage());
+            }
+        }
+        if (answered == 0) {
             return;
         }
-        List<ImageInfo> found;
-        try {
-            found = agents.images(connected.get(0).inventory().endpoint());
-        } catch (AgentCallException e) {
-            LOG.warn("cannot read the image library: {}", e.getMessage());
-            return;
-        }
+        List<ImageInfo> found = List.copyOf(byPath.values());
         Instant now = Instant.now();
         jdbi.useTransaction(h -> {
             Map<String, String> known = new HashMap<>();
@@ -78,6 +100,15 @@ public final class ImageCatalog {
             }
         });
         lastRefresh = now;
+    }
+
+    /** A host-given string fit for a log line: printable ASCII, at most 80 characters. */
+    private static String shown(String s) {
+        if (s == null) {
+            return "no path";
+        }
+        String t = s.replaceAll("[^\\x20-\\x7e]", "?");
+        return "'" + (t.length() > 80 ? t.substring(0, 80) + "..." : t) + "'";
     }
 
     private static String uniqueName(org.jdbi.v3.core.Handle h, String base) {

@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * operators; in {@code automatic} mode it is carried out as a live migration by {@code system:balancer}
  * (audited like any migration), one at a time per cluster. Thread-safe.
  */
-public final class Balancer implements AutoCloseable {
+public final class Balancer {
     private static final Logger LOG = LoggerFactory.getLogger(Balancer.class);
     private static final Actor ACTOR = Actor.system("balancer");
 
@@ -44,8 +44,6 @@ public final class Balancer implements AutoCloseable {
     private final Map<String, Recommendation> latest = new ConcurrentHashMap<>();
     private final Map<String, String> runningTask = new ConcurrentHashMap<>();
     private final org.carevisor.manager.task.TaskService tasks;
-    private volatile boolean running = true;
-    private Thread thread;
 
     public Balancer(ClusterRepository clusters, PlacementService placement, RuleService rules, VmRepository vms,
                     MigrationService migrations, org.carevisor.manager.task.TaskService tasks) {
@@ -57,22 +55,11 @@ public final class Balancer implements AutoCloseable {
         this.tasks = tasks;
     }
 
-    public void start() {
-        thread = Thread.ofPlatform().daemon().name("balancer").start(() -> {
-            while (running) {
-                try {
-                    Thread.sleep(1000);
-                    tick();
-                } catch (InterruptedException e) {
-                    return;
-                } catch (RuntimeException e) {
-                    LOG.warn("balancer pass failed", e);
-                }
-            }
-        });
-    }
-
-    private void tick() {
+    /**
+     * One pass: evaluates each cluster whose balancing interval has passed. Run every second as the job
+     * {@code balancer} of the manager's {@link org.carevisor.manager.jobs.JobSupervisor}.
+     */
+    public void pass() {
         Instant now = Instant.now();
         for (ClusterRecord c : clusters.list()) {
             if (c.balancer().mode().equals("off")) {
@@ -155,13 +142,5 @@ public final class Balancer implements AutoCloseable {
     private String hostName(String hostId) {
         return placement.hostStates(null).stream().filter(h -> h.id().equals(hostId)).map(Scheduler.HostState::name)
                 .findFirst().orElse(hostId);
-    }
-
-    @Override
-    public void close() {
-        running = false;
-        if (thread != null) {
-            thread.interrupt();
-        }
     }
 }

@@ -75,9 +75,21 @@ public final class MigrationRepository {
 
     /** Newest first, of one VM or all. */
     public List<MigrationRecord> list(String vmId, int limit) {
-        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM migrations"
-                        + (vmId == null ? "" : " WHERE vm_id = :vm") + " ORDER BY started_at DESC LIMIT :limit")
-                .bind("vm", vmId).bind("limit", limit).map((rs, c) -> map(rs)).list());
+        return list(vmId, org.carevisor.manager.auth.ScopeFilter.EVERYTHING, limit, 0);
+    }
+
+    /**
+     * Newest first, of one VM or all, of the VMs in {@code scopes} (by the VM's current place; migrations of
+     * deleted VMs only for the global scope); filtered in SQL before {@code limit} and {@code offset}.
+     */
+    public List<MigrationRecord> list(String vmId, org.carevisor.manager.auth.ScopeFilter scopes, int limit,
+                                      int offset) {
+        String sql = "SELECT m.* FROM migrations m"
+                + (scopes.everything() ? "" : " JOIN vms v ON v.id = m.vm_id")
+                + " WHERE " + scopes.vmCondition("v") + (vmId == null ? "" : " AND m.vm_id = :vm")
+                + " ORDER BY m.started_at DESC, m.id LIMIT :limit OFFSET :offset";
+        return jdbi.withHandle(h -> scopes.bind(h.createQuery(sql)).bind("vm", vmId).bind("limit", limit)
+                .bind("offset", offset).map((rs, c) -> map(rs)).list());
     }
 
     /** Migrations that have not reached an end state. */

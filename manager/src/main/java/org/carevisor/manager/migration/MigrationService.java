@@ -88,6 +88,7 @@ public final class MigrationService {
     private final TaskService tasks;
     private final AuditLog audit;
     private final ObservedStore observed;
+    private final MigrationTarget targets;
     private final Set<String> running = ConcurrentHashMap.newKeySet();
     private final Map<String, Semaphore> slots = new ConcurrentHashMap<>();
 
@@ -107,6 +108,7 @@ public final class MigrationService {
         this.tasks = tasks;
         this.audit = audit;
         this.observed = observed;
+        this.targets = new MigrationTarget(hosts);
     }
 
     public MigrationRepository repository() {
@@ -230,17 +232,31 @@ public final class MigrationService {
             ctx.progress(2, "starting the destination QEMU on " + plan.destHostName());
             IncomingResponse in;
             try {
-                in = agents.incoming(dst, vm.toSpec());
+                in = agents.incoming(dst, vm.toSpec(), vm.hostId());
             } catch (AgentCallException e) {
                 throw fail(m, vm, actor, ctx, null, "the destination " + plan.destHostName() + " could not prepare: "
                         + e.getMessage(), false, reason);
             }
-            repo.incomingUri(m.id(), in.uri());
+            String uri;
+            String tlsHostname;
+            try {
+                uri = targets.sourceUri(plan.destHostId(), plan.destHostName(), in);
+                tlsHostname = targets.tlsHostname(plan.destHostId(), plan.destHostName());
+            } catch (ApiException e) {
+                abortDestination(dst, vm);
+                audit.record(new AuditLog.Entry(actor, "vm.migrate-uri", "host", plan.destHostId(),
+                        plan.destHostName(), null, java.util.Collections.singletonMap("answered", in == null ? null
+                        : org.carevisor.manager.security.Clip.text(in.uri(), 300)), e.getMessage(), Outcome.REFUSED,
+                        ctx.taskId()));
+                ApiException f = fail(m, vm, actor, ctx, null, e.getMessage(), false, reason);
+                throw new ApiException(e.status(), e.code(), e.title(), f.getMessage(), null);
+            }
+            repo.incomingUri(m.id(), uri);
             repo.phase(m.id(), MigrationRecord.TRANSFERRING);
             MigrationStatus st;
             try {
-                st = agents.migrate(src, vm.id(), new MigrationRequest(in.uri(), plan.bandwidthMiBps() * MiB,
-                        plan.downtimeLimitMs(), plan.autoConverge()));
+                st = agents.migrate(src, vm.id(), new MigrationRequest(uri, plan.bandwidthMiBps() * MiB,
+                        plan.downtimeLimitMs(), plan.autoConverge(), tlsHostname));
             } catch (AgentCallException e) {
                 abortDestination(dst, vm);
                 throw fail(m, vm, actor, ctx, null, "the source " + srcName + " could not begin the copy: "
@@ -527,6 +543,12 @@ public final class MigrationService {
     /** Recent migrations, newest first. */
     public List<MigrationRecord> list(String vmRef, int limit) {
         return repo.list(vmRef == null ? null : vms.get(vmRef).id(), limit);
+    }
+
+    /** Newest first, of the VMs in {@code scopes}, filtered in SQL before the limit (see MigrationRepository). */
+    public List<MigrationRecord> list(String vmId, org.carevisor.manager.auth.ScopeFilter scopes, int limit,
+                                      int offset) {
+        return repo.list(vmId, scopes, limit, offset);
     }
 
     private String endpoint(String hostId) {

@@ -5,8 +5,6 @@ import java.time.Instant;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
 import org.carevisor.manager.audit.Actor;
 import org.carevisor.manager.audit.AuditLog;
 import org.carevisor.manager.audit.AuditLog.Outcome;
@@ -24,9 +22,11 @@ import org.slf4j.LoggerFactory;
 /**
  * The reconcile loop: periodically (and after each report) compares every VM's desired and observed state
  * and acts through the agents. VMs with a running task are left to the task. After a failed action the
- * VM is left alone for a back-off period. Every action is audited as the system's. Thread-safe.
+ * VM is left alone for a back-off period. Every action is audited as the system's. Its passes run as the job
+ * {@code reconcile} of the manager's {@link org.carevisor.manager.jobs.JobSupervisor} ({@link #pass}; a report
+ * {@link #kick}s it). Thread-safe.
  */
-public final class Reconciler implements AutoCloseable {
+public final class Reconciler {
     private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
     private static final Duration BACKOFF = Duration.ofSeconds(30);
     private static final Actor ACTOR = Actor.system("reconciler");
@@ -40,10 +40,8 @@ public final class Reconciler implements AutoCloseable {
     private final Duration interval;
     private final int shutdownTimeoutSeconds;
     private volatile org.carevisor.manager.vm.VmPowerService power;
-    private final Semaphore wake = new Semaphore(0);
     private final Map<String, Instant> backoff = new ConcurrentHashMap<>();
-    private volatile boolean running = true;
-    private Thread thread;
+    private volatile Runnable kicker = () -> { };
 
     public Reconciler(VmRepository vms, ObservedStore observed, HostBoard hosts, AgentClient agents, TaskService tasks,
                       AuditLog audit, Duration interval, int shutdownTimeoutSeconds) {
@@ -72,29 +70,19 @@ public final class Reconciler implements AutoCloseable {
         this.power = power;
     }
 
-    public void start() {
-        thread = Thread.ofPlatform().daemon().name("reconciler").start(this::loop);
+    /** How often a pass runs without a kick. */
+    public Duration interval() {
+        return interval;
+    }
+
+    /** What {@link #kick} does: wake the job that runs the passes (set when the job is scheduled). */
+    public void onKick(Runnable k) {
+        this.kicker = k;
     }
 
     /** Runs a pass soon. */
     public void kick() {
-        wake.release();
-    }
-
-    private void loop() {
-        while (running) {
-            try {
-                wake.tryAcquire(interval.toMillis(), TimeUnit.MILLISECONDS);
-                wake.drainPermits();
-                if (running) {
-                    pass();
-                }
-            } catch (InterruptedException e) {
-                return;
-            } catch (RuntimeException e) {
-                LOG.warn("reconcile pass failed", e);
-            }
-        }
+        kicker.run();
     }
 
     /** One pass over all VMs. */
@@ -147,15 +135,6 @@ public final class Reconciler implements AutoCloseable {
             audit.record(new AuditLog.Entry(ACTOR, "vm.reconcile." + d.action().json(), "vm", vm.id(), vm.name(),
                     null, Map.of("powerState", vm.powerState().json()), d.why() + "; failed: " + e.getMessage(),
                     Outcome.FAILURE, null));
-        }
-    }
-
-    @Override
-    public void close() {
-        running = false;
-        wake.release();
-        if (thread != null) {
-            thread.interrupt();
         }
     }
 }

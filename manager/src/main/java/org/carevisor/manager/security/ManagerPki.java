@@ -35,9 +35,11 @@ public final class ManagerPki {
     private final SSLContext context;
     private final Jdbi jdbi;
     private final Set<String> revoked = ConcurrentHashMap.newKeySet();
+    private final Set<String> names;
 
-    private ManagerPki(CertificateAuthority ca, Tls.Identity identity, Jdbi jdbi) {
+    private ManagerPki(CertificateAuthority ca, Tls.Identity identity, Jdbi jdbi, Set<String> names) {
         this.ca = ca;
+        this.names = Set.copyOf(names);
         this.identity = identity;
         this.context = Tls.context(identity);
         this.jdbi = jdbi;
@@ -58,7 +60,23 @@ public final class ManagerPki {
         }
         KeyPair keys = Keys.generate();
         X509Certificate cert = ca.issue(keys.getPublic(), MANAGER_CN, new ArrayList<>(all), MANAGER_CERT_VALIDITY);
-        return new ManagerPki(ca, new Tls.Identity(keys.getPrivate(), cert, ca.certificate()), jdbi);
+        Set<String> canonical = new LinkedHashSet<>();
+        for (String name : all) {
+            try {
+                canonical.add(org.carevisor.protocol.HostAddress.parse(name).value());
+            } catch (IllegalArgumentException e) {
+                // 0.0.0.0 and the like: nothing a host could be named
+            }
+        }
+        return new ManagerPki(ca, new Tls.Identity(keys.getPrivate(), cert, ca.certificate()), jdbi, canonical);
+    }
+
+    /**
+     * The addresses and names in the manager's certificate (canonical {@code HostAddress} form): no host
+     * certificate may carry one of them, or its holder could pose as the manager.
+     */
+    public Set<String> names() {
+        return names;
     }
 
     public CertificateAuthority ca() {
@@ -69,9 +87,47 @@ public final class ManagerPki {
         return ca.fingerprint();
     }
 
-    /** TLS context that presents the manager's certificate and trusts only the Carevisor CA. */
+    /** TLS context that presents the manager's certificate and trusts only the Carevisor CA (the agent listener). */
     public SSLContext context() {
         return context;
+    }
+
+    /**
+     * TLS context for calling agents: besides the CA and the host name, the agent's certificate must be the current
+     * certificate of a host registered at the address called (its serial and common name {@code host:<id>}), so
+     * no other certificate of the CA - another host's, a revoked one - is taken for that host.
+     */
+    public SSLContext agentClientContext() {
+        return Tls.context(identity, this::checkAgent);
+    }
+
+    private void checkAgent(X509Certificate leaf, String peerHost) throws java.security.cert.CertificateException {
+        String serial = leaf.getSerialNumber().toString(16);
+        String cn = org.carevisor.pki.Fingerprints.commonName(leaf);
+        if (peerHost == null) {
+            throw new java.security.cert.CertificateException("no host name to check the agent's certificate against");
+        }
+        if (revoked.contains(serial)) {
+            throw new java.security.cert.CertificateException("the agent at " + peerHost
+                    + " presented a revoked certificate (serial " + serial + ")");
+        }
+        List<String[]> hosts = jdbi.withHandle(h -> h.createQuery("SELECT id, endpoint, cert_serial FROM hosts")
+                .map((rs, c) -> new String[] {rs.getString("id"), rs.getString("endpoint"), rs.getString("cert_serial")})
+                .list());
+        for (String[] host : hosts) {
+            String address;
+            try {
+                address = java.net.URI.create(host[1]).getHost();
+            } catch (RuntimeException e) {
+                continue;
+            }
+            if (address != null && address.replaceAll("^\\[|]$", "").equalsIgnoreCase(peerHost)
+                    && serial.equalsIgnoreCase(host[2]) && ("host:" + host[0]).equals(cn)) {
+                return;
+            }
+        }
+        throw new java.security.cert.CertificateException("the agent at " + peerHost + " presented the certificate of '"
+                + cn + "' (serial " + serial + "), which is not the current certificate of the host registered there");
     }
 
     public Tls.Identity identity() {

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import org.carevisor.manager.audit.Values;
 import org.carevisor.manager.api.ApiException;
 import org.carevisor.manager.audit.Actor;
 import org.carevisor.manager.audit.AuditLog;
@@ -105,7 +106,7 @@ public final class SnapshotService {
             ctx.progress(10, memory ? "saving memory and disks" : "snapshotting disks");
             Long paused = null;
             if (running) {
-                SnapshotResult r = agents.snapshot(endpoint, vm.id(), id, memory);
+                SnapshotResult r = agents.snapshot(endpoint, vm.id(), id, request.name(), memory);
                 observed.put(vm.hostId(), r.status());
                 paused = memory ? r.pausedMs() : null;
             } else {
@@ -140,11 +141,11 @@ public final class SnapshotService {
             VmRecord now = vmRepo.find(vm.id()).orElseThrow();
             boolean running = power.observedState(now).hasProcess();
             boolean sameSize = now.cpus() == s.cpus() && now.memoryMiB() == s.memoryMiB();
-            Map<String, Object> before = Map.of("currentSnapshot", String.valueOf(now.currentSnapshotId()),
+            Map<String, Object> before = Values.of("currentSnapshot", now.currentSnapshotId(),
                     "cpus", now.cpus(), "memoryMiB", now.memoryMiB(), "state", power.observedState(now).json());
             if (s.withMemory() && running && sameSize) {
                 ctx.progress(20, "loading memory and disks");
-                observed.put(vm.hostId(), agents.loadSnapshot(endpoint, vm.id(), s.id()).status());
+                observed.put(vm.hostId(), agents.loadSnapshot(endpoint, vm.id(), s.id(), s.name()).status());
                 vmRepo.jdbi().useTransaction(h -> vmRepo.setPower(h, vm.id(),
                         org.carevisor.manager.vm.PowerState.RUNNING, Instant.now()));
             } else {
@@ -215,7 +216,9 @@ public final class SnapshotService {
             return s;
         }
         return repo.ofVm(vm.id()).stream().filter(s -> s.name().equals(ref)).findFirst()
-                .orElseThrow(() -> ApiException.notFound("snapshot of VM '" + vm.name() + "'", ref));
+                .orElseThrow(() -> new ApiException(404, "not-found", "Not found", "VM '" + vm.name()
+                        + "' has no snapshot '" + ref + "' (list them: carevisor snapshot list " + vm.name() + ")",
+                        null));
     }
 
     private VmRecord ready(String vmRef, String what) {
@@ -255,7 +258,7 @@ public final class SnapshotService {
         m.put("snapshot", s.id());
         m.put("name", s.name());
         m.put("withMemory", s.withMemory());
-        m.put("parent", String.valueOf(s.parentId()));
+        m.put("parent", s.parentId());
         m.put("cpus", s.cpus());
         m.put("memoryMiB", s.memoryMiB());
         return m;

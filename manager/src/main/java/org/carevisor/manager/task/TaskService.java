@@ -61,7 +61,7 @@ public final class TaskService implements AutoCloseable {
                 TaskRecord other = find(holder).orElse(null);
                 throw ApiException.conflict("busy", (target == null ? lockKey : target.type() + " " + target.name())
                         + " is busy with task " + holder + (other == null ? "" : " (" + other.kind() + ")")
-                        + "; wait until it finishes (GET /api/v1/tasks/" + holder + ")");
+                        + "; wait until it finishes (carevisor task wait " + holder + ", GET /api/v1/tasks/" + holder + ")");
             }
         }
         try {
@@ -108,9 +108,12 @@ public final class TaskService implements AutoCloseable {
                 code = a.code();
                 detail = a.getMessage();
             } else {
+                // the exception's text (SQL, file names, stack) stays in the log, under an incident id
+                String incident = UUID.randomUUID().toString();
                 code = "internal-error";
-                detail = t.toString();
-                LOG.error("task {} ({}) failed", id, kind, t);
+                detail = "the task failed unexpectedly; the details are in the manager's log under incident "
+                        + incident + " (give this id to the administrator)";
+                LOG.error("incident {}: task {} ({}) failed", incident, id, kind, t);
             }
             jdbi.useHandle(h -> h.createUpdate("""
                     UPDATE tasks SET state = 'failed', finished_at = :now, error_code = :code, error_detail = :detail
@@ -196,9 +199,28 @@ public final class TaskService implements AutoCloseable {
 
     /** Newest tasks first, optionally of one target only. */
     public List<TaskRecord> list(String targetId, int limit) {
-        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM tasks"
-                        + (targetId == null ? "" : " WHERE target_id = :t") + " ORDER BY created_at DESC LIMIT :limit")
-                .bind("t", targetId).bind("limit", limit).map((rs, c) -> map(rs)).list());
+        return list(targetId, org.carevisor.manager.auth.ScopeFilter.EVERYTHING, null, limit, 0);
+    }
+
+    /**
+     * Newest tasks first of the objects in {@code scopes} (a task of a VM by the VM's current cluster, host and
+     * id; of a host by its cluster and id; any other task - templates, deleted objects - only for the global
+     * scope) and the tasks {@code startedBy} started (also of objects gone since), optionally of one target only;
+     * filtered in SQL before {@code limit} and {@code offset}.
+     */
+    public List<TaskRecord> list(String targetId, org.carevisor.manager.auth.ScopeFilter scopes, String startedBy,
+                                 int limit, int offset) {
+        String visible = scopes.everything() ? "1 = 1" : "(t.target_type = 'vm' AND " + scopes.vmCondition("v")
+                + " OR t.target_type = 'host' AND " + scopes.hostCondition("h")
+                + (startedBy == null ? "" : " OR t.actor = :me") + ")";
+        String sql = "SELECT t.* FROM tasks t"
+                + " LEFT JOIN vms v ON t.target_type = 'vm' AND v.id = t.target_id"
+                + " LEFT JOIN hosts h ON t.target_type = 'host' AND h.id = t.target_id"
+                + " WHERE " + visible + (targetId == null ? "" : " AND t.target_id = :t")
+                + " ORDER BY t.created_at DESC, t.id LIMIT :limit OFFSET :offset";
+        return jdbi.withHandle(h -> scopes.bind(h.createQuery(sql)).bind("t", targetId).bind("me", startedBy)
+                .bind("limit", limit)
+                .bind("offset", offset).map((rs, c) -> map(rs)).list());
     }
 
     /** Waits until a task has finished (for callers that need the result synchronously). */

@@ -113,6 +113,11 @@ public final class TemplateService {
         }
         VmRecord vm = vms.get(request.vm());
         Lifecycle.requireReady(vm, "make a template of");
+        if (vm.gxp()) {
+            throw ApiException.conflict("vm-gxp", "vm", "VM '" + vm.name() + "' is marked GxP; a template made of it"
+                    + " would not be, so its disks would lose that protection - remove the GxP mark first (a signed"
+                    + " change: PATCH /api/v1/vms/" + vm.name() + " {\"gxp\": false, \"signature\": ...})");
+        }
         VmState state = power.observedState(vm);
         if (state.hasProcess() || state == VmState.UNKNOWN) {
             throw ApiException.conflict("vm-running", "VM '" + vm.name() + "' is " + state.json()
@@ -148,9 +153,9 @@ public final class TemplateService {
                     boolean copy = d.baseTemplateId() != null;
                     ctx.progress(10 + 70 * bases.size() / vm.disks().size(), (copy ? "flattening " : "moving ")
                             + d.diskId());
-                    agents.move(endpoint, new FileMoveRequest(d.path(), base, copy, true));
+                    agents.move(endpoint, new FileMoveRequest(d.path(), base, copy, true, d.format()));
                     if (!copy) {
-                        renamed.add(new String[] {d.path(), base});
+                        renamed.add(new String[] {d.path(), base, d.format()});
                     }
                     bases.add(new TemplateRecord.Disk(d.diskId(), d.position(), base, d.format(), d.sizeBytes(), null));
                 }
@@ -179,7 +184,7 @@ public final class TemplateService {
     private void rollbackMove(String endpoint, String templateId, List<String[]> renamed) {
         for (String[] r : renamed) {
             try {
-                agents.move(endpoint, new FileMoveRequest(r[1], r[0], false, false));
+                agents.move(endpoint, new FileMoveRequest(r[1], r[0], false, false, r[2]));
             } catch (AgentCallException e) {
                 LOG.error("could not move {} back to {} after a failed template creation: {}", r[1], r[0],
                         e.getMessage());
@@ -288,7 +293,7 @@ public final class TemplateService {
                     + " has only " + (capacity.storageFreeBytes() >> 20) + " MiB free");
         }
         List<DiskSource> disks = t.disks().stream().map(d -> (DiskSource) new DiskSource.TemplateBase(t.id(),
-                d.path(), d.sizeBytes(), linked)).toList();
+                d.path(), d.format(), d.sizeBytes(), linked)).toList();
         List<VmValidator.PlannedNic> nics = t.nics().stream().map(n -> new VmValidator.PlannedNic(n.network(),
                 n.forwards().stream().map(f -> new VmRequests.Forward(f.protocol(), f.guestPort(), null)).toList()))
                 .toList();

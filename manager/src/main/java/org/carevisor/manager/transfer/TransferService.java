@@ -56,9 +56,15 @@ public final class TransferService {
     private final AgentClient agents;
     private final TaskService tasks;
     private final AuditLog audit;
+    private final org.carevisor.manager.placement.PlacementService placement;
+    private final org.carevisor.manager.network.NetworkService networks;
 
     public TransferService(VmService vms, VmPowerService power, VmRepository vmRepo, SnapshotRepository snapshots,
-                           HostBoard hosts, AgentClient agents, TaskService tasks, AuditLog audit) {
+                           HostBoard hosts, AgentClient agents, TaskService tasks, AuditLog audit,
+                           org.carevisor.manager.placement.PlacementService placement,
+                           org.carevisor.manager.network.NetworkService networks) {
+        this.placement = placement;
+        this.networks = networks;
         this.vms = vms;
         this.power = power;
         this.vmRepo = vmRepo;
@@ -72,12 +78,14 @@ public final class TransferService {
     /**
      * Import request.
      *
-     * @param file     export file, relative to the storage root (e.g. {@code exports/ehr-01-20261122-101500.cva})
+     * @param file     name of the export file in the storage's {@code exports/} directory (e.g.
+     *                 {@code ehr-01-20261122-101500.cva}; {@code exports/ehr-01-...cva} is accepted too)
      * @param name     name of the imported VM; default: the exported VM's name
      * @param identity {@code keep} (the exported UUID and MACs; refused if they are in use) or {@code new}
      * @param start    start the VM once imported
+     * @param cluster  cluster (id or name) the VM goes to, whose storage holds the file; default: the default
      */
-    public record Import(String file, String name, String identity, Boolean start) {
+    public record Import(String file, String name, String identity, Boolean start, String cluster) {
     }
 
     /** Reason for an archive, kept in the audit trail. */
@@ -95,58 +103,81 @@ public final class TransferService {
             audit.record(new AuditLog.Entry(actor, "vm.export", "vm", vm.id(), vm.name(), null, fileFacts(r),
                     snapshots.count(vm.id()) > 0 ? "snapshots are not exported; the file holds the current state" : null,
                     Outcome.SUCCESS, ctx.taskId()));
-            ctx.message("VM " + vm.name() + " exported to " + r.path() + " (" + r.sizeBytes() + " bytes, SHA-256 "
-                    + r.sha256() + ")");
+            String root = hosts.get(vm.hostId()).map(e -> e.inventory().storagePath()).orElse(null);
+            ctx.message("VM " + vm.name() + " exported to " + (root == null ? r.path() : root.replaceAll("/+$", "")
+                    + "/" + r.path()) + " (" + r.sizeBytes() + " bytes, SHA-256 " + r.sha256() + "); import it with"
+                    + " carevisor vm import " + r.path().substring(r.path().lastIndexOf('/') + 1));
         });
     }
 
-    /** Imports an export file as a new VM, after verifying the manifest now and every disk in the task. */
+    /**
+     * Imports an export file of the cluster's {@code exports/} directory as a new VM. The manifest is read on a
+     * host of the VM's cluster and every value of it is checked like a create ({@link ImportManifest}); the
+     * scheduler chooses the host and the file is read there (again, when that is another host, and it must be
+     * the same manifest); the task unpacks and verifies every disk on that host and refuses a file whose
+     * manifest changed meanwhile. Nothing exists before the file is known to be acceptable.
+     */
     public VmService.Created importVm(Import request, Actor actor) {
-        if (request.file() == null || request.file().isBlank()) {
-            throw ApiException.invalid("file", "is required: the export file's path in the storage, e.g. exports/x.cva");
-        }
+        String source = ExportFileName.of(request.file());
         String identity = request.identity() == null ? "keep" : request.identity().toLowerCase(Locale.ROOT);
         if (!identity.equals("keep") && !identity.equals("new")) {
             throw ApiException.invalid("identity", "must be 'keep' (the exported UUID and MACs) or 'new'");
         }
-        String endpoint = hosts.anyConnectedEndpoint();
-        JsonNode manifest;
+        boolean keep = identity.equals("keep");
+        org.carevisor.manager.cluster.ClusterRecord cluster = placement.clusterFor(request.cluster(), null);
+        VmValidator.Capacity capacity = vms.capacity();
+        String firstHost = placement.hostStates(cluster.id()).stream()
+                .filter(h -> h.connected() && !h.shuttingDown())
+                .sorted(java.util.Comparator.comparing(org.carevisor.manager.placement.Scheduler.HostState::maintenance))
+                .map(org.carevisor.manager.placement.Scheduler.HostState::id).findFirst()
+                .orElseThrow(() -> ApiException.unavailable("no-host", "no host of cluster '" + cluster.name()
+                        + "' is reporting, so its storage cannot be read; start an agent"));
+        String manifestJson = inspect(firstHost, source);
+        ImportManifest m = ImportManifest.read(manifestJson, request.name(), keep, capacity,
+                ref -> networks.find(ref).orElse(null));
+        java.util.Set<String> bridges = new java.util.TreeSet<>();
+        m.nics().forEach(n -> networks.find(n.network()).filter(org.carevisor.manager.network.NetworkRecord::bridged)
+                .ifPresent(net -> bridges.add(net.bridge())));
+        String hostId = placement.decide(new org.carevisor.manager.placement.PlacementService.Subject(
+                        keep ? m.vmId() : java.util.UUID.randomUUID().toString(), m.name(), cluster.id(), m.cpus(),
+                        m.memoryMiB(), bridges, null, null),
+                org.carevisor.manager.placement.PlacementService.Purpose.DEFINE, null).hostId().orElse(firstHost);
+        if (!hostId.equals(firstHost) && !inspect(hostId, source).equals(manifestJson)) {
+            throw ApiException.conflict("export-changed", "file", "the manifest of " + source + " reads differently"
+                    + " on the chosen host than on the first; the storage is not the same - nothing was imported");
+        }
+        List<DiskSource> disks = m.disks().stream()
+                .map(d -> (DiskSource) new DiskSource.Imported(d.virtualSizeBytes(), d.format())).toList();
+        return vms.provision(new VmService.NewVm(m.name(), m.description(), m.cpus(), m.memoryMiB(), m.nics(), null,
+                        keep ? m.vmId() : null, keep ? m.macs() : null, cluster.id(), hostId, false), disks,
+                (agentEndpoint, vm) -> {
+                    ImportResult r = agents.importFile(agentEndpoint, new ImportRequest(source, "vms/" + vm.id()));
+                    if (!r.manifest().equals(manifestJson)) {
+                        throw ApiException.conflict("export-changed", "the file " + source + " changed after it was"
+                                + " checked; nothing was imported");
+                    }
+                    List<String> expected = vm.disks().stream().map(VmRecord.Disk::path).toList();
+                    List<String> placed = r.disks().stream().map(ImportResult.ImportedDisk::path).toList();
+                    if (!placed.equals(expected)) {
+                        throw ApiException.conflict("export-changed", "the host placed the disks at " + placed
+                                + " instead of " + expected + "; nothing was imported");
+                    }
+                },
+                Boolean.TRUE.equals(request.start()), "vm.import", "imported from " + source + " (identity "
+                        + identity + ", exported VM '" + m.exportedName() + "')", actor);
+    }
+
+    /** The verified manifest of {@code source} as the agent of {@code hostId} reads it. */
+    private String inspect(String hostId, String source) {
+        String endpoint = hosts.get(hostId).filter(e -> hosts.connected(hostId)).map(e -> e.inventory().endpoint())
+                .orElseThrow(() -> ApiException.unavailable("host-unavailable", "the host is not reporting"));
         try {
-            manifest = Json.mapper().readTree(agents.inspectImport(endpoint, request.file()));
+            return agents.inspectImport(endpoint, source);
         } catch (AgentCallException e) {
             throw new ApiException(e.status() == 422 ? 422 : e.status() == 400 ? 400 : 409, e.code(),
                     "The export file cannot be imported", e.getMessage(),
                     List.of(new ApiException.FieldError("file", e.getMessage())));
-        } catch (IOException e) {
-            throw new ApiException(422, "invalid-export", "The export file cannot be imported",
-                    "its manifest is not valid JSON: " + e.getMessage(), null);
         }
-        JsonNode v = manifest.path("vm");
-        String name = request.name() != null ? request.name() : v.path("name").asText();
-        int cpus = v.path("cpus").asInt();
-        int memory = v.path("memoryMiB").asInt();
-        VmValidator.checkNew(name, v.path("description").asText(null), cpus, memory, vms.capacity());
-        List<VmValidator.PlannedNic> nics = new ArrayList<>();
-        List<String> macs = new ArrayList<>();
-        for (JsonNode n : v.path("nics")) {
-            List<VmRequests.Forward> forwards = new ArrayList<>();
-            for (JsonNode f : n.path("forwards")) {
-                forwards.add(new VmRequests.Forward(f.path("protocol").asText("tcp"), f.path("guestPort").asInt(), null));
-            }
-            nics.add(new VmValidator.PlannedNic(n.path("network").asText("user"), forwards));
-            macs.add(n.path("mac").asText());
-        }
-        List<DiskSource> disks = new ArrayList<>();
-        for (JsonNode d : manifest.path("disks")) {
-            disks.add(new DiskSource.Imported(d.path("virtualSizeBytes").asLong(), d.path("format").asText()));
-        }
-        boolean keep = identity.equals("keep");
-        String source = request.file();
-        return vms.provision(new VmService.NewVm(name, v.path("description").asText(null), cpus, memory, nics, null,
-                        keep ? v.path("id").asText() : null, keep ? macs : null), disks,
-                (agentEndpoint, vm) -> agents.importFile(agentEndpoint, new ImportRequest(source, "vms/" + vm.id())),
-                Boolean.TRUE.equals(request.start()), "vm.import", "imported from " + source + " (identity "
-                        + identity + ", exported VM '" + v.path("name").asText() + "')", actor);
     }
 
     /**
@@ -165,15 +196,31 @@ public final class TransferService {
         return tasks.submit("vm.archive", VmService.target(vm), actor, vm.id(), ctx -> {
             ctx.progress(10, "writing the archive file");
             ExportResult r = agents.export(endpoint, exportRequest(vm, target, actor));
-            ctx.progress(80, "removing the VM's disks");
-            agents.deleteVmDisks(endpoint, vm.id());
-            agents.undefine(endpoint, vm.id());
+            // The archive is recorded before anything is removed: from here on the file is the VM's data.
             Instant at = Instant.now();
-            vmRepo.jdbi().useTransaction(h -> {
-                vmRepo.setArchive(h, vm.id(), Lifecycle.ARCHIVED, r.path(), at);
-                audit.record(h, new AuditLog.Entry(actor, "vm.archive", "vm", vm.id(), vm.name(),
-                        Map.of("lifecycle", "ready"), fileFacts(r), reason, Outcome.SUCCESS, ctx.taskId()));
-            });
+            try {
+                vmRepo.jdbi().useTransaction(h -> {
+                    vmRepo.setArchive(h, vm.id(), Lifecycle.ARCHIVED, r.path(), at);
+                    audit.record(h, new AuditLog.Entry(actor, "vm.archive", "vm", vm.id(), vm.name(),
+                            Map.of("lifecycle", "ready"), fileFacts(r), reason, Outcome.SUCCESS, ctx.taskId()));
+                });
+            } catch (RuntimeException e) {
+                agents.deleteFiles(endpoint, r.path());
+                throw e;
+            }
+            ctx.progress(80, "removing the VM's disks");
+            try {
+                agents.undefine(endpoint, vm.id());
+                agents.deleteVmDisks(endpoint, vm.id());
+            } catch (RuntimeException e) {
+                // The VM is archived; what is left of its old disks goes when it is restored or deleted.
+                audit.record(new AuditLog.Entry(actor, "vm.archive.cleanup", "vm", vm.id(), vm.name(), null, null,
+                        "archived to " + r.path() + ", but its old disks could not be removed: " + e.getMessage(),
+                        Outcome.FAILURE, ctx.taskId()));
+                throw ApiException.conflict("archive-cleanup-failed", "VM " + vm.name() + " is archived to "
+                        + r.path() + ", but its old disks could not be removed (" + e.getMessage() + "); they are"
+                        + " removed when it is restored or deleted");
+            }
             ctx.message("VM " + vm.name() + " archived to " + r.path() + " (SHA-256 " + r.sha256() + ")");
         });
     }
@@ -188,6 +235,8 @@ public final class TransferService {
         String endpoint = power.connectedEndpoint(vm);
         return tasks.submit("vm.restore", VmService.target(vm), actor, vm.id(), ctx -> {
             ctx.progress(10, "unpacking and verifying the archive");
+            // an archived VM has no disks; anything left in its directory is from an archive whose cleanup failed
+            agents.deleteVmDisks(endpoint, vm.id());
             ImportResult r = agents.importFile(endpoint, new ImportRequest(vm.archivePath(), "vms/" + vm.id()));
             String archivedId = Json.mapper().readTree(r.manifest()).path("vm").path("id").asText();
             if (!archivedId.equals(vm.id())) {

@@ -26,14 +26,15 @@ public sealed interface DiskSource {
     /** An empty disk. */
     record Blank(long sizeBytes, String format) implements DiskSource {
         public DiskCreateRequest request(String path) {
-            return new DiskCreateRequest(path, format, sizeBytes, null, DiskCreateRequest.Mode.BLANK);
+            return DiskCreateRequest.blank(path, format, sizeBytes);
         }
     }
 
-    /** A copy of an image from the image library. */
-    record ImageCopy(String imageId, String imagePath, long sizeBytes, String format) implements DiskSource {
+    /** A copy of an image from the image library, whose format ({@code imageFormat}) the catalog recorded. */
+    record ImageCopy(String imageId, String imagePath, String imageFormat, long sizeBytes, String format)
+            implements DiskSource {
         public DiskCreateRequest request(String path) {
-            return new DiskCreateRequest(path, format, sizeBytes, imagePath, DiskCreateRequest.Mode.COPY);
+            return new DiskCreateRequest(path, format, sizeBytes, imagePath, imageFormat, DiskCreateRequest.Mode.COPY);
         }
 
         @Override
@@ -42,14 +43,18 @@ public sealed interface DiskSource {
         }
     }
 
-    /** A template's base image: a qcow2 overlay on it (linked clone) or an independent copy (full clone). */
-    record TemplateBase(String templateId, String basePath, long sizeBytes, boolean linked) implements DiskSource {
+    /**
+     * A template's base image (of the template's recorded {@code baseFormat}): a qcow2 overlay on it (linked
+     * clone) or an independent copy (full clone).
+     */
+    record TemplateBase(String templateId, String basePath, String baseFormat, long sizeBytes, boolean linked)
+            implements DiskSource {
         public String format() {
             return "qcow2";
         }
 
         public DiskCreateRequest request(String path) {
-            return new DiskCreateRequest(path, "qcow2", sizeBytes, basePath,
+            return new DiskCreateRequest(path, "qcow2", sizeBytes, basePath, baseFormat,
                     linked ? DiskCreateRequest.Mode.LINKED : DiskCreateRequest.Mode.COPY);
         }
 
@@ -66,10 +71,10 @@ public sealed interface DiskSource {
         }
     }
 
-    /** An independent copy of another (stopped) VM's disk; backing chains are flattened. */
+    /** An independent copy, of the same format, of another (stopped) VM's disk; backing chains are flattened. */
     record VmDiskCopy(String sourcePath, long sizeBytes, String format) implements DiskSource {
         public DiskCreateRequest request(String path) {
-            return new DiskCreateRequest(path, format, sizeBytes, sourcePath, DiskCreateRequest.Mode.COPY);
+            return new DiskCreateRequest(path, format, sizeBytes, sourcePath, format, DiskCreateRequest.Mode.COPY);
         }
     }
 }

@@ -51,7 +51,7 @@ public final class ObservedStore {
         Observed next = new Observed(hostId, status, Instant.now());
         Observed previous = observed.put(status.vmId(), next);
         if (previous == null || changed(previous, next)) {
-            persist(next);
+            persist(status.vmId());
         }
         return Optional.ofNullable(previous);
     }
@@ -67,7 +67,39 @@ public final class ObservedStore {
                 || x.cause() != y.cause() || !Objects.equals(x.pid(), y.pid()) || !Objects.equals(x.since(), y.since());
     }
 
-    private void persist(Observed o) {
+    /**
+     * Writes the VM's latest observation: its row is updated, or inserted when there is none yet. A start's answer
+     * and the host's report for a VM seen for the first time may both find no row; the one whose insert meets the
+     * other's row (a duplicate key) updates it instead. No Java lock is held around the database: a caller may hold
+     * a pooled connection or a row lock itself.
+     */
+    private void persist(String vmId) {
+        for (int attempt = 1; ; attempt++) {
+            Observed o = observed.get(vmId);
+            if (o == null) {
+                return;
+            }
+            try {
+                write(o);
+                return;
+            } catch (org.jdbi.v3.core.statement.UnableToExecuteStatementException e) {
+                if (attempt >= 3 || !duplicateKey(e)) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private static boolean duplicateKey(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.sql.SQLException sql && "23505".equals(sql.getSQLState())) {
+                return true; // unique violation, in H2 and PostgreSQL alike
+            }
+        }
+        return false;
+    }
+
+    private void write(Observed o) {
         VmStatus s = o.status();
         jdbi.useHandle(h -> {
             boolean exists = h.createQuery("SELECT COUNT(*) FROM vms WHERE id = :id").bind("id", s.vmId())

@@ -30,7 +30,12 @@ public final class VmNames {
             return "must be at most " + MAX_LENGTH + " characters long (has " + name.length() + ")";
         }
         if (!ALLOWED.matcher(name).matches()) {
-            return "must start with a letter or digit and contain only letters, digits, '.', '_' and '-'";
+            int bad = name.codePoints().filter(c -> !(c < 128 && (Character.isLetterOrDigit(c) || c == '.' || c == '_'
+                    || c == '-'))).findFirst().orElse(name.codePointAt(0));
+            return "may use only the ASCII letters A-Z and a-z, digits 0-9, '.', '_' and '-', and must start with a"
+                    + " letter or digit (found U+" + String.format("%04X", bad) + "): the name is the VM's identifier"
+                    + " in commands, file names and the audit trail. Umlauts, accents and other scripts belong in the"
+                    + " description (e.g. name roentgen-01, description in the department's own spelling)";
         }
         return null;
     }

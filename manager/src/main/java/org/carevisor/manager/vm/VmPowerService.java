@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiFunction;
 import java.util.function.Predicate;
+import org.carevisor.manager.audit.Values;
 import org.carevisor.manager.ManagerConfig;
 import org.carevisor.manager.api.ApiException;
 import org.carevisor.manager.audit.Actor;
@@ -166,7 +167,7 @@ public final class VmPowerService {
             if (!hostId.equals(before.hostId())) {
                 repo.setHost(h, vmId, hostId, false);
                 audit.record(h, new AuditLog.Entry(actor, "vm.place", "vm", vmId, before.name(),
-                        Map.of("host", String.valueOf(before.hostId())), Map.of("host", hostId),
+                        Values.of("host", before.hostId()), Map.of("host", hostId),
                         "the scheduler chose this host for the start", Outcome.SUCCESS, taskId));
             }
             repo.setCpuModel(h, vmId, cpuModel);

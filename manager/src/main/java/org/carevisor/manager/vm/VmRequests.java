@@ -41,8 +41,13 @@ public final class VmRequests {
     public record Forward(String protocol, Integer guestPort, Integer hostPort) {
     }
 
-    /** Change a VM; fields left out stay as they are. CPUs and memory only while the VM is stopped. */
-    public record Patch(String name, String description, Integer cpus, Integer memoryMiB, Boolean gxp) {
+    /**
+     * Change a VM; fields left out stay as they are. CPUs and memory only while the VM is stopped. Removing the
+     * GxP mark ({@code gxp: false} on a GxP VM) lowers its protection class and needs {@code signature} (checked
+     * before the change, by the API's guard).
+     */
+    public record Patch(String name, String description, Integer cpus, Integer memoryMiB, Boolean gxp,
+                        org.carevisor.manager.auth.AuthService.SignatureRequest signature) {
     }
 
     /** Clone a stopped VM into a new, independent VM with a new identity. */

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import org.carevisor.manager.audit.Values;
 import org.carevisor.manager.ManagerConfig;
 import org.carevisor.manager.api.ApiException;
 import org.carevisor.manager.audit.Actor;
@@ -89,7 +90,8 @@ public final class VmService {
                 ref -> images.resolve(ref).orElse(null), ref -> networks.find(ref).orElse(null));
         List<DiskSource> disks = plan.disks().stream().map(d -> d.image() == null
                 ? (DiskSource) new DiskSource.Blank(d.sizeBytes(), d.format())
-                : new DiskSource.ImageCopy(d.image().id(), d.image().path(), d.sizeBytes(), d.format())).toList();
+                : new DiskSource.ImageCopy(d.image().id(), d.image().path(), d.image().format(), d.sizeBytes(),
+                        d.format())).toList();
         String clusterId = placement.clusterFor(request.cluster(), request.host()).id();
         String hostId = request.host() == null ? null : placement.host(request.host()).id();
         return provision(new NewVm(plan.name(), plan.description(), plan.cpus(), plan.memoryMiB(), plan.nics(), null,
@@ -351,9 +353,9 @@ public final class VmService {
         if (!next.name().equals(vm.name()) && repo.nameTaken(next.name(), vm.id())) {
             throw ApiException.conflict("name-taken", "name", "a VM named '" + next.name() + "' already exists");
         }
-        Map<String, Object> before = Map.of("name", vm.name(), "description", String.valueOf(vm.description()),
+        Map<String, Object> before = Values.of("name", vm.name(), "description", vm.description(),
                 "cpus", vm.cpus(), "memoryMiB", vm.memoryMiB(), "gxp", vm.gxp());
-        Map<String, Object> after = Map.of("name", next.name(), "description", String.valueOf(next.description()),
+        Map<String, Object> after = Values.of("name", next.name(), "description", next.description(),
                 "cpus", next.cpus(), "memoryMiB", next.memoryMiB(), "gxp", next.gxp());
         if (before.equals(after)) {
             return view(vm);
@@ -369,49 +371,9 @@ public final class VmService {
         return view(vm.id());
     }
 
-    /** Deletes a VM and its disk files; a running VM only with {@code force} (it is powered off first). */
+    /** Deletes a VM and its disk files; a running VM only with {@code force} (see {@link VmDeletion}). */
     public TaskRecord delete(String idOrName, boolean force, Actor actor) {
-        VmRecord vm = get(idOrName);
-        if (vm.lifecycle() == Lifecycle.DELETING) {
-            throw ApiException.conflict("vm-deleting", "VM '" + vm.name() + "' is already being deleted");
-        }
-        VmState state = observedState(vm);
-        boolean running = state.hasProcess() || state == VmState.UNKNOWN && vm.powerState() != PowerState.STOPPED;
-        if (running && !force) {
-            throw ApiException.conflict("vm-running", "VM '" + vm.name() + "' is " + state.json()
-                    + "; shut it down first, or delete with force=true to power it off and delete it");
-        }
-        String endpoint = endpointOf(vm);
-        return tasks.submit("vm.delete", target(vm), actor, vm.id(), ctx -> {
-            repo.jdbi().useTransaction(h -> repo.setLifecycle(h, vm.id(), Lifecycle.DELETING));
-            try {
-                if (observedState(vm).hasProcess()) {
-                    ctx.progress(10, "powering off");
-                    power.powerOffNow(vm, endpoint);
-                }
-                ctx.progress(50, "removing runtime files");
-                agents.undefine(endpoint, vm.id());
-                ctx.progress(70, "deleting disks");
-                agents.deleteVmDisks(endpoint, vm.id());
-                if (vm.archivePath() != null) {
-                    agents.deleteFiles(endpoint, vm.archivePath());
-                }
-            } catch (Exception e) {
-                repo.jdbi().useTransaction(h -> {
-                    repo.setLifecycle(h, vm.id(), vm.lifecycle());
-                    audit.record(h, new AuditLog.Entry(actor, "vm.delete", "vm", vm.id(), vm.name(), definition(vm),
-                            null, e.getMessage(), Outcome.FAILURE, ctx.taskId()));
-                });
-                throw e;
-            }
-            repo.jdbi().useTransaction(h -> {
-                repo.delete(h, vm.id());
-                audit.record(h, new AuditLog.Entry(actor, "vm.delete", "vm", vm.id(), vm.name(), definition(vm), null,
-                        force && running ? "forced while " + state.json() : null, Outcome.SUCCESS, ctx.taskId()));
-            });
-            observed.remove(vm.id());
-            ctx.message("VM " + vm.name() + " and its disks deleted");
-        });
+        return new VmDeletion(repo, observed, agents, tasks, audit, power).delete(get(idOrName), force, actor);
     }
 
     /** A piece of the VM's serial console log. */

@@ -38,9 +38,22 @@ public final class VmValidator {
     private VmValidator() {
     }
 
-    /** Validates a create request; throws a 400 naming every invalid field. */
+    /**
+     * Validates a create request ({@code POST /vms}); throws a 400 naming every invalid field. A VM needs a disk
+     * to boot from: an image or a blank disk.
+     */
     public static Plan create(VmRequests.Create r, Capacity capacity, Function<String, ImageRecord> images,
                               Function<String, org.carevisor.manager.network.NetworkRecord> networks) {
+        return create(r, capacity, images, networks, true);
+    }
+
+    /**
+     * Validates a VM's settings; {@code needsDisk} false where the disks come from elsewhere (an import's
+     * manifest).
+     */
+    public static Plan create(VmRequests.Create r, Capacity capacity, Function<String, ImageRecord> images,
+                              Function<String, org.carevisor.manager.network.NetworkRecord> networks,
+                              boolean needsDisk) {
         List<FieldError> errors = new ArrayList<>();
         String nameProblem = VmNames.problem(r.name());
         if (nameProblem != null) {
@@ -55,7 +68,7 @@ public final class VmValidator {
             ImageRecord image = images.apply(r.image());
             if (image == null) {
                 errors.add(new FieldError("image", "no image with id or name '" + r.image()
-                        + "'; list them with GET /api/v1/images"));
+                        + "'; list them with carevisor image list (GET /api/v1/images)"));
             } else {
                 long size = image.virtualSizeBytes();
                 if (r.diskSizeMiB() != null) {
@@ -108,6 +121,11 @@ public final class VmValidator {
                 disks.add(new PlannedDisk(null, d.sizeMiB() * MiB, format));
             }
         }
+        if (needsDisk && r.image() == null && extra.isEmpty()) {
+            errors.add(new FieldError("image", "a VM needs a disk to boot from: give an image to copy (carevisor vm"
+                    + " create --image NAME; list them with carevisor image list, GET /api/v1/images) or a disk"
+                    + " (--disk SIZE, \"disks\": [{\"sizeMiB\": ...}])"));
+        }
         long total = disks.stream().mapToLong(PlannedDisk::sizeBytes).sum();
         if (total > capacity.storageFreeBytes()) {
             String field = r.disks() != null && !r.disks().isEmpty() ? "disks[" + (r.disks().size() - 1) + "].sizeMiB"
@@ -131,7 +149,7 @@ public final class VmValidator {
                 org.carevisor.manager.network.NetworkRecord net = networks.apply(network);
                 if (net == null) {
                     errors.add(new FieldError(f + ".network", "no network '" + network
-                            + "'; list them with GET /api/v1/networks"));
+                            + "'; list them with carevisor network list (GET /api/v1/networks)"));
                 }
                 List<VmRequests.Forward> forwards = n.forwards() == null ? List.of() : n.forwards();
                 if (net != null && net.bridged() && !forwards.isEmpty()) {
@@ -176,7 +194,7 @@ public final class VmValidator {
         return new VmRequests.Patch(p.name() == null ? vm.name() : p.name(),
                 p.description() == null ? vm.description() : p.description(),
                 p.cpus() == null ? vm.cpus() : p.cpus(), p.memoryMiB() == null ? vm.memoryMiB() : p.memoryMiB(),
-                p.gxp() == null ? vm.gxp() : p.gxp());
+                p.gxp() == null ? vm.gxp() : p.gxp(), null);
     }
 
     /**

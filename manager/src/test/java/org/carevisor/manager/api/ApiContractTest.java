@@ -28,9 +28,9 @@ class ApiContractTest {
     @BeforeAll
     static void start() throws Exception {
         System.setProperty("carevisor.admin-password", org.carevisor.testkit.Lab.ADMIN_PASSWORD);
-        manager = Manager.start(ManagerConfig.parse(new String[] {"--data-dir", dir.toString(), "--port", "0",
+        manager = Manager.start(ManagerConfig.parse(new String[] {"--data-dir", dir.resolve("manager").toString(), "--port", "0",
             "--agent-port", "0"}, Map.of()));
-        http = new Http("http://127.0.0.1:" + manager.port()).login(org.carevisor.testkit.Lab.ADMIN,
+        http = Http.forManager(dir.resolve("manager"), manager.port()).login(org.carevisor.testkit.Lab.ADMIN,
                 org.carevisor.testkit.Lab.ADMIN_PASSWORD);
     }
 

@@ -34,7 +34,7 @@ class PermissionMatrixTest {
     @BeforeAll
     static void start() throws Exception {
         System.setProperty("carevisor.admin-password", Lab.ADMIN_PASSWORD);
-        manager = Manager.start(ManagerConfig.parse(new String[] {"--data-dir", dir.toString(), "--port", "0",
+        manager = Manager.start(ManagerConfig.parse(new String[] {"--data-dir", dir.resolve("manager").toString(), "--port", "0",
             "--agent-port", "0"}, Map.of()));
         admin = http().login(Lab.ADMIN, Lab.ADMIN_PASSWORD);
         for (String role : List.of("administrator", "operator", "read-only", "auditor")) {
@@ -44,7 +44,7 @@ class PermissionMatrixTest {
     }
 
     static Http http() {
-        return new Http("http://127.0.0.1:" + manager.port());
+        return Http.forManager(dir.resolve("manager"), manager.port());
     }
 
     /** A user with one role (or none), logged in, the temporary password changed. */
@@ -120,6 +120,40 @@ class PermissionMatrixTest {
         assertThat(visible).extracting(c -> c.path("name").asText()).containsExactly("icu");
         // a global privilege is needed for global objects
         icuAdmin.post("/api/v1/clusters", "{\"name\":\"dmz\"}").expect(403);
+    }
+
+    @Test
+    void objectsNamedInTheBodyAreCheckedNotTheDefaultCluster() {
+        admin.post("/api/v1/roles", "{\"name\":\"vm-config\",\"privileges\":[\"VM.Configure\",\"Sys.View\"]}")
+                .expect(201);
+        admin.post("/api/v1/roles", "{\"name\":\"templates-only\",\"privileges\":[\"Template.Manage\","
+                + "\"Sys.View\"]}").expect(201);
+        Http dora = user("dora", "vm-config", "cluster:default");
+        Http tina = user("tina", "templates-only", "global");
+        long before = admin.get("/api/v1/audit/checkpoints").json().path("head").path("seq").asLong();
+        // a host that does not exist is checked against everything: 403 for a cluster-scoped caller, not a
+        // check against the default cluster followed by the endpoint's "no such host"
+        Http.Response r = dora.post("/api/v1/vms", "{\"name\":\"x\",\"cpus\":1,\"memoryMiB\":64,\"image\":\"i\","
+                + "\"host\":\"elsewhere\"}");
+        assertThat(r.status()).isEqualTo(403);
+        assertThat(r.json().path("detail").asText()).contains("VM.Configure", "host 'elsewhere'");
+        // a type that is not a string is refused before any check, so guard and endpoint cannot read it apart
+        r = dora.post("/api/v1/vms", "{\"name\":\"x\",\"cluster\":42}");
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.json().path("errors").findValuesAsText("field")).containsExactly("cluster");
+        // making a template consumes the VM: VM.Configure on it, even for a global template manager
+        r = tina.post("/api/v1/templates", "{\"vm\":\"ghost\"}");
+        assertThat(r.status()).isEqualTo(403);
+        assertThat(r.json().path("detail").asText()).contains("VM.Configure", "VM 'ghost'");
+        JsonNode denied = admin.get("/api/v1/audit?action=access.denied&limit=10").json();
+        List<String> mine = new ArrayList<>();
+        denied.forEach(d -> {
+            if (d.path("seq").asLong() > before) {
+                mine.add(d.path("actor").asText() + " " + d.path("targetName").asText());
+            }
+        });
+        assertThat(mine).containsExactlyInAnyOrder("dora host 'elsewhere'", "tina VM 'ghost'");
+        assertThat(admin.get("/api/v1/vms").json()).isEmpty();
     }
 
     @Test

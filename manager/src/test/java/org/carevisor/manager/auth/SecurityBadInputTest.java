@@ -3,6 +3,7 @@ package org.carevisor.manager.auth;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Instant;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
@@ -29,7 +30,7 @@ class SecurityBadInputTest {
     @BeforeAll
     static void start() throws Exception {
         System.setProperty("carevisor.admin-password", Lab.ADMIN_PASSWORD);
-        manager = Manager.start(ManagerConfig.parse(new String[] {"--data-dir", dir.toString(), "--port", "0",
+        manager = Manager.start(ManagerConfig.parse(new String[] {"--data-dir", dir.resolve("manager").toString(), "--port", "0",
             "--agent-port", "0"}, Map.of()));
         admin = http().login(Lab.ADMIN, Lab.ADMIN_PASSWORD);
     }
@@ -42,7 +43,7 @@ class SecurityBadInputTest {
     }
 
     static Http http() {
-        return new Http("http://127.0.0.1:" + manager.port());
+        return Http.forManager(dir.resolve("manager"), manager.port());
     }
 
     static void createUser(String name, String role) {
@@ -172,6 +173,18 @@ class SecurityBadInputTest {
                 ",\"signature\":{\"username\":\"erin\",\"password\":\"Good-Password-88\",\"meaning\":\"reviewed\"}"))
                 .expect(201).json();
         assertThat(signed.path("chainIntact").asBoolean()).isTrue();
+        assertThat(Instant.parse(signed.path("to").asText())).as("a period into the future ends now")
+                .isBefore(Instant.now().plusSeconds(1));
+        // a period without records is not signed "no findings"; a date alone in "to" includes that whole day
+        String sig = ",\"signature\":{\"username\":\"erin\",\"password\":\"Good-Password-88\",\"meaning\":\"reviewed\"}";
+        Http.Response empty = erin.post("/api/v1/audit/reviews", "{\"from\":\"2026-01-01\",\"to\":\"2026-02-01\","
+                + "\"conclusion\":\"no findings\"" + sig + "}");
+        assertThat(empty.status()).as(empty.text()).isEqualTo(422);
+        assertThat(empty.json().path("code").asText()).isEqualTo("review-period-empty");
+        String today = java.time.LocalDate.now(java.time.ZoneOffset.UTC).toString();
+        JsonNode day = erin.post("/api/v1/audit/reviews", "{\"from\":\"" + today + "\",\"to\":\"" + today + "\","
+                + "\"conclusion\":\"no findings\"" + sig + "}").expect(201).json();
+        assertThat(day.path("records").asLong()).as("today's records, up to now").isPositive();
         assertThat(signed.path("signature").path("printedName").asText()).isEqualTo("ERIN Person");
         assertThat(signed.path("signature").path("meaning").asText()).isEqualTo("reviewed");
         JsonNode record = erin.get("/api/v1/audit?action=audit.review&limit=1").expect(200).json().get(0);
@@ -192,11 +205,8 @@ class SecurityBadInputTest {
         }
         // the test client reads bodies as text; if that mangled the binary PDF, read it raw
         if (text.isEmpty()) {
-            var raw = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
-                    java.net.URI.create("http://127.0.0.1:" + manager.port()
-                            + "/api/v1/audit/export?format=pdf&action=audit.*")).header("Authorization",
-                    "Bearer " + erinToken(erin)).build(), java.net.http.HttpResponse.BodyHandlers.ofByteArray());
-            try (var doc = org.apache.pdfbox.Loader.loadPDF(raw.body())) {
+            byte[] raw = http().withToken(erinToken(erin)).bytes("/api/v1/audit/export?format=pdf&action=audit.*");
+            try (var doc = org.apache.pdfbox.Loader.loadPDF(raw)) {
                 text = new org.apache.pdfbox.text.PDFTextStripper().getText(doc);
             }
         }

@@ -31,7 +31,7 @@ class ClusterServiceTest {
     @Test
     void aCpuBaselineMustBeOfferedByEveryHost() {
         HostInventory inv = new HostInventory("h", "host-1", "https://x", 2, "cpu", 1, 1, "/s", 1, 1, "7.2", "tcg",
-                List.of(), false, "dev", 1, "d", 0, List.of("qemu64", "kvm64"), List.of(), null);
+                List.of(), false, "dev", 1, "d", 0, List.of("qemu64", "kvm64"), List.of(), null, 0, 0);
         HostRecord h = new HostRecord("h", "host-1", "https://x", inv, Instant.now(), Instant.now(), "id", List.of(),
                 false, null, null, 512, null);
         ClusterRequests.Write w = new ClusterRequests.Write(null, null, "Haswell", null, null, null, null, null);

@@ -81,7 +81,8 @@ class StorageTest {
 
     private static HostInventory inventory(String id) {
         return new HostInventory(id, "host-a", "http://127.0.0.1:7701", 2, "cpu", 4096, 3000, "/srv", 100, 50,
-                "7.2", "tcg", List.of("no kvm"), false, "dev", 1, "d-1", 0, List.of("qemu64"), List.of(), "127.0.0.1");
+                "7.2", "tcg", List.of("no kvm"), false, "dev", 1, "d-1", 0, List.of("qemu64"), List.of(), "127.0.0.1",
+                49152, 49215);
     }
 
     private static VmRecord vm(String id, String name, String hostId) {
@@ -124,6 +125,27 @@ class StorageTest {
             });
 
             ObservedStore observed = new ObservedStore(db.jdbi());
+            // a start's answer and the host's report arriving together for a VM seen for the first time: both
+            // write its first row (once a duplicate key, "internal-error" in a vm.create task)
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(8);
+            try {
+                List<java.util.concurrent.Future<?>> writes = new java.util.ArrayList<>();
+                for (int i = 0; i < 32; i++) {
+                    String reason = "report " + i;
+                    writes.add(pool.submit(() -> observed.put("h1", new VmStatus(id, VmState.RUNNING, reason, null,
+                            1L, at, at, null, List.of(), 1))));
+                }
+                for (java.util.concurrent.Future<?> w : writes) {
+                    w.get(); // none failed
+                }
+            } catch (Exception e) {
+                throw new AssertionError("concurrent first observations failed", e);
+            } finally {
+                pool.shutdownNow();
+            }
+            ObservedStore raced = new ObservedStore(db.jdbi());
+            raced.load();
+            assertThat(raced.get(id).orElseThrow().status().reason()).as("one of them is stored").startsWith("report ");
             observed.put("h1", new VmStatus(id, VmState.CRASHED, "QEMU was killed by signal 9 (SIGKILL)",
                     StopCause.CRASH, null, at, at, 137, List.of(), 2));
             ObservedStore reloaded = new ObservedStore(db.jdbi());

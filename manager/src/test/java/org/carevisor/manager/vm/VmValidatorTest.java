@@ -119,6 +119,15 @@ class VmValidatorTest {
     void reportsEveryProblemAtOnce() {
         assertThatThrownBy(() -> create(new VmRequests.Create("a/b", null, null, -1, null, null, null, null, null, null, null, null)))
                 .isInstanceOfSatisfying(ApiException.class, x -> assertThat(x.errors())
-                        .extracting(ApiException.FieldError::field).containsExactly("name", "cpus", "memoryMiB"));
+                        .extracting(ApiException.FieldError::field).containsExactly("name", "cpus", "memoryMiB",
+                                "image"));
+    }
+
+    @Test
+    void aVmWithoutAnythingToBootFromIsRefused() {
+        ApiException.FieldError e = onlyError(new VmRequests.Create("empty", null, 1, 256, null, null, null, null, null,
+                null, null, null));
+        assertThat(e.field()).isEqualTo("image");
+        assertThat(e.message()).contains("needs a disk", "--image", "carevisor image list", "--disk");
     }
 }

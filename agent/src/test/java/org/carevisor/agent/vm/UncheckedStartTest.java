@@ -1,0 +1,84 @@
+package org.carevisor.agent.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import org.carevisor.agent.Agent;
+import org.carevisor.agent.AgentConfig;
+import org.carevisor.agent.TestPki;
+import org.carevisor.agent.storage.StorageService;
+import org.carevisor.protocol.DiskCreateRequest;
+import org.carevisor.protocol.DiskSpec;
+import org.carevisor.protocol.StopCause;
+import org.carevisor.protocol.VmSpec;
+import org.carevisor.protocol.VmState;
+import org.carevisor.protocol.VmStatus;
+import org.carevisor.qemu.QemuHostConfig;
+import org.carevisor.qemu.QemuImg;
+import org.carevisor.testkit.Poll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The agent ends between QEMU's (paused) start and the check of the files QEMU opened - here: the launcher starts
+ * QEMU and nothing releases it, as when the agent is killed at that moment. The next agent re-adopts the QEMU,
+ * sees it never ran ({@code prelaunch}) and powers it off instead of letting an unchecked guest run.
+ */
+class UncheckedStartTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aQemuWhoseStartWasNeverCheckedIsPoweredOffOnReadoption() throws Exception {
+        Path state = dir.resolve("state");
+        Path storage = dir.resolve("storage");
+        new TestPki(dir.resolve("ca")).provisionAgent(state.resolve("tls"));
+        String[] args = {"--state-dir", state.toString(), "--storage-dir", storage.toString(), "--port", "0",
+            "--accel", "tcg"};
+        String vmId = UUID.randomUUID().toString();
+        VmSpec spec = new VmSpec(vmId, "unchecked", 1, 32, null, null,
+                List.of(new DiskSpec("disk0", "vms/" + vmId + "/disk0.qcow2", "qcow2", false)), List.of(), 1);
+        Long pid = null;
+        ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
+        try {
+            VmFiles files;
+            try (Agent first = Agent.start(AgentConfig.parse(args, Map.of()))) {
+                new StorageService(storage, null, new QemuImg("qemu-img"))
+                        .createDisk(DiskCreateRequest.blank("vms/" + vmId + "/disk0.qcow2", "qcow2", 16L << 20));
+                files = first.vms().forStart(vmId).files();
+                VmHost host = new VmHost(new QemuHostConfig("qemu-system-x86_64", "tcg", storage, "127.0.0.1", true),
+                        state.resolve("bin/qemu-wrapper.sh"), scheduler, () -> { }, DeliberateKills.NONE,
+                        new MigrationTls(state.resolve("tls")));
+                new QemuLauncher(vmId, files, host).launch(spec, false);
+                Poll.until(Duration.ofSeconds(20), "QEMU's pid file", () -> files.readPid().isPresent()
+                        && files.paths().qmpSocket().toFile().exists());
+                pid = files.readPid().orElseThrow();
+                first.closeAndStopWatchdog();
+            }
+            try (Agent again = Agent.start(AgentConfig.parse(args, Map.of()))) {
+                VmSupervisor vm = again.vms().get(vmId);
+                Poll.until(Duration.ofSeconds(30), "the unchecked QEMU to be powered off", () -> !vm.hasProcess());
+                VmStatus status = vm.status();
+                assertThat(status.state()).isEqualTo(VmState.STOPPED);
+                assertThat(status.cause()).isEqualTo(StopCause.START_FAILED);
+                assertThat(status.reason()).contains("before this start was checked");
+                long gone = pid;
+                assertThat(ProcessHandle.of(gone).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+                again.vms().undefine(vmId);
+                again.closeAndStopWatchdog();
+            }
+        } finally {
+            if (pid != null) {
+                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            }
+            scheduler.shutdownNow();
+            org.carevisor.agent.ha.Watchdog.stopAny(state, Duration.ofSeconds(5));
+        }
+    }
+}
