@@ -160,6 +160,29 @@ public final class HaBench {
             Instant at = Instant.parse(r.path("at").asText());
             first.merge(key, at, (a, b) -> a.isBefore(b) ? a : b);
         }
+        // per guest: when HA decided its restart, when the agent had started its QEMU (the ha-restart task's audit
+        // record), when it answered; in seconds after the power loss
+        Map<String, Instant> decided = new HashMap<>();
+        Map<String, Instant> started = new HashMap<>();
+        for (JsonNode r : lab.api().get("/api/v1/audit?limit=1000").json()) {
+            String vm = r.path("targetName").asText();
+            if (r.path("seq").asLong() <= seq || !names.contains(vm)) {
+                continue;
+            }
+            Instant at = Instant.parse(r.path("at").asText());
+            Map<String, Instant> into = switch (r.path("action").asText()) {
+                case "ha.restart" -> decided;
+                case "vm.ha-restart" -> "SUCCESS".equalsIgnoreCase(r.path("outcome").asText()) ? started : null;
+                default -> null;
+            };
+            if (into != null) {
+                into.merge(vm, at, (a, b) -> a.isBefore(b) ? a : b);
+            }
+        }
+        for (String name : names) {
+            System.out.printf("    %s: restart decided %.1f s, QEMU started %.1f s, answers %.1f s%n", name,
+                    secondsSince(t0, decided.get(name)), secondsSince(t0, started.get(name)), answered.get(name));
+        }
         double dead = secondsSince(t0, first.get("ha.dead"));
         double detected = fence.equals("lab") ? secondsSince(t0, first.get("ha.fence")) : dead;
         double fenced = first.containsKey("host.fence:success") ? secondsSince(t0, first.get("host.fence:success"))

@@ -318,6 +318,49 @@ class HaIT extends ClusterLabTest {
         lab.act("ris", "poweroff");
     }
 
+    @Test
+    @Order(7)
+    void wholeLabRestartedSlowlyFencesNothingAndTheGuestRunsOn() throws Exception {
+        for (int i = 1; i <= 3; i++) {
+            lab.api().patch("/api/v1/hosts/lab-h" + i + "/fence", "{\"kind\":\"lab\",\"target\":\""
+                    + lab.network().namespace(i) + "\"}").expect(200);
+        }
+        bridgedVm("cis", 256, "lab-h2");
+        ha("cis", "{\"enabled\":true,\"priority\":60}");
+        String boot = lab.guest("cis").awaitReady(BOOT).bootId();
+        awaitWatchdogArmed(1, "cis");
+        long seqBefore = lastAuditSeq();
+
+        // as ./carevisor down --keep-vms: the manager first, then the agents (their watchdogs keep the leases)
+        lab.manager().close();
+        for (int i = 0; i < 3; i++) {
+            lab.host(i).process().close();
+        }
+        // the manager comes back first; the hosts 12, 17 and 22 s later, longer than the heartbeat timeout (5 s)
+        // and, for lab-h3, than the lease timeout (12 s)
+        lab.startManager();
+        for (int i = 0; i < 3; i++) {
+            Thread.sleep(i == 0 ? 12_000 : 5_000);
+            lab.startAgent(i);
+        }
+        lab.awaitHostConnected();
+        Thread.sleep(15_000); // past every timeout once more, with all hosts reporting
+
+        List<String> actions = auditSince(seqBefore).stream().map(r -> r.path("action").asText() + " "
+                + r.path("targetName").asText()).toList();
+        assertThat(actions).as("audit trail after the restart").contains("ha.booting lab-h1", "ha.booting lab-h3");
+        assertThat(actions.stream().filter(a -> a.startsWith("ha.fence") || a.startsWith("host.fence")
+                || a.startsWith("ha.dead") || a.startsWith("ha.suspect") || a.startsWith("ha.restart")
+                || a.startsWith("ha.lost")).toList()).as("HA decisions after the restart").isEmpty();
+        for (int i = 1; i <= 3; i++) {
+            assertThat(hostHealth("lab-h" + i)).isEqualTo("up");
+        }
+        assertThat(lab.vm("cis").path("host").asText()).isEqualTo("lab-h2");
+        assertThat(lab.guest("cis").status().bootId()).as("the guest ran on through the restart").isEqualTo(boot);
+        lab.api().patch("/api/v1/vms/cis/ha", "{\"enabled\":false}").expect(200);
+        lab.act("cis", "poweroff");
+    }
+
     // ---- helpers
 
     private void ha(String vm, String body) {

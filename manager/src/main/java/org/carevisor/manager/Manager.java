@@ -175,6 +175,7 @@ public final class Manager implements AutoCloseable {
         HaRepository haRepo = new HaRepository(db.jdbi(), keys.secrets());
         HaService ha = new HaService(haRepo, vmRepo, hostRepo, board, observed, agents, power, placement, tasks, audit);
         ha.labMode(config.labMode());
+        ha.bootWindow(config.haBootWindow());
         HaSettings haSettings = new HaSettings(haRepo, vmRepo, config.labMode());
         placement.useHa(new PlacementService.HaFacts() {
             @Override
@@ -189,6 +190,7 @@ public final class Manager implements AutoCloseable {
         });
         ingest.onReport(ha::report);
         reconciler.haProtected(ha::protectedVm);
+        reconciler.haSettings(haRepo::vms);
         JoinTokens joinTokens = new JoinTokens(db.jdbi());
         AgentListener agentListener = AgentListener.start(config.agentListen(), config.agentPort(),
                 new AgentListener.Services(pki, new EnrollmentService(db.jdbi(), joinTokens, pki, audit), ingest,

@@ -38,13 +38,15 @@ import org.carevisor.manager.db.Database;
  * @param labMode                 the manager runs a local lab ({@code ./carevisor lab}, testkit {@code Lab.cluster}):
  *                                only then may hosts be fenced with the {@code lab} fence agent (which kills the
  *                                processes of a network namespace); off by default
+ * @param haBootWindow            after the manager starts, how long a host it has not heard from yet is waited for
+ *                                (booting) before HA suspects and fences it (default 10 min)
  */
 public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String dbPassword, String listenAddress,
                             int port, int guestPortFrom, int guestPortTo, Duration hostTimeout,
                             Duration reconcileInterval, int shutdownTimeoutSeconds, String agentListen, int agentPort,
                             java.util.List<String> agentNames, Duration adminPasswordValidity,
                             org.carevisor.manager.tls.ApiTlsSettings tls, Path keyDir, Path auditAnchor,
-                            String auditSyslog, boolean labMode) {
+                            String auditSyslog, boolean labMode, Duration haBootWindow) {
 
     public static ManagerConfig parse(String[] args, Map<String, String> env) {
         Map<String, String> opts = new LinkedHashMap<>();
@@ -95,7 +97,8 @@ public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String db
                 Path.of(get.apply("audit-anchor", dataDir.resolveSibling("audit").resolve("anchor.jsonl").toString()))
                         .toAbsolutePath().normalize(),
                 get.apply("audit-syslog", "local"),
-                bool(get.apply("lab-mode", "false"), "--lab-mode"));
+                bool(get.apply("lab-mode", "false"), "--lab-mode"),
+                Duration.ofSeconds(number(get.apply("ha-boot-window-seconds", "600"), "--ha-boot-window-seconds")));
         for (String k : opts.keySet()) {
             if (!known.contains(k)) {
                 throw new IllegalArgumentException("unknown option --" + k + "; known: --"
@@ -113,11 +116,27 @@ public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String db
             throw new IllegalArgumentException("--audit-anchor " + c.auditAnchor + " must lie outside the data"
                     + " directory " + dataDir + " (another volume, an append-only file, or a copy shipped away)");
         }
+        if (c.haBootWindow.toSeconds() > 86400) {
+            throw new IllegalArgumentException("--ha-boot-window-seconds must be between 0 and 86400 (one day), not "
+                    + c.haBootWindow.toSeconds());
+        }
         org.carevisor.manager.audit.SyslogSink.parse(c.auditSyslog);
         if (c.guestPortFrom < 1024 || c.guestPortTo > 65535 || c.guestPortFrom > c.guestPortTo) {
             throw new IllegalArgumentException("--guest-port-range must lie within 1024-65535 and start <= end");
         }
         return c;
+    }
+
+    private static long number(String value, String option) {
+        try {
+            long n = Long.parseLong(value.strip());
+            if (n >= 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // named below
+        }
+        throw new IllegalArgumentException(option + " must be a whole number of seconds (0 or more), not '" + value + "'");
     }
 
     private static boolean bool(String value, String option) {

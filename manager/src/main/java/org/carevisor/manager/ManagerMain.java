@@ -137,6 +137,8 @@ public final class ManagerMain {
                       --audit-anchor FILE           append-only copy of every audit checkpoint, outside the data
                                                     directory                          [<data-dir>/../audit/anchor.jsonl]
                       --audit-syslog TARGET         local, udp://HOST:PORT, tcp://HOST:PORT or none      [local]
+                      --ha-boot-window-seconds N    after a start, hosts not heard from yet are waited for
+                                                    this long before HA suspects or fences them       [600]
                     Every option can also be set as CAREVISOR_MANAGER_<OPTION> (e.g. CAREVISOR_MANAGER_DB_URL).
                     Maintenance (manager stopped): emergency-access --user NAME --reason TEXT,
                                                    audit-reanchor --reason TEXT   [manager options]""");

@@ -31,6 +31,13 @@ import java.util.TreeSet;
  * {@link #maxJump}, so no single high value can leave the honest renewals below it. Observations of hosts the
  * engine does not know are ignored, and a failure while judging one host or VM is reported as a {@code failed}
  * decision for it while the others are judged as usual. Not thread-safe: one caller.
+ *
+ * <p>Boot window: after the engine starts (a manager start, or a whole site powered on again) a host it has not heard
+ * from yet is {@code booting}, not suspect, for {@link #bootWindow(Duration)} (default {@link #DEFAULT_BOOT_WINDOW}):
+ * being silent across a manager start says nothing about a host, and fencing hosts while they boot would switch
+ * off a site coming back from a power cut. Within the window such a host is declared dead only when its death is
+ * certain without fencing: it holds an HA VM and peers that report have seen its storage lease without a renewal for
+ * {@link Config#leaseTimeout}. After the window it is judged as any silent host (suspect, fenced, dead).
  */
 public final class HaEngine {
     /** Timing. {@code leaseTimeout} must exceed the hosts' self-fence time plus one renewal period. */
@@ -47,11 +54,14 @@ public final class HaEngine {
      */
     public enum Health { UP, SUSPECT, ISOLATED, FENCING, DEAD, MAINTENANCE }
 
+    /** How long after the engine starts a host it has not heard from yet is waited for before it is suspected. */
+    public static final Duration DEFAULT_BOOT_WINDOW = Duration.ofMinutes(10);
+
     /** What the caller must do (or log). */
     public record Decision(Kind kind, String host, String vm, String detail) {
         /** The kinds of decision. */
-        public enum Kind { SUSPECT, ISOLATED, RECOVERED, FENCE, DEAD, RELEASED, LOST, RESTART, WAIT, NO_ROOM, STOP_STRAY, GAVE_UP,
-            RESET, LIMIT, MAINTENANCE, WATCHED, FAILED }
+        public enum Kind { BOOTING, SUSPECT, ISOLATED, RECOVERED, FENCE, DEAD, RELEASED, LOST, RESTART, WAIT, NO_ROOM, STOP_STRAY, GAVE_UP,
+            RESET, LIMIT, MAINTENANCE, WATCHED, STOPPED_IN_ORDER, FAILED }
 
         @Override
         public String toString() {
@@ -85,6 +95,13 @@ public final class HaEngine {
         int fenceAttempts;
         boolean fenced;
         Set<String> released = Set.of();
+        /** The first heartbeat since the engine started (null: not heard from since). */
+        Instant firstHeardAt;
+        boolean bootWaitLogged;
+        /** Since when peers have seen the lease without a renewal (null: no peer has reported it yet). */
+        Instant leaseWatchedFrom;
+        /** When a peer last reported the lease. */
+        Instant leaseSeenAt;
 
         HostState(String id) {
             this.id = id;
@@ -147,6 +164,9 @@ public final class HaEngine {
     }
 
     private final Config config;
+    private Duration bootWindow = DEFAULT_BOOT_WINDOW;
+    /** The first time the engine was given (restore, a host, a heartbeat or an evaluation). */
+    private Instant startedAt;
     private final Map<String, HostState> hosts = new LinkedHashMap<>();
     private final Map<String, VmState> vms = new LinkedHashMap<>();
 
@@ -156,12 +176,27 @@ public final class HaEngine {
 
     // ---- configuration
 
+    /** How long after its start the engine waits for a host it has not heard from before suspecting it. */
+    public void bootWindow(Duration window) {
+        if (window.isNegative()) {
+            throw new IllegalArgumentException("the boot window must not be negative: " + window);
+        }
+        this.bootWindow = window;
+    }
+
+    private void started(Instant now) {
+        if (startedAt == null) {
+            startedAt = now;
+        }
+    }
+
     public void host(String id, boolean fenceConfigured, Instant now) {
         host(id, fenceConfigured, false, now);
     }
 
     /** Defines or updates a host: whether a fence agent is configured, whether it is in maintenance. */
     public void host(String id, boolean fenceConfigured, boolean maintenance, Instant now) {
+        started(now);
         HostState h = hosts.computeIfAbsent(id, HostState::new);
         h.fenceConfigured = fenceConfigured;
         h.maintenance = maintenance;
@@ -251,9 +286,22 @@ public final class HaEngine {
 
     /** A heartbeat of {@code host}, with the VMs it runs. */
     public List<Decision> heartbeat(String host, Set<String> runningVms, Instant now) {
+        return heartbeat(host, runningVms, Set.of(), now);
+    }
+
+    /**
+     * A heartbeat of {@code host}, with the VMs it runs and those it stopped in order because the host was shut down
+     * (a site or host shutdown): such an HA VM is not lost; it is started again on its host when the host is back
+     * (by the manager's reconcile loop, in start order), and restarted elsewhere only if its host dies meanwhile.
+     */
+    public List<Decision> heartbeat(String host, Set<String> runningVms, Set<String> stoppedInOrder, Instant now) {
+        started(now);
         HostState h = hosts.computeIfAbsent(host, HostState::new);
         List<Decision> out = new ArrayList<>();
         h.lastHeartbeat = now;
+        if (h.firstHeardAt == null) {
+            h.firstHeardAt = now;
+        }
         if (h.lastLeaseAdvance == null) {
             h.lastLeaseAdvance = now; // a host first heard of by its heartbeat: its lease is judged from now
         }
@@ -295,7 +343,10 @@ public final class HaEngine {
             if (v.ha && v.running && host.equals(v.host) && v.restartingOn == null && !v.needsRestart
                     && !runningVms.contains(v.id)) {
                 v.running = false;
-                if (withinLimit(v, now)) {
+                if (stoppedInOrder.contains(v.id)) {
+                    out.add(new Decision(Decision.Kind.STOPPED_IN_ORDER, host, v.id, "shut down in order with its host;"
+                            + " the manager starts it again there, and HA watches it again once it runs"));
+                } else if (withinLimit(v, now)) {
                     awaitRestart(v);
                     out.add(new Decision(Decision.Kind.LOST, host, v.id, "no longer runs on its host"));
                 } else {
@@ -330,6 +381,7 @@ public final class HaEngine {
             return LeaseUpdate.UNKNOWN_HOST;
         }
         if (counter <= h.leaseCounter) {
+            watched(h, now);
             return LeaseUpdate.OLD;
         }
         if (h.anchorCounter >= 0 && counter - h.anchorCounter > maxJump(Duration.between(h.anchorAt, now))) {
@@ -363,6 +415,16 @@ public final class HaEngine {
         h.leaseCounter = counter;
         h.lastLeaseAdvance = now;
         h.released = Set.copyOf(released);
+        h.leaseWatchedFrom = now;
+        h.leaseSeenAt = now;
+    }
+
+    /** A peer saw the lease unchanged. */
+    private static void watched(HostState h, Instant now) {
+        if (h.leaseWatchedFrom == null) {
+            h.leaseWatchedFrom = now;
+        }
+        h.leaseSeenAt = now;
     }
 
     /** The result of a fencing attempt. */
@@ -392,6 +454,7 @@ public final class HaEngine {
      * {@code failed} decision until it is judged again without failing; every other host and VM is judged as usual.
      */
     public List<Decision> tick(Instant now) {
+        started(now);
         List<Decision> out = new ArrayList<>();
         for (HostState h : hosts.values()) {
             try {
@@ -441,7 +504,9 @@ public final class HaEngine {
         boolean leaseExpired = leaseAge.compareTo(config.leaseTimeout()) >= 0;
         switch (h.health) {
             case UP -> {
-                if (silent.compareTo(config.heartbeatTimeout()) > 0) {
+                if (h.firstHeardAt == null && now.isBefore(startedAt.plus(bootWindow))) {
+                    awaitBoot(h, now, out);
+                } else if (silent.compareTo(config.heartbeatTimeout()) > 0) {
                     h.health = Health.SUSPECT;
                     h.suspectSince = now;
                     out.add(new Decision(Decision.Kind.SUSPECT, h.id, null, "no heartbeat for " + secs(silent)));
@@ -494,6 +559,29 @@ public final class HaEngine {
         }
     }
 
+    /**
+     * A host not heard from since the engine started, within the boot window: it boots (or is switched off) and is
+     * neither suspected nor fenced. It is dead only when that is certain without fencing: it holds an HA VM and
+     * peers have seen its lease without a renewal for the lease timeout, up to a moment ago.
+     */
+    private void awaitBoot(HostState h, Instant now, List<Decision> out) {
+        if (!h.bootWaitLogged) {
+            h.bootWaitLogged = true;
+            out.add(new Decision(Decision.Kind.BOOTING, h.id, null, "not heard from since the manager started; waited"
+                    + " for up to " + (bootWindow.toSeconds() % 60 == 0 ? bootWindow.toMinutes() + " min"
+                    : bootWindow.toSeconds() + " s") + " before it is suspected, not fenced meanwhile"));
+        }
+        if (h.leaseWatchedFrom == null || !holdsHaVm(h.id)) {
+            return;
+        }
+        Duration unchanged = Duration.between(h.leaseWatchedFrom, h.leaseSeenAt);
+        boolean seenLately = Duration.between(h.leaseSeenAt, now).compareTo(config.heartbeatTimeout()) <= 0;
+        if (seenLately && unchanged.compareTo(config.leaseTimeout()) >= 0) {
+            dead(h, "not heard from since the manager started, and peers saw its storage lease without a renewal for "
+                    + secs(unchanged), out);
+        }
+    }
+
     /** True when an HA VM runs on the host, is assigned to it, or is being restarted there. */
     private boolean holdsHaVm(String hostId) {
         return vms.values().stream().anyMatch(v -> v.ha && (hostId.equals(v.host) || hostId.equals(v.restartingOn)));
@@ -517,7 +605,9 @@ public final class HaEngine {
 
     private void restarts(Instant now, List<Decision> out) {
         Set<String> up = new TreeSet<>();
-        hosts.values().stream().filter(x -> x.health == Health.UP && x.lastLeaseAdvance != null
+        // a restart target must be up, heard from since the engine started (a lease file read for the first time
+        // after a manager start may look renewed while its host is still switched off) and renewing its lease
+        hosts.values().stream().filter(x -> x.health == Health.UP && x.firstHeardAt != null && x.lastLeaseAdvance != null
                 && Duration.between(x.lastLeaseAdvance, now).compareTo(config.heartbeatTimeout()) <= 0)
                 .forEach(x -> up.add(x.id));
         // a restart that was not confirmed in time is tried again (the engine knows the old start did not
@@ -672,6 +762,7 @@ public final class HaEngine {
      * highest counter saved.
      */
     public void restore(Snapshot s, Instant now) {
+        started(now);
         s.hostHealth().forEach((id, health) -> {
             HostState h = hosts.computeIfAbsent(id, HostState::new);
             h.health = Health.valueOf(health);

@@ -153,6 +153,16 @@ public final class HaService implements AutoCloseable {
         return clockBase.plusNanos(System.nanoTime() - clockNanos);
     }
 
+    /**
+     * How long after the manager starts a host not heard from yet is waited for before it is suspected (see {@link
+     * HaEngine#bootWindow}); set before {@link #start}.
+     */
+    public void bootWindow(java.time.Duration window) {
+        synchronized (lock) {
+            engine.bootWindow(window);
+        }
+    }
+
     /** In lab mode the {@code lab} fence agent may be used (see {@code ManagerConfig.labMode}). */
     public void labMode(boolean on) {
         this.labMode = on;
@@ -192,7 +202,7 @@ public final class HaService implements AutoCloseable {
         synchronized (lock) {
             sync(now);
             intake.accept(hostId, report.leases(), engine, now);
-            decisions = engine.heartbeat(hostId, held(hostId, report), now);
+            decisions = engine.heartbeat(hostId, held(hostId, report), stoppedInOrder(report), now);
             refused = drainRefusals();
         }
         auditRefusals(refused);
@@ -218,6 +228,17 @@ public final class HaService implements AutoCloseable {
             // a VM another host is assigned and a task works on (a live migration arriving here) is the task's
             if (s.state().hasProcess() && s.state() != VmState.INCOMING
                     && (assigned.contains(s.vmId()) || !tasks.isLocked(s.vmId()))) {
+                out.add(s.vmId());
+            }
+        }
+        return out;
+    }
+
+    /** The VMs the host reports stopped because it was shut down in order (site or host shutdown). */
+    private static Set<String> stoppedInOrder(HostReport report) {
+        Set<String> out = new HashSet<>();
+        for (VmStatus s : report.vms()) {
+            if (!s.state().hasProcess() && s.cause() == org.carevisor.protocol.StopCause.HOST_SHUTDOWN) {
                 out.add(s.vmId());
             }
         }
@@ -590,7 +611,9 @@ public final class HaService implements AutoCloseable {
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("id", h.id);
                 m.put("name", hostName(h.id));
-                m.put("health", h.health.name().toLowerCase(java.util.Locale.ROOT));
+                // a host not heard from since the start is waited for (the boot window), not yet judged up
+                m.put("health", h.health == HaEngine.Health.UP && h.firstHeardAt == null ? "booting"
+                        : h.health.name().toLowerCase(java.util.Locale.ROOT));
                 m.put("leaseCounter", h.leaseCounter < 0 ? null : h.leaseCounter);
                 m.put("leaseAgeSeconds", h.leaseCounter < 0 ? null
                         : Duration.between(h.lastLeaseAdvance, now).toMillis() / 1000.0);

@@ -2,8 +2,12 @@ package org.carevisor.manager.reconcile;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.carevisor.manager.audit.Actor;
 import org.carevisor.manager.audit.AuditLog;
@@ -85,8 +89,21 @@ public final class Reconciler {
         kicker.run();
     }
 
-    /** One pass over all VMs. */
+    private volatile java.util.function.Supplier<Map<String, org.carevisor.manager.ha.VmHa>> haSettings = Map::of;
+
+    /** The HA settings of every VM (priority and dependencies give the start order; read once per pass). */
+    public void haSettings(java.util.function.Supplier<Map<String, org.carevisor.manager.ha.VmHa>> s) {
+        this.haSettings = s;
+    }
+
+    /**
+     * One pass over all VMs. The VMs to start go through {@link StartOrder}: by priority, after the VMs they depend
+     * on, at most {@link StartOrder#DEFAULT_PER_HOST} booting per host; the others wait for a later pass.
+     */
     public void pass() {
+        List<VmRecord> toStart = new ArrayList<>();
+        Map<String, String> startWhy = new HashMap<>();
+        Map<String, StartOrder.Running> running = new HashMap<>();
         for (VmRecord vm : vms.list()) {
             Instant until = backoff.get(vm.id());
             if (until != null && until.isAfter(Instant.now())) {
@@ -99,14 +116,50 @@ public final class Reconciler {
                     vm.lifecycle(), connected, hosts.shuttingDown(vm.hostId()), tasks.isLocked(vm.id()),
                     s == null ? VmState.STOPPED : s.state(), s == null ? null : s.cause(),
                     s != null));
-            if (d.action() == ReconcileAction.START && haProtected.test(vm.id())) {
+            if (s != null && s.state().hasProcess() && vm.hostId() != null) {
+                running.put(vm.id(), new StartOrder.Running(vm.hostId(), s.state() == VmState.STARTING ? null
+                        : s.startedAt()));
+            }
+            // HA restarts the VMs it protects (counting their restart limit), except those shut down in order with
+            // their host: those start again here, on their host, in start order
+            if (d.action() == ReconcileAction.START && haProtected.test(vm.id())
+                    && (s == null || s.cause() != org.carevisor.protocol.StopCause.HOST_SHUTDOWN)) {
                 continue;
             }
-            if (d.action() != ReconcileAction.NONE) {
+            if (d.action() == ReconcileAction.START) {
+                toStart.add(vm);
+                startWhy.put(vm.id(), d.why());
+            } else if (d.action() != ReconcileAction.NONE) {
                 act(vm, d);
             }
         }
+        if (toStart.isEmpty()) {
+            return;
+        }
+        Map<String, org.carevisor.manager.ha.VmHa> ha = haSettings.get();
+        Map<String, VmRecord> byId = new HashMap<>();
+        List<StartOrder.Candidate> candidates = new ArrayList<>();
+        for (VmRecord vm : toStart) {
+            byId.put(vm.id(), vm);
+            org.carevisor.manager.ha.VmHa h = ha.get(vm.id());
+            boolean on = h != null && h.enabled();
+            candidates.add(new StartOrder.Candidate(vm.id(), vm.name(), vm.hostId(), on ? h.priority() : -1,
+                    on ? h.dependsOn() : List.of()));
+        }
+        for (StartOrder.Verdict v : StartOrder.decide(candidates, running, Instant.now(), StartOrder.DEFAULT_SETTLE,
+                StartOrder.DEFAULT_PER_HOST)) {
+            if (v.start()) {
+                act(byId.get(v.vm().id()), new ReconcileDecision.Decision(ReconcileAction.START,
+                        startWhy.get(v.vm().id()) + "; " + v.why()));
+            } else if (waiting.add(v.vm().id() + ": " + v.why())) {
+                LOG.info("reconcile VM {}: start waits: {}", v.vm().name(), v.why());
+            }
+        }
+        waiting.removeIf(w -> candidates.stream().noneMatch(c -> w.startsWith(c.id() + ": ")));
     }
+
+    /** Start waits already logged (logged once until the VM starts or stops waiting). */
+    private final Set<String> waiting = ConcurrentHashMap.newKeySet();
 
     private void act(VmRecord vm, ReconcileDecision.Decision d) {
         String endpoint = hosts.get(vm.hostId()).map(e -> e.inventory().endpoint()).orElse(null);

@@ -99,6 +99,8 @@ final class HaSimulation {
     private boolean managerUp = true;
     private boolean leaveRunning;
     private int keeperStock = 3600;
+    /** The engine's boot window after a manager start ("boot-window SECONDS"; default the engine's). */
+    private Duration bootWindow = HaEngine.DEFAULT_BOOT_WINDOW;
     private HaEngine engine;
     private HaEngine.Snapshot persisted;
     private Instant persistedAt;
@@ -136,6 +138,7 @@ final class HaSimulation {
                     default -> throw new IllegalArgumentException("unknown isolation response " + w[1]);
                 };
                 case "keeper-stock" -> sim.keeperStock = Integer.parseInt(w[1]);
+                case "boot-window" -> sim.bootWindow = Duration.ofSeconds(Long.parseLong(w[1]));
                 case "vm" -> {
                     boolean ha = false;
                     int priority = 0;
@@ -172,6 +175,7 @@ final class HaSimulation {
 
     private HaEngine newEngine() {
         HaEngine e = new HaEngine(HaEngine.Config.defaults());
+        e.bootWindow(bootWindow);
         e.placer((vm, up) -> up.stream().map(hosts::get)
                 .filter(h -> h.vms.size() + restartsTo(h.name) < h.capacity)
                 .min((a, b) -> a.vms.size() != b.vms.size() ? Integer.compare(a.vms.size(), b.vms.size())
@@ -322,6 +326,8 @@ final class HaSimulation {
                 intake = newIntake();
                 fresh.restore(persisted, t());
                 defineVms();
+                // as HaService.start: the HA VMs are expected on their hosts (one that died unwatched is lost)
+                vms.values().stream().filter(v -> v.ha).forEach(v -> fresh.expectRunning(v.name));
             }
             // a rogue: "rogue H BEHAVIOUR [VICTIM [VM]]", "rogue H honest" ends every behaviour
             case "rogue" -> {
