@@ -158,7 +158,9 @@ public final class Agent implements AutoCloseable {
                 config.migrationPortFrom(), config.migrationPortTo());
         ReportBuilder reports = new ReportBuilder(inventory, vms, ha::leases);
         server.createContext("/", AgentApi.routes(vms, storage, inventory, reports, new AgentApi.MigrationPorts(
-                config.migrationAddress(), config.migrationPortFrom(), config.migrationPortTo())).onlyFrom("manager"));
+                config.migrationAddress(), config.migrationPortFrom(), config.migrationPortTo()),
+                new org.carevisor.agent.host.HostPowerOff(config.powerOffAction(), vms, () -> System.exit(0)))
+                .onlyFrom("manager"));
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         server.start();
         Path endpointFile = config.stateDir().resolve("agent.endpoint");

@@ -34,13 +34,15 @@ import java.util.Map;
  *                       that run no HA VMs)
  * @param haKeeperTime   how long the watchdog keeps the storage lease after the agent stopped in order (it writes
  *                       leases the agent signed ahead; then it kills the HA VMs): the longest agent upgrade
+ * @param powerOffAction what this host does at the end of a site shutdown, after all its VMs stopped:
+ *                       {@code none} (default: stays on), {@code exit} (the agent ends; labs) or {@code poweroff}
  */
 public record AgentConfig(Path stateDir, Path storageDir, String listenAddress, int listenPort, String managerUrl,
                           String hostName, String qemuBinary, String qemuImgBinary, String accelerator,
                           String forwardAddress, Duration reportInterval, boolean sandbox, String joinToken,
                           String caFingerprint, Path tlsDir, String advertise, Path localStorageDir,
                           String migrationAddress, int migrationPortFrom, int migrationPortTo, boolean haWatchdog,
-                          Duration haKeeperTime) {
+                          Duration haKeeperTime, org.carevisor.agent.host.HostPowerOff.Action powerOffAction) {
 
     /** Parses {@code --name value} options, falling back to CAREVISOR_AGENT_* environment variables. */
     public static AgentConfig parse(String[] args, Map<String, String> env) {
@@ -91,7 +93,8 @@ public record AgentConfig(Path stateDir, Path storageDir, String listenAddress, 
                 migrationPorts[0],
                 migrationPorts[1],
                 bool(s.get("ha-watchdog", "true"), "--ha-watchdog"),
-                Duration.ofMinutes(minutes(s.get("ha-keeper-minutes", "60"), "--ha-keeper-minutes", 1, 1440)));
+                Duration.ofMinutes(minutes(s.get("ha-keeper-minutes", "60"), "--ha-keeper-minutes", 1, 1440)),
+                org.carevisor.agent.host.HostPowerOff.Action.parse(s.get("power-off-action", "none")));
         s.rejectUnknown();
         address(config.advertise, "--advertise");
         address(config.migrationAddress, "--migration-address");

@@ -28,6 +28,10 @@ public final class AgentMain {
                                                lease is not renewed (keep it on)         [true]
                       --ha-keeper-minutes N    after an orderly stop the watchdog keeps the
                                                lease this long, then kills HA VMs (1-1440) [60]
+                      --power-off-action none|exit|poweroff
+                                               last step of a site shutdown, once all VMs
+                                               stopped: stay on, end the agent (labs), or
+                                               systemctl poweroff                         [none]
                       --qemu PATH, --qemu-img PATH                                       [from PATH]
                     Every option can also be set as CAREVISOR_AGENT_<OPTION> (e.g. CAREVISOR_AGENT_STATE_DIR).""");
             return;

@@ -31,12 +31,17 @@ abstract class ClusterLabTest {
         return 3;
     }
 
+    /** More manager options for the lab (called once, before the lab starts). */
+    java.util.List<String> managerOptions() throws Exception {
+        return java.util.List.of();
+    }
+
     @BeforeAll
     void startLab(@TempDir Path tempDir) throws Exception {
         Assumptions.assumeTrue(LabNetwork.available(), "the multi-host lab needs root (network namespaces);"
                 + " ./carevisor test runs as root on CI");
         dir = tempDir;
-        lab = Lab.cluster(dir.resolve("lab"), guestPortFrom(), hosts(), Lab.applianceImage());
+        lab = Lab.cluster(dir.resolve("lab"), guestPortFrom(), hosts(), managerOptions(), Lab.applianceImage());
     }
 
     @AfterAll

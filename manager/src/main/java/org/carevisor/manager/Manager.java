@@ -188,7 +188,13 @@ public final class Manager implements AutoCloseable {
                 return ha.protectedVm(vmId);
             }
         });
-        ingest.onReport(ha::report);
+        org.carevisor.manager.site.SiteShutdownService site = org.carevisor.manager.site.SiteShutdownService.create(
+                db.jdbi(), hostRepo, board, vmRepo, observed, haRepo::vms, agents, audit, tasks);
+        ha.poweredOffHosts(site::poweredOffHosts);
+        ingest.onReport(report -> {
+            site.reported(report);
+            return ha.report(report);
+        });
         reconciler.haProtected(ha::protectedVm);
         reconciler.haSettings(haRepo::vms);
         JoinTokens joinTokens = new JoinTokens(db.jdbi());
@@ -206,6 +212,9 @@ public final class Manager implements AutoCloseable {
         users.bootstrap(initial != null ? initial : System.getProperty("carevisor.admin-password"),
                 "the manager's standard output", config.adminPasswordValidity());
         Alarms alarms = new Alarms();
+        org.carevisor.manager.ups.UpsMonitor ups = new org.carevisor.manager.ups.UpsMonitor(config.ups(),
+                new org.carevisor.manager.ups.UpsPolicy.Settings(config.upsOnBattery(), 3), config.upsVmTimeoutSeconds(),
+                new org.carevisor.manager.ups.NutClient(Duration.ofSeconds(2)), site, audit, alarms);
         AuditCheckpoints checkpoints = new AuditCheckpoints(audit, trust, SyslogSink.parse(config.auditSyslog()),
                 alarms, () -> auth.settings().checkpointSeconds());
         AuditVerifier verifier = new AuditVerifier(audit, trust);
@@ -217,7 +226,7 @@ public final class Manager implements AutoCloseable {
                         agentListener, clusterService, audit), new ClusterRoutes(clusterService, hostService, hostRepo,
                         networks, rules, placement, migrations, maintenance, balancer, tasks, vmRepo), placement,
                         securityRoutes, new HaRoutes(ha, haSettings, vms, clusterService, hostService, audit),
-                        alarms).jobs(jobs), guard);
+                        alarms, new org.carevisor.manager.api.SiteRoutes(site, ups)).jobs(jobs), guard);
         // every periodic job runs under the supervisor: a pass that throws anything (an Error too) is logged and the
         // schedule goes on; a job that keeps failing or stops finishing passes raises an alarm (health, audit)
         Duration second = Duration.ofSeconds(1);
@@ -229,6 +238,11 @@ public final class Manager implements AutoCloseable {
         jobs.schedule("ha-evaluation", () -> second, second, ha::tick);
         jobs.schedule("migration-recovery", () -> Duration.ofSeconds(2), Duration.ofSeconds(2), migrations::recover);
         jobs.schedule("audit-checkpoints", checkpoints::interval, checkpoints.interval(), checkpoints::checkpoint);
+        jobs.schedule("site-shutdown-recovery", () -> Duration.ofSeconds(5), Duration.ofSeconds(5), site::recover);
+        if (ups.enabled()) {
+            jobs.schedule("ups", () -> org.carevisor.manager.ups.UpsMonitor.INTERVAL,
+                    org.carevisor.manager.ups.UpsMonitor.INTERVAL, ups::pass);
+        }
         jobs.schedule("login-limits", () -> Duration.ofSeconds(10), Duration.ofSeconds(10), auth::sweepLimits);
         if (tls != null) { // the old certificate stays when a pass fails; the next one tries again
             jobs.schedule("api-certificate", () -> org.carevisor.manager.tls.ApiTls.POLL,

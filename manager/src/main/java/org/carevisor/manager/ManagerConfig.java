@@ -40,13 +40,20 @@ import org.carevisor.manager.db.Database;
  *                                processes of a network namespace); off by default
  * @param haBootWindow            after the manager starts, how long a host it has not heard from yet is waited for
  *                                (booting) before HA suspects and fences it (default 10 min)
+ * @param ups                     UPSes watched through Network UPS Tools ({@code --ups NAME@HOST[:PORT],...}); a
+ *                                critical one starts an orderly site shutdown
+ * @param upsOnBattery            on battery this long starts the site shutdown ({@code --ups-on-battery-seconds};
+ *                                null, the default: only when the UPS is critical, e.g. battery low)
+ * @param upsVmTimeoutSeconds     how long each guest gets for its ACPI shutdown in a UPS-started site shutdown
  */
 public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String dbPassword, String listenAddress,
                             int port, int guestPortFrom, int guestPortTo, Duration hostTimeout,
                             Duration reconcileInterval, int shutdownTimeoutSeconds, String agentListen, int agentPort,
                             java.util.List<String> agentNames, Duration adminPasswordValidity,
                             org.carevisor.manager.tls.ApiTlsSettings tls, Path keyDir, Path auditAnchor,
-                            String auditSyslog, boolean labMode, Duration haBootWindow) {
+                            String auditSyslog, boolean labMode, Duration haBootWindow,
+                            java.util.List<org.carevisor.manager.ups.UpsTarget> ups, Duration upsOnBattery,
+                            int upsVmTimeoutSeconds) {
 
     public static ManagerConfig parse(String[] args, Map<String, String> env) {
         Map<String, String> opts = new LinkedHashMap<>();
@@ -98,7 +105,10 @@ public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String db
                         .toAbsolutePath().normalize(),
                 get.apply("audit-syslog", "local"),
                 bool(get.apply("lab-mode", "false"), "--lab-mode"),
-                Duration.ofSeconds(number(get.apply("ha-boot-window-seconds", "600"), "--ha-boot-window-seconds")));
+                Duration.ofSeconds(number(get.apply("ha-boot-window-seconds", "600"), "--ha-boot-window-seconds")),
+                org.carevisor.manager.ups.UpsTarget.parseList(get.apply("ups", "")),
+                upsOnBattery(get.apply("ups-on-battery-seconds", "")),
+                (int) number(get.apply("ups-vm-timeout-seconds", "60"), "--ups-vm-timeout-seconds"));
         for (String k : opts.keySet()) {
             if (!known.contains(k)) {
                 throw new IllegalArgumentException("unknown option --" + k + "; known: --"
@@ -120,11 +130,28 @@ public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String db
             throw new IllegalArgumentException("--ha-boot-window-seconds must be between 0 and 86400 (one day), not "
                     + c.haBootWindow.toSeconds());
         }
+        if (c.upsVmTimeoutSeconds > 3600) {
+            throw new IllegalArgumentException("--ups-vm-timeout-seconds must be between 0 and 3600, not "
+                    + c.upsVmTimeoutSeconds);
+        }
         org.carevisor.manager.audit.SyslogSink.parse(c.auditSyslog);
         if (c.guestPortFrom < 1024 || c.guestPortTo > 65535 || c.guestPortFrom > c.guestPortTo) {
             throw new IllegalArgumentException("--guest-port-range must lie within 1024-65535 and start <= end");
         }
         return c;
+    }
+
+    /** Empty: only a critical UPS starts a shutdown; else 10-86400 seconds on battery. */
+    private static Duration upsOnBattery(String value) {
+        if (value.isEmpty()) {
+            return null;
+        }
+        long n = number(value, "--ups-on-battery-seconds");
+        if (n < 10 || n > 86400) {
+            throw new IllegalArgumentException("--ups-on-battery-seconds must be between 10 and 86400 (or left out:"
+                    + " shut down only when the UPS reports battery low), not " + n);
+        }
+        return Duration.ofSeconds(n);
     }
 
     private static long number(String value, String option) {

@@ -139,6 +139,10 @@ public final class ManagerMain {
                       --audit-syslog TARGET         local, udp://HOST:PORT, tcp://HOST:PORT or none      [local]
                       --ha-boot-window-seconds N    after a start, hosts not heard from yet are waited for
                                                     this long before HA suspects or fences them       [600]
+                      --ups NAME@HOST[:PORT],...    UPSes to watch through Network UPS Tools (upsd); a critical
+                                                    one (on battery and low, FSD) shuts the site down in order
+                      --ups-on-battery-seconds N    also shut down after this long on battery (10-86400)
+                      --ups-vm-timeout-seconds N    ACPI time per guest in a UPS shutdown              [60]
                     Every option can also be set as CAREVISOR_MANAGER_<OPTION> (e.g. CAREVISOR_MANAGER_DB_URL).
                     Maintenance (manager stopped): emergency-access --user NAME --reason TEXT,
                                                    audit-reanchor --reason TEXT   [manager options]""");

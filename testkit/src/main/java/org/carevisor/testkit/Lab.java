@@ -126,11 +126,21 @@ public final class Lab implements AutoCloseable {
      * agent). Needs root ({@link LabNetwork#available()}).
      */
     public static Lab cluster(Path dir, int guestPortFrom, int hostCount, Path... images) throws IOException {
+        return cluster(dir, guestPortFrom, hostCount, List.of(), images);
+    }
+
+    /**
+     * The same, with more manager options (e.g. {@code --ups NAME@HOST:PORT}). The lab's agents end their process
+     * at the end of a site shutdown ({@code --power-off-action exit}): a lab host "switched off".
+     */
+    public static Lab cluster(Path dir, int guestPortFrom, int hostCount, List<String> managerOptions,
+                              Path... images) throws IOException {
         installImages(dir, images);
         LabNetwork net = LabNetwork.create(hostCount);
-        List<String> m = List.of("--data-dir", dir.resolve("manager").toString(), "--port", "0", "--agent-port", "0",
-                "--agent-listen", net.managerAddress(), "--guest-port-range", guestPortFrom + "-"
-                        + (guestPortFrom + 199), "--host-timeout-ms", "4000", "--lab-mode", "true");
+        List<String> m = new ArrayList<>(List.of("--data-dir", dir.resolve("manager").toString(), "--port", "0",
+                "--agent-port", "0", "--agent-listen", net.managerAddress(), "--guest-port-range", guestPortFrom + "-"
+                        + (guestPortFrom + 199), "--host-timeout-ms", "4000", "--lab-mode", "true"));
+        m.addAll(managerOptions);
         Lab lab = new Lab(dir, m, net);
         for (int i = 1; i <= hostCount; i++) {
             String name = "lab-h" + i;
@@ -138,7 +148,8 @@ public final class Lab implements AutoCloseable {
             Path state = dir.resolve("hosts").resolve(name);
             List<String> a = new ArrayList<>(List.of("--state-dir", state.toString(), "--storage-dir",
                     dir.resolve("storage").toString(), "--listen", address, "--port", "7701", "--accel", "tcg",
-                    "--host-name", name, "--forward-address", address, "--migration-address", address));
+                    "--host-name", name, "--forward-address", address, "--migration-address", address,
+                    "--power-off-action", "exit"));
             lab.hosts.add(new Host(name, state, a, List.of("ip", "netns", "exec", net.namespace(i)), address));
         }
         lab.boot();

@@ -34,11 +34,14 @@ public final class AgentApi {
     }
 
     public static Router routes(VmRegistry vms, StorageService storage, HostInventoryCollector inventory,
-                                ReportBuilder reports, MigrationPorts migration) {
+                                ReportBuilder reports, MigrationPorts migration,
+                                org.carevisor.agent.host.HostPowerOff powerOff) {
         return new Router()
                 .add("GET", "/host", r -> inventory.collect())
                 .add("GET", "/report", r -> reports.build())
                 .add("POST", "/host/stop-all-vms", r -> vms.stopAll(r.body(ShutdownRequest.class).timeoutSeconds()))
+                .add("POST", "/host/drain", r -> vms.drain(r.body(org.carevisor.protocol.DrainRequest.class).drain()))
+                .add("POST", "/host/power-off", r -> powerOff.request())
                 .add("GET", "/vms", r -> vms.statuses())
                 .add("GET", ID, r -> vms.get(r.param(1)).status())
                 .add("DELETE", ID, r -> {
@@ -72,8 +75,11 @@ public final class AgentApi {
                 .add("POST", ID + "/migration/cancel", r -> vms.get(r.param(1)).cancelMigration())
                 .add("POST", ID + "/migration/finish", r -> vms.get(r.param(1))
                         .finishMigration(r.body(MigrationFinish.class)))
-                .add("POST", ID + "/shutdown", r -> vms.get(r.param(1))
-                        .shutdown(r.body(ShutdownRequest.class).timeoutSeconds(), StopCause.REQUESTED))
+                .add("POST", ID + "/shutdown", r -> {
+                    ShutdownRequest q = r.body(ShutdownRequest.class);
+                    return vms.get(r.param(1)).shutdown(q.timeoutSeconds(), q.hostShutdown() ? StopCause.HOST_SHUTDOWN
+                            : StopCause.REQUESTED);
+                })
                 .add("POST", ID + "/poweroff", r -> vms.get(r.param(1))
                         .powerOff(StopCause.REQUESTED, "powered off"))
                 .add("POST", ID + "/reset", r -> vms.get(r.param(1)).reset())

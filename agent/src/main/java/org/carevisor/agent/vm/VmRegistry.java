@@ -80,7 +80,8 @@ public final class VmRegistry {
         checkId(id);
         if (shuttingDown) {
             throw AgentException.conflict("host-shutting-down", "this host is shutting down its VMs; "
-                    + "no VM can be started on it until its agent restarts");
+                    + "no VM can be started on it until its agent restarts or the site is resumed"
+                    + " (carevisor site resume)");
         }
         return vms.computeIfAbsent(id, k -> new VmSupervisor(k, files(k), host));
     }
@@ -141,6 +142,21 @@ public final class VmRegistry {
      * Marks the host as shutting down (reported to the manager, so nothing is started here any more),
      * shuts every VM down (ACPI, power-off after the timeout) and waits until all have stopped.
      */
+    /**
+     * Refuses (true) or accepts again (false) VM starts and incoming migrations, without stopping anything: the
+     * first phase of a site shutdown. Reported to the manager at once. Returns the VMs' states.
+     */
+    public List<VmStatus> drain(boolean drain) {
+        shuttingDown = drain;
+        host.onChange().run();
+        return statuses();
+    }
+
+    /** True while some VM of this host has a QEMU process. */
+    public boolean anyRunning() {
+        return vms.values().stream().anyMatch(VmSupervisor::hasProcess);
+    }
+
     public List<VmStatus> stopAll(int timeoutSeconds) {
         shuttingDown = true;
         host.onChange().run();

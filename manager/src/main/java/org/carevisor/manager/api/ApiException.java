@@ -79,4 +79,15 @@ public class ApiException extends RuntimeException {
     public static ApiException unavailable(String code, String detail) {
         return new ApiException(503, code, "Service unavailable", detail, null);
     }
+
+    /** The API's form of a domain error: the status from its kind, its code and detail, the field at fault. */
+    public static ApiException from(org.carevisor.manager.DomainException e) {
+        return switch (e.kind()) {
+            case INVALID -> e.field() == null ? new ApiException(400, e.code(), "The request is not valid",
+                    e.getMessage(), null) : invalid(e.field(), e.getMessage());
+            case NOT_FOUND -> new ApiException(404, e.code(), "Not found", e.getMessage(), null);
+            case CONFLICT -> conflict(e.code(), e.getMessage());
+            case UNAVAILABLE -> unavailable(e.code(), e.getMessage());
+        };
+    }
 }

@@ -66,8 +66,10 @@ public final class ApiRoutes {
                      ImageCatalog images, AuditLog audit, Database db, String version, TemplateService templates,
                      SnapshotService snapshots, TransferService transfer, HostAdminRoutes security,
                      ClusterRoutes clusterRoutes, org.carevisor.manager.placement.PlacementService placement,
-                     SecurityRoutes securityRoutes, HaRoutes haRoutes, org.carevisor.manager.alarm.Alarms alarms) {
+                     SecurityRoutes securityRoutes, HaRoutes haRoutes, org.carevisor.manager.alarm.Alarms alarms,
+                     SiteRoutes siteRoutes) {
         this.alarms = alarms;
+        this.siteRoutes = siteRoutes;
         this.vms = vms;
         this.power = power;
         this.tasks = tasks;
@@ -91,6 +93,8 @@ public final class ApiRoutes {
         this.jobs = supervisor;
         return this;
     }
+
+    private final SiteRoutes siteRoutes;
 
     void register(Registrar r) {
         String v = "/api/v1";
@@ -135,6 +139,7 @@ public final class ApiRoutes {
         lifecycle.register(r);
         clusterRoutes.register(r, this::hostView);
         haRoutes.register(r);
+        siteRoutes.register(r);
         securityRoutes.register(r);
     }
 

@@ -59,6 +59,8 @@ public final class ApiServer implements AutoCloseable {
             app.before(ApiServer::refusePlainHttp);
         }
         app.exception(ApiException.class, (e, ctx) -> Problems.write(ctx, e));
+        app.exception(org.carevisor.manager.DomainException.class, (e, ctx) -> Problems.write(ctx,
+                ApiException.from(e)));
         app.exception(AgentCallException.class, (e, ctx) -> Problems.write(ctx, fromAgent(e)));
         app.exception(io.javalin.http.HttpResponseException.class,
                 (e, ctx) -> Problems.write(ctx, HttpHardening.http(ctx, e)));

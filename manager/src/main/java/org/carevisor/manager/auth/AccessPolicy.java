@@ -82,6 +82,7 @@ public final class AccessPolicy {
         put("GET", v + "/clusters/{id}", Target.CLUSTER, Privilege.SYS_VIEW);
         put("GET", v + "/clusters/{id}/recommendations", Target.CLUSTER, Privilege.SYS_VIEW);
         put("GET", v + "/ha", Target.ANY, Privilege.SYS_VIEW);
+        put("GET", v + "/site", Target.GLOBAL, Privilege.SYS_VIEW);
         put("GET", v + "/vms/{id}/ha", Target.VM, Privilege.SYS_VIEW);
         put("GET", v + "/clusters/{id}/ha", Target.CLUSTER, Privilege.SYS_VIEW);
         put("GET", v + "/hosts/{id}/fence", Target.HOST, Privilege.HOST_ADMIN);
@@ -137,6 +138,9 @@ public final class AccessPolicy {
         put("DELETE", v + "/networks/{id}", Target.GLOBAL, Privilege.HOST_ADMIN);
         put("POST", v + "/placement-rules", Target.GLOBAL, Privilege.HOST_ADMIN);
         put("DELETE", v + "/placement-rules/{id}", Target.GLOBAL, Privilege.HOST_ADMIN);
+        // the site: orderly shutdown and resume (GET /site is Sys.View, below)
+        put("POST", v + "/site/shutdown", Target.GLOBAL, Privilege.HOST_ADMIN, "site.shutdown");
+        put("POST", v + "/site/resume", Target.GLOBAL, Privilege.HOST_ADMIN);
         // users
         put("GET", v + "/users", Target.GLOBAL, Privilege.USER_ADMIN);
         put("POST", v + "/users", Target.GLOBAL, Privilege.USER_ADMIN);

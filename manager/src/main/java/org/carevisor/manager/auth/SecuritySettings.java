@@ -31,7 +31,7 @@ public record SecuritySettings(Integer sessionIdleMinutes, Integer sessionMaxHou
             "cluster", "user");
     /** Actions a signature can be required for ({@code .gxp}: only for VMs marked GxP). */
     public static final Set<String> SIGNATURE_ACTIONS = Set.of("template.qualify", "template.retire",
-            "template.delete", "vm.delete", "vm.delete.gxp", "vm.archive", "vm.archive.gxp", "audit.review");
+            "template.delete", "vm.delete", "vm.delete.gxp", "vm.archive", "vm.archive.gxp", "audit.review", "site.shutdown");
     /** Meanings a signature can have (21 CFR 11.50(a)(3)). */
     public static final List<String> MEANINGS = List.of("authored", "reviewed", "approved", "responsible");
 

@@ -91,6 +91,10 @@ public final class HaEngine {
         Instant suspectSince;
         boolean fenceConfigured;
         boolean maintenance;
+        /** Switched off by an orderly site shutdown, not back since: never suspected, fenced or declared dead. */
+        boolean poweredOff;
+        /** Unmarked from {@link #poweredOff} since the last evaluation (for the decision's text). */
+        boolean backFromSite;
         Instant fenceRequestedAt;
         int fenceAttempts;
         boolean fenced;
@@ -203,6 +207,19 @@ public final class HaEngine {
         if (h.lastHeartbeat == null) {
             h.lastHeartbeat = now;
             h.lastLeaseAdvance = now;
+        }
+    }
+
+    /**
+     * Marks a host switched off by an orderly site shutdown (its VMs were shut down in order, it was told to power
+     * off): left alone like a host in maintenance, whatever HA VMs are assigned to it, until it is unmarked (its
+     * agent reports again, accepting VM starts).
+     */
+    public void poweredOff(String id, boolean off) {
+        HostState h = hosts.get(id);
+        if (h != null) {
+            h.backFromSite = h.backFromSite || h.poweredOff && !off;
+            h.poweredOff = off;
         }
     }
 
@@ -482,7 +499,9 @@ public final class HaEngine {
         }
         // A host in maintenance that holds no HA VM is left alone: switched off or rebooting, it is not fenced or
         // declared dead. One that still holds an HA VM (its evacuation did not finish) is watched as any other.
-        boolean exempt = h.maintenance && !holdsHaVm(h.id);
+        // A host switched off by a site shutdown is left alone too, with its (stopped) HA VMs: they start again
+        // in start order when it is back.
+        boolean exempt = h.poweredOff || h.maintenance && !holdsHaVm(h.id);
         if (h.health == Health.MAINTENANCE) {
             if (exempt) {
                 return;
@@ -491,12 +510,17 @@ public final class HaEngine {
             h.suspectSince = null;
             out.add(new Decision(Decision.Kind.WATCHED, h.id, null, h.maintenance
                     ? "in maintenance, but an HA VM is assigned to it: watched (and fenced if it fails) again"
+                    : h.backFromSite ? "reports again after the site shutdown: watched again"
                     : "out of maintenance: watched again"));
+            h.backFromSite = false;
         } else if (exempt && (h.health == Health.UP || h.health == Health.SUSPECT || h.health == Health.ISOLATED)) {
             h.health = Health.MAINTENANCE;
             h.suspectSince = null;
-            out.add(new Decision(Decision.Kind.MAINTENANCE, h.id, null, "in maintenance and no HA VM on it: it may be"
-                    + " switched off or rebooted; not fenced or declared dead until it leaves maintenance"));
+            out.add(new Decision(Decision.Kind.MAINTENANCE, h.id, null, h.poweredOff
+                    ? "switched off by the site shutdown: not suspected, fenced or declared dead until it reports"
+                    + " again; its VMs start again in start order then"
+                    : "in maintenance and no HA VM on it: it may be switched off or rebooted; not fenced or declared"
+                    + " dead until it leaves maintenance"));
             return;
         }
         Duration silent = Duration.between(h.lastHeartbeat, now);

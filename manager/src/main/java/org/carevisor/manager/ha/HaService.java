@@ -264,11 +264,23 @@ public final class HaService implements AutoCloseable {
         return repo.vm(vmId).map(VmHa::enabled).orElse(false);
     }
 
+    private volatile java.util.function.Supplier<Set<String>> poweredOff = Set::of;
+
+    /**
+     * The hosts an orderly site shutdown switched off and that have not reported since: left alone (not suspected,
+     * fenced or declared dead), whatever HA VMs are assigned to them.
+     */
+    public void poweredOffHosts(java.util.function.Supplier<Set<String>> hosts) {
+        this.poweredOff = hosts;
+    }
+
     /** Reads hosts, VMs and settings into the engine. Caller holds the lock. */
     private void sync(Instant now) {
         Map<String, FenceConfig> fences = repo.fences();
+        Set<String> off = poweredOff.get();
         for (HostRecord h : hosts.list()) {
             engine.host(h.id(), fences.containsKey(h.id()), h.maintenance(), now);
+            engine.poweredOff(h.id(), off.contains(h.id()));
         }
         Map<String, VmHa> all = repo.vms();
         Map<String, VmHa> protectedVms = new LinkedHashMap<>();

@@ -153,6 +153,26 @@ public final class AgentClient {
         return call(endpoint, "POST", "/imports", request, ImportResult.class, DISK);
     }
 
+    /**
+     * Asks for an ACPI shutdown because the host (or the site) goes down: the VM's stop cause becomes host-shutdown,
+     * so it starts again in start order when its host is back. Returns at once; the VM stops within the timeout.
+     */
+    public VmStatus shutdownForHost(String endpoint, String vmId, int timeoutSeconds) {
+        return call(endpoint, "POST", "/vms/" + vmId + "/shutdown", new ShutdownRequest(timeoutSeconds, true),
+                VmStatus.class, SHORT);
+    }
+
+    /** Makes the host refuse (true) or accept again (false) VM starts and incoming migrations. */
+    public List<VmStatus> drain(String endpoint, boolean drain) {
+        return call(endpoint, "POST", "/host/drain", new org.carevisor.protocol.DrainRequest(drain),
+                JSON.getTypeFactory().constructType(new TypeReference<List<VmStatus>>() { }), SHORT);
+    }
+
+    /** Asks the host to do its configured power-off action (refused while a VM runs there or it is not drained). */
+    public org.carevisor.protocol.PowerOffAnswer powerOffHost(String endpoint) {
+        return call(endpoint, "POST", "/host/power-off", null, org.carevisor.protocol.PowerOffAnswer.class, SHORT);
+    }
+
     /** Shuts down every VM of the host (it reports "shutting down" meanwhile) and waits until they stopped. */
     public List<VmStatus> stopAll(String endpoint, int timeoutSeconds) {
         return call(endpoint, "POST", "/host/stop-all-vms", new ShutdownRequest(timeoutSeconds),

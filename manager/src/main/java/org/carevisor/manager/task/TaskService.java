@@ -104,6 +104,9 @@ public final class TaskService implements AutoCloseable {
             if (t instanceof ApiException a) {
                 code = a.code();
                 detail = a.getMessage();
+            } else if (t instanceof org.carevisor.manager.DomainException a) {
+                code = a.code();
+                detail = a.getMessage();
             } else if (t instanceof AgentCallException a) {
                 code = a.code();
                 detail = a.getMessage();

@@ -27,7 +27,8 @@ class HaStoppedInOrderTest {
         return e;
     }
 
-    private static List<Decision> run(HaEngine e, int from, int to, boolean h1Alive, Set<String> h1Runs,
+    /** Seconds {@code from}..{@code to} of h1 (alive or silent) and h2, each second's heartbeats and tick. */
+    static List<Decision> run(HaEngine e, int from, int to, boolean h1Alive, Set<String> h1Runs,
                                       Set<String> h1StoppedInOrder) {
         List<Decision> out = new ArrayList<>();
         for (int s = from; s <= to; s++) {
