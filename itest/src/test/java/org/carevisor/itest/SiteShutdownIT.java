@@ -141,7 +141,12 @@ class SiteShutdownIT extends ClusterLabTest {
         nut.status("OL", 40, 2400);
         Poll.until(Duration.ofSeconds(20), "ups.online in the audit trail", () -> actions(back)
                 .contains("ups.online serverroom") ? true : null);
+        // the app's host boots first: the app waits for its database, whose host is still off
         lab.startAgent(1);
+        Poll.until(Duration.ofSeconds(60), "site.host-back lab-h2 in the audit trail", () -> actions(back)
+                .contains("site.host-back lab-h2") ? true : null);
+        Thread.sleep(6_000);
+        assertThat(actions(back)).as("app waits while db's host is off").doesNotContain("vm.reconcile.start app");
         lab.startAgent(0);
         lab.awaitHostConnected();
         for (String vm : List.of("db", "app", "misc")) {

@@ -104,7 +104,14 @@ public final class Reconciler {
         List<VmRecord> toStart = new ArrayList<>();
         Map<String, String> startWhy = new HashMap<>();
         Map<String, StartOrder.Running> running = new HashMap<>();
+        Map<String, String> awaited = new HashMap<>();
         for (VmRecord vm : vms.list()) {
+            Optional<VmStatus> seen = observed.get(vm.id()).map(ObservedStore.Observed::status);
+            if (vm.powerState() == org.carevisor.manager.vm.PowerState.RUNNING
+                    && vm.lifecycle() == org.carevisor.manager.vm.Lifecycle.READY
+                    && seen.map(x -> !x.state().hasProcess()).orElse(true)) {
+                awaited.put(vm.id(), vm.name());
+            }
             Instant until = backoff.get(vm.id());
             if (until != null && until.isAfter(Instant.now())) {
                 continue;
@@ -118,7 +125,7 @@ public final class Reconciler {
                     s != null));
             if (s != null && s.state().hasProcess() && vm.hostId() != null) {
                 running.put(vm.id(), new StartOrder.Running(vm.hostId(), s.state() == VmState.STARTING ? null
-                        : s.startedAt()));
+                        : s.startedAt(), vm.name()));
             }
             // HA restarts the VMs it protects (counting their restart limit), except those shut down in order with
             // their host: those start again here, on their host, in start order
@@ -133,6 +140,8 @@ public final class Reconciler {
                 act(vm, d);
             }
         }
+        Instant now = Instant.now();
+        candidateSince.keySet().removeIf(id -> toStart.stream().noneMatch(v -> v.id().equals(id)));
         if (toStart.isEmpty()) {
             return;
         }
@@ -144,10 +153,10 @@ public final class Reconciler {
             org.carevisor.manager.ha.VmHa h = ha.get(vm.id());
             boolean on = h != null && h.enabled();
             candidates.add(new StartOrder.Candidate(vm.id(), vm.name(), vm.hostId(), on ? h.priority() : -1,
-                    on ? h.dependsOn() : List.of()));
+                    on ? h.dependsOn() : List.of(), candidateSince.computeIfAbsent(vm.id(), id -> now)));
         }
-        for (StartOrder.Verdict v : StartOrder.decide(candidates, running, Instant.now(), StartOrder.DEFAULT_SETTLE,
-                StartOrder.DEFAULT_PER_HOST)) {
+        for (StartOrder.Verdict v : StartOrder.decide(candidates, running, awaited, now, StartOrder.DEFAULT_SETTLE,
+                StartOrder.DEFAULT_PER_HOST, StartOrder.DEFAULT_MAX_WAIT)) {
             if (v.start()) {
                 act(byId.get(v.vm().id()), new ReconcileDecision.Decision(ReconcileAction.START,
                         startWhy.get(v.vm().id()) + "; " + v.why()));
@@ -157,6 +166,9 @@ public final class Reconciler {
         }
         waiting.removeIf(w -> candidates.stream().noneMatch(c -> w.startsWith(c.id() + ": ")));
     }
+
+    /** Since when each VM the loop would start is a candidate (bounds its wait for a dependency that is away). */
+    private final Map<String, Instant> candidateSince = new ConcurrentHashMap<>();
 
     /** Start waits already logged (logged once until the VM starts or stops waiting). */
     private final Set<String> waiting = ConcurrentHashMap.newKeySet();
