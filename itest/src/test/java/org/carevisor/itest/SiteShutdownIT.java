@@ -182,11 +182,18 @@ class SiteShutdownIT extends ClusterLabTest {
         assertThat(again.json().path("code").asText()).isEqualTo("site-shutdown-running");
         JsonNode cancel = api.post("/api/v1/site/resume", "{\"reason\":\"generator test called off\"}").json();
         assertThat(cancel.path("cancelled").asText()).isNotEmpty();
+        Http.Response twice = api.post("/api/v1/site/resume", "{\"reason\":\"again\"}");
+        assertThat(twice.status()).as(twice.text()).isEqualTo(409);
+        // the manager dies right after the cancel: the cancel is stored, the restarted manager honours it
+        lab.manager().kill();
+        lab.startManager();
+        Http fresh = lab.api();
         JsonNode s = Poll.until(Duration.ofSeconds(120), "the cancelled shutdown to end", () -> {
-            JsonNode x = api.get("/api/v1/site").json().path("shutdown");
+            JsonNode x = fresh.get("/api/v1/site").json().path("shutdown");
             return x.path("state").asText().equals("running") ? null : x;
         });
         assertThat(s.path("state").asText()).as(s.toString()).isEqualTo("cancelled");
+        assertThat(s.path("detail").asText()).contains("cancelled by admin");
         assertThat(s.path("steps").toString()).doesNotContain("\"db\"");
         // misc (wave 1) was stopped at most; the hosts accept starts again and it comes back
         Poll.until(BOOT.multipliedBy(2), "misc to answer again", () -> {
@@ -199,7 +206,7 @@ class SiteShutdownIT extends ClusterLabTest {
         for (String vm : List.of("db", "app", "misc")) {
             lab.awaitState(vm, "running", BOOT);
         }
-        assertThat(api.get("/api/v1/site").json().path("hosts").toString()).doesNotContain("refusing-starts");
+        assertThat(fresh.get("/api/v1/site").json().path("hosts").toString()).doesNotContain("refusing-starts");
         assertThat(miscBoot).isNotBlank();
         for (String vm : List.of("db", "app", "misc")) {
             lab.act(vm, "poweroff");

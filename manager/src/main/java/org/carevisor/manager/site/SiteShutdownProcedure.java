@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.carevisor.manager.audit.Actor;
 import org.carevisor.manager.audit.AuditLog;
 import org.carevisor.manager.audit.AuditLog.Outcome;
@@ -40,8 +39,9 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code power-off}, <b>the point of no return</b>: each host does its own {@code --power-off-action}; it is
  *       first marked switched off, so high availability neither fences it nor restarts its VMs elsewhere.</li>
  * </ol>
- * Cancelling is possible until the point of no return: the hosts accept starts again and the reconcile loop starts
- * the stopped VMs again in start order.
+ * Cancelling is possible until the point of no return: the cancel is stored ({@link
+ * SiteShutdownRepository#requestCancel}), the step to {@code power-off} is refused once it is, the hosts this
+ * shutdown drained accept starts again and the reconcile loop starts the stopped VMs again in start order.
  */
 final class SiteShutdownProcedure {
     private static final Logger LOG = LoggerFactory.getLogger(SiteShutdownProcedure.class);
@@ -58,14 +58,17 @@ final class SiteShutdownProcedure {
 
     private final Parts p;
     private final SiteShutdownRepository.Shutdown shutdown;
-    private final AtomicBoolean cancel;
     private final Actor actor;
 
-    SiteShutdownProcedure(Parts parts, SiteShutdownRepository.Shutdown shutdown, AtomicBoolean cancel, Actor actor) {
+    SiteShutdownProcedure(Parts parts, SiteShutdownRepository.Shutdown shutdown, Actor actor) {
         this.p = parts;
         this.shutdown = shutdown;
-        this.cancel = cancel;
         this.actor = actor;
+    }
+
+    /** True once a cancel is stored (read from the database: a cancel survives a manager restart). */
+    private boolean cancelRequested() {
+        return p.repo().cancelledBy(shutdown.id()).isPresent();
     }
 
     /** Runs from the persisted phase to the end; returns the summary. */
@@ -73,7 +76,7 @@ final class SiteShutdownProcedure {
         String phase = shutdown.phase();
         if (phase.equals("drain")) {
             ctx.progress(2, "drain: hosts refuse VM starts");
-            drain(true);
+            drain();
             phase = next("stop-vms");
         }
         if (phase.equals("stop-vms")) {
@@ -82,10 +85,10 @@ final class SiteShutdownProcedure {
             }
             ctx.progress(88, "sweep: power off what still runs");
             sweep();
-            if (cancel.get()) {
-                return cancelled();
+            phase = shutdown.powerOffHosts() ? "power-off" : "done";
+            if (!p.repo().advance(shutdown.id(), "stop-vms", phase)) {
+                return cancelled(); // a cancel stored before this step wins: the hosts stay on
             }
-            phase = next(shutdown.powerOffHosts() ? "power-off" : "done");
         }
         if (phase.equals("power-off")) {
             // the point of no return: from here the hosts go down; a cancel is refused
@@ -118,31 +121,66 @@ final class SiteShutdownProcedure {
     }
 
     private String cancelled() {
-        drain(false);
-        String detail = "cancelled before the hosts were switched off; the hosts accept VM starts again and the"
-                + " stopped VMs start again in start order";
+        List<String> failed = undrain(p, shutdown.id(), new ArrayList<>());
+        String who = p.repo().cancelledBy(shutdown.id()).orElse("?");
+        String detail = "cancelled by " + who + " before the hosts were switched off; " + (failed.isEmpty()
+                ? "the hosts accept VM starts again and the stopped VMs start again in start order"
+                : "these hosts still refuse VM starts (carevisor site resume when they report): "
+                + String.join("; ", failed));
         p.repo().finish(shutdown.id(), "cancelled", detail);
         p.audit().record(new AuditLog.Entry(actor, "site.shutdown.cancelled", "site", shutdown.id(), "site", null,
-                null, detail, Outcome.SUCCESS, null));
+                null, detail, failed.isEmpty() ? Outcome.SUCCESS : Outcome.FAILURE, null));
         return detail;
     }
 
-    /** Every reporting host refuses (or accepts again) VM starts; a host that is not reporting is recorded. */
-    private void drain(boolean on) {
+    /**
+     * The hosts a shutdown drained accept VM starts again (only those: a host an operator drained stays so);
+     * returns the hosts that could not be told, with why.
+     */
+    static List<String> undrain(Parts p, String shutdownId, List<String> undone) {
+        List<String> failed = new ArrayList<>();
+        java.util.Set<String> drained = p.repo().drainedHosts(shutdownId);
+        java.util.Set<String> off = p.repo().poweredOffHosts();
         for (HostRecord h : p.hosts().list()) {
-            String endpoint = endpoint(h.id());
+            if (!drained.contains(h.id())) {
+                continue;
+            }
+            String endpoint = h.id() != null && p.board().connected(h.id())
+                    ? p.board().get(h.id()).map(e -> e.inventory().endpoint()).orElse(null) : null;
             if (endpoint == null) {
-                if (on) {
-                    step("host", h.id(), h.name(), 0, "not-reporting", "not reporting: its VMs cannot be shut down"
-                            + " in order (the host may be off already)");
+                if (!off.contains(h.id())) { // a host switched off starts accepting VM starts when it boots
+                    failed.add(h.name() + ": not reporting");
                 }
                 continue;
             }
+            if (!p.board().shuttingDown(h.id())) {
+                continue; // accepts starts already (its agent restarted)
+            }
             try {
-                p.agents().drain(endpoint, on);
+                p.agents().drain(endpoint, false);
+                p.repo().poweredOff(h.id(), false);
+                undone.add(h.name());
+            } catch (RuntimeException e) {
+                failed.add(h.name() + ": " + e.getMessage());
+            }
+        }
+        return failed;
+    }
+
+    /** Every reporting host refuses VM starts (recorded, so a cancel undoes it); a host not reporting is recorded. */
+    private void drain() {
+        for (HostRecord h : p.hosts().list()) {
+            String endpoint = endpoint(h.id());
+            if (endpoint == null) {
+                step("host", h.id(), h.name(), 0, "not-reporting", "not reporting: its VMs cannot be shut down"
+                        + " in order (the host may be off already)");
+                continue;
+            }
+            try {
+                p.repo().drained(shutdown.id(), h.id()); // first: a cancel also undoes a drain whose answer was lost
+                p.agents().drain(endpoint, true);
             } catch (AgentCallException e) {
-                step("host", h.id(), h.name(), 0, "failed", (on ? "could not make it refuse VM starts: "
-                        : "could not make it accept VM starts again: ") + e.getMessage());
+                step("host", h.id(), h.name(), 0, "failed", "could not make it refuse VM starts: " + e.getMessage());
             }
         }
     }
@@ -169,7 +207,7 @@ final class SiteShutdownProcedure {
         }
         List<ShutdownOrder.Wave> waves = ShutdownOrder.plan(running);
         for (ShutdownOrder.Wave w : waves) {
-            if (cancel.get()) {
+            if (cancelRequested()) {
                 return true;
             }
             ctx.progress(5 + 80 * (w.number() - 1) / Math.max(1, waves.size()), "stop-vms: wave " + w.number() + " of "
@@ -198,7 +236,7 @@ final class SiteShutdownProcedure {
                 }
             }
         }
-        return cancel.get();
+        return cancelRequested();
     }
 
     private void stopOne(VmRecord vm, ShutdownOrder.Wave wave) {
@@ -212,27 +250,38 @@ final class SiteShutdownProcedure {
             }
             VmStatus s = p.agents().shutdownForHost(endpoint, vm.id(), shutdown.vmTimeoutSeconds());
             Instant deadline = begin.plusSeconds(shutdown.vmTimeoutSeconds()).plus(POWER_OFF_GRACE);
-            while (s.state().hasProcess() && Instant.now().isBefore(deadline)) {
+            String pollError = null;
+            while ((s == null || s.state() == null || s.state().hasProcess()) && Instant.now().isBefore(deadline)) {
                 Thread.sleep(250);
-                s = p.agents().status(endpoint, vm.id());
-                p.observed().put(vm.hostId(), s);
+                try { // one failed poll (a loaded host) is not a stopped VM: keep asking until the deadline
+                    VmStatus next = p.agents().status(endpoint, vm.id());
+                    if (next != null && next.state() != null) {
+                        s = next;
+                        p.observed().put(vm.hostId(), s);
+                        pollError = null;
+                    }
+                } catch (AgentCallException e) {
+                    pollError = e.getMessage();
+                }
             }
             long seconds = Duration.between(begin, Instant.now()).toSeconds();
-            if (s.state().hasProcess()) {
+            if (s == null || s.state() == null || s.state().hasProcess()) {
                 outcome = "still-running";
-                detail = "still " + s.state().json() + " after " + seconds + " s; powered off by the sweep";
+                detail = (s == null || s.state() == null ? "its state is unknown" : "still " + s.state().json())
+                        + " after " + seconds + " s" + (pollError == null ? "" : " (last poll: " + pollError + ")")
+                        + "; powered off by the sweep";
             } else {
                 outcome = "stopped";
                 detail = "stopped in " + seconds + " s" + (s.reason() == null ? "" : " (" + s.reason() + ")")
                         + "; " + wave.why();
             }
-        } catch (AgentCallException e) {
-            outcome = "failed";
-            detail = e.getMessage();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             outcome = "failed";
             detail = "interrupted";
+        } catch (RuntimeException e) { // an agent error or a malformed answer: recorded, the sweep powers it off
+            outcome = "failed";
+            detail = String.valueOf(e.getMessage());
         }
         step("vm", vm.id(), vm.name(), wave.number(), outcome, detail);
         p.audit().record(new AuditLog.Entry(actor, "site.shutdown.vm", "vm", vm.id(), vm.name(), null,
@@ -240,7 +289,11 @@ final class SiteShutdownProcedure {
                 outcome.equals("stopped") ? Outcome.SUCCESS : Outcome.FAILURE, null));
     }
 
-    /** Powers off at once (stop cause host-shutdown) whatever still runs on a reporting host. */
+    /**
+     * Powers off at once (stop cause host-shutdown) whatever still runs on a reporting host: a guest that ignored its
+     * shutdown, a VM the manager does not know, a VM started on a host that came back meanwhile. Each is a step and
+     * an audit entry.
+     */
     private void sweep() {
         for (HostRecord h : p.hosts().list()) {
             String endpoint = endpoint(h.id());
@@ -248,10 +301,31 @@ final class SiteShutdownProcedure {
                 continue;
             }
             try {
-                for (VmStatus s : p.agents().stopAll(endpoint, 0)) {
-                    p.observed().put(h.id(), s);
+                // what runs now (draining a drained host changes nothing and answers its VMs' states)
+                p.repo().drained(shutdown.id(), h.id());
+                java.util.Set<String> ran = new java.util.HashSet<>();
+                for (VmStatus s : p.agents().drain(endpoint, true)) {
+                    if (s != null && s.vmId() != null && s.state() != null && s.state().hasProcess()) {
+                        ran.add(s.vmId());
+                    }
                 }
-            } catch (AgentCallException e) {
+                if (ran.isEmpty()) {
+                    continue;
+                }
+                for (VmStatus s : p.agents().stopAll(endpoint, 0)) {
+                    if (s == null || s.vmId() == null || s.state() == null || !ran.contains(s.vmId())) {
+                        continue;
+                    }
+                    p.observed().put(h.id(), s);
+                    VmRecord vm = p.vms().find(s.vmId()).orElse(null);
+                    String name = vm == null ? s.vmId() : vm.name();
+                    String detail = "powered off by the sweep" + (vm == null ? " (a VM the manager does not know)"
+                            : "") + (s.state().hasProcess() ? "; still " + s.state().json() : "");
+                    step("vm", s.vmId(), name, 0, s.state().hasProcess() ? "still-running" : "powered-off", detail);
+                    p.audit().record(new AuditLog.Entry(actor, "site.shutdown.vm", "vm", s.vmId(), name, null,
+                            Map.of("wave", 0, "outcome", "powered-off"), detail, Outcome.FAILURE, null));
+                }
+            } catch (RuntimeException e) {
                 step("host", h.id(), h.name(), 0, "failed", "could not power off what still ran: " + e.getMessage());
             }
         }
@@ -270,13 +344,22 @@ final class SiteShutdownProcedure {
             p.repo().poweredOff(h.id(), true);
             try {
                 PowerOffAnswer a = p.agents().powerOffHost(endpoint);
-                after.put("action", a.action());
-                outcome = a.action().equals("none") ? "left-on" : "switched-off";
-                detail = a.detail();
-            } catch (AgentCallException e) {
+                String action = a == null ? null : a.action();
+                if (action == null || !List.of("none", "exit", "poweroff").contains(action)) {
+                    throw new IllegalStateException("the agent answered the power-off with an action that is not"
+                            + " none, exit or poweroff");
+                }
+                after.put("action", action);
+                outcome = action.equals("none") ? "left-on" : "switched-off";
+                detail = a.detail() == null ? action : a.detail();
+            } catch (RuntimeException e) { // one host's failure must not keep the others on
                 outcome = "failed";
-                detail = e.getMessage();
-                p.repo().poweredOff(h.id(), false); // it stays on and is watched again
+                detail = String.valueOf(e.getMessage());
+                try {
+                    p.repo().poweredOff(h.id(), false); // it stays on and is watched again
+                } catch (RuntimeException dbError) {
+                    LOG.error("site shutdown: cannot unmark host {}: {}", h.name(), dbError.toString());
+                }
             }
             step("host", h.id(), h.name(), 0, outcome, detail);
             p.audit().record(new AuditLog.Entry(actor, "site.shutdown.host", "host", h.id(), h.name(), null, after,

@@ -7,7 +7,7 @@ import java.util.Set;
 import org.carevisor.manager.db.Sql;
 import org.jdbi.v3.core.Jdbi;
 
-/** Site shutdowns, their steps, and the hosts they switched off (tables of schema version 10). */
+/** Site shutdowns, their steps, and the hosts they drained and switched off (schema versions 10 and 11). */
 public final class SiteShutdownRepository {
     /** One site shutdown as persisted. */
     public record Shutdown(String id, String state, String phase, String trigger, String actor, String reason,
@@ -37,6 +37,44 @@ public final class SiteShutdownRepository {
                 .bind("id", s.id()).bind("state", s.state()).bind("phase", s.phase()).bind("trigger", s.trigger())
                 .bind("actor", s.actor()).bind("reason", s.reason()).bind("timeout", s.vmTimeoutSeconds())
                 .bind("power", s.powerOffHosts()).bind("started", Sql.ts(s.startedAt())).execute());
+    }
+
+    /**
+     * Stores a cancel of a running shutdown that has not reached its point of no return; false when it has (or
+     * ended, or was cancelled already).
+     */
+    public boolean requestCancel(String id, String actor) {
+        return jdbi.withHandle(h -> h.createUpdate("UPDATE site_shutdowns SET cancelled_by = :actor WHERE id = :id"
+                + " AND state = 'running' AND phase IN ('drain', 'stop-vms') AND cancelled_by IS NULL")
+                .bind("id", id).bind("actor", actor).execute()) == 1;
+    }
+
+    /** Who cancelled the shutdown, if anyone. */
+    public Optional<String> cancelledBy(String id) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT cancelled_by FROM site_shutdowns WHERE id = :id")
+                .bind("id", id).mapTo(String.class).findFirst());
+    }
+
+    /** Moves from one phase to the next unless a cancel is stored; false when cancelled. */
+    public boolean advance(String id, String from, String to) {
+        return jdbi.withHandle(h -> h.createUpdate("UPDATE site_shutdowns SET phase = :to WHERE id = :id"
+                + " AND phase = :from AND cancelled_by IS NULL")
+                .bind("id", id).bind("from", from).bind("to", to).execute()) == 1;
+    }
+
+    /** Records a host this shutdown made refuse VM starts. */
+    public synchronized void drained(String id, String hostId) {
+        if (!drainedHosts(id).contains(hostId)) {
+            jdbi.useHandle(h -> h.createUpdate("INSERT INTO site_shutdown_drained (shutdown_id, host_id)"
+                    + " VALUES (:id, :host)").bind("id", id).bind("host", hostId).execute());
+        }
+    }
+
+    /** The hosts this shutdown made refuse VM starts. */
+    public Set<String> drainedHosts(String id) {
+        return Set.copyOf(jdbi.withHandle(h -> h.createQuery(
+                "SELECT host_id FROM site_shutdown_drained WHERE shutdown_id = :id").bind("id", id)
+                .mapTo(String.class).list()));
     }
 
     public void phase(String id, String phase) {

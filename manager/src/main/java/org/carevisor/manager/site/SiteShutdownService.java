@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -43,7 +44,6 @@ public final class SiteShutdownService {
     private final SiteShutdownProcedure.Parts parts;
     private final TaskService tasks;
     private final Instant startedAt = Instant.now();
-    private final AtomicBoolean cancel = new AtomicBoolean();
     private volatile String runningId;
 
     SiteShutdownService(SiteShutdownProcedure.Parts parts, TaskService tasks) {
@@ -91,16 +91,22 @@ public final class SiteShutdownService {
                     .map(ShutdownOrder.Vm::name).toList())).toList());
             parts.audit().record(new AuditLog.Entry(actor, "site.shutdown.start", "site", s.id(), "site", null, after,
                     actor.reason(), Outcome.SUCCESS, null));
-            return submit(s, actor);
+            try {
+                return submit(s, actor);
+            } catch (RuntimeException e) { // e.g. the task lock still held by the previous one: nothing half-made
+                parts.repo().finish(s.id(), "failed", "could not start: " + e.getMessage());
+                parts.audit().record(new AuditLog.Entry(actor, "site.shutdown.failed", "site", s.id(), "site", null,
+                        null, "could not start: " + e.getMessage(), Outcome.FAILURE, null));
+                throw e;
+            }
         }
     }
 
     private TaskRecord submit(SiteShutdownRepository.Shutdown s, Actor actor) {
-        cancel.set(false);
-        runningId = s.id();
         return tasks.submit("site-shutdown", new TaskRecord.Target("site", s.id(), "site"), actor, LOCK, ctx -> {
+            runningId = s.id();
             try {
-                new SiteShutdownProcedure(parts, s, cancel, actor).run(ctx);
+                new SiteShutdownProcedure(parts, s, actor).run(ctx);
             } catch (RuntimeException | Error e) {
                 parts.repo().finish(s.id(), "failed", String.valueOf(e.getMessage()));
                 parts.audit().record(new AuditLog.Entry(actor, "site.shutdown.failed", "site", s.id(), "site", null,
@@ -137,11 +143,18 @@ public final class SiteShutdownService {
                 "no-site-shutdown", "there was no site shutdown; nothing to resume"));
         Map<String, Object> out = new LinkedHashMap<>();
         if (latest.running()) {
-            if (latest.phase().equals("power-off") || latest.phase().equals("done")) {
+            // stored with a guarded update: the step to the point of no return is refused once it is stored, and a
+            // restarted manager honours it
+            if (!parts.repo().requestCancel(latest.id(), actor.name())) {
+                SiteShutdownRepository.Shutdown now = parts.repo().latest().orElse(latest);
+                if (now.running() && parts.repo().cancelledBy(now.id()).isPresent()) {
+                    throw DomainException.conflict("site-shutdown-cancelling", "the site shutdown is being cancelled"
+                            + " already (by " + parts.repo().cancelledBy(now.id()).get() + "); follow it with"
+                            + " carevisor site status");
+                }
                 throw DomainException.conflict("site-shutdown-past-return", "the site shutdown is switching the hosts"
                         + " off (past its point of no return); resume when it ended (carevisor site status)");
             }
-            cancel.set(true);
             parts.audit().record(new AuditLog.Entry(actor, "site.shutdown.cancel", "site", latest.id(), "site", null,
                     null, actor.reason(), Outcome.SUCCESS, null));
             out.put("cancelled", latest.id());
@@ -149,21 +162,7 @@ public final class SiteShutdownService {
             return out;
         }
         List<String> resumed = new ArrayList<>();
-        List<String> failed = new ArrayList<>();
-        for (HostRecord h : parts.hosts().list()) {
-            String endpoint = parts.board().connected(h.id()) ? parts.board().get(h.id())
-                    .map(e -> e.inventory().endpoint()).orElse(null) : null;
-            if (endpoint == null || !parts.board().shuttingDown(h.id())) {
-                continue;
-            }
-            try {
-                parts.agents().drain(endpoint, false);
-                parts.repo().poweredOff(h.id(), false);
-                resumed.add(h.name());
-            } catch (AgentCallException e) {
-                failed.add(h.name() + ": " + e.getMessage());
-            }
-        }
+        List<String> failed = SiteShutdownProcedure.undrain(parts, latest.id(), resumed);
         parts.audit().record(new AuditLog.Entry(actor, "site.resume", "site", latest.id(), "site", null,
                 Map.of("hosts", resumed), failed.isEmpty() ? actor.reason() : "not resumed: " + String.join("; ",
                 failed), failed.isEmpty() ? Outcome.SUCCESS : Outcome.FAILURE, null));
@@ -172,6 +171,12 @@ public final class SiteShutdownService {
         out.put("detail", resumed.isEmpty() && failed.isEmpty() ? "no reporting host refuses VM starts; nothing to do"
                 : "the hosts accept VM starts again; the VMs stopped in order start again in start order");
         return out;
+    }
+
+    /** Whether the running site shutdown (if one runs) switches the hosts off. */
+    public Optional<Boolean> runningPowersOff() {
+        return parts.repo().latest().filter(SiteShutdownRepository.Shutdown::running)
+                .map(SiteShutdownRepository.Shutdown::powerOffHosts);
     }
 
     /** True while a site shutdown runs (the UPS monitor does not start a second one). */

@@ -59,12 +59,13 @@ public final class NutClient {
     }
 
     public Reading read(UpsTarget ups) throws NutException {
+        // one deadline for the whole exchange: a upsd that sends a byte now and then must not hold the monitor
+        long deadline = System.nanoTime() + timeout.toNanos();
         try (Socket s = new Socket()) {
             int ms = (int) timeout.toMillis();
             s.connect(new InetSocketAddress(ups.host().value(), ups.port()), ms);
-            s.setSoTimeout(ms);
             OutputStream out = s.getOutputStream();
-            InputStream in = s.getInputStream();
+            InputStream in = new DeadlineInput(s, deadline);
             String status = get(out, in, ups, "ups.status");
             if (status == null) {
                 throw new NutException("upsd at " + ups.host().value() + ":" + ups.port() + " has no ups.status for"
@@ -88,6 +89,29 @@ public final class NutClient {
         } catch (IOException e) {
             throw new NutException("cannot reach upsd at " + ups.host().value() + ":" + ups.port() + ": "
                     + e.getMessage());
+        }
+    }
+
+    /** Reads from a socket, each read bounded by what is left of one deadline for the whole exchange. */
+    private static final class DeadlineInput extends InputStream {
+        private final Socket socket;
+        private final InputStream in;
+        private final long deadline;
+
+        DeadlineInput(Socket socket, long deadline) throws IOException {
+            this.socket = socket;
+            this.in = new java.io.BufferedInputStream(socket.getInputStream(), MAX_LINE);
+            this.deadline = deadline;
+        }
+
+        @Override
+        public int read() throws IOException {
+            long left = (deadline - System.nanoTime()) / 1_000_000;
+            if (left <= 0) {
+                throw new java.net.SocketTimeoutException("deadline");
+            }
+            socket.setSoTimeout((int) Math.max(1, left));
+            return in.read();
         }
     }
 

@@ -35,6 +35,9 @@ public final class UpsMonitor {
     private final Map<String, UpsPolicy.State> states = new ConcurrentHashMap<>();
     private final Map<String, NutClient.Reading> last = new ConcurrentHashMap<>();
     private final Map<String, String> errors = new ConcurrentHashMap<>();
+    /** When a UPS whose shutdown request could not take effect asks again. */
+    private final Map<String, Instant> retryAt = new ConcurrentHashMap<>();
+    private static final java.time.Duration RETRY = java.time.Duration.ofSeconds(30);
 
     public UpsMonitor(List<UpsTarget> targets, UpsPolicy.Settings settings, int vmTimeoutSeconds, NutClient client,
                       SiteShutdownService site, AuditLog audit, Alarms alarms) {
@@ -69,12 +72,21 @@ public final class UpsMonitor {
             }
             states.put(key, o.next());
             for (UpsPolicy.Event e : o.events()) {
-                act(t, e);
+                if (e.kind() == UpsPolicy.Kind.SHUTDOWN && now.isBefore(retryAt.getOrDefault(key, Instant.MIN))) {
+                    states.put(key, o.next().notAsked()); // the last try failed moments ago: ask again later
+                } else if (!act(t, e)) {
+                    states.put(key, o.next().notAsked());
+                    retryAt.put(key, now.plus(RETRY));
+                }
             }
         }
     }
 
-    private void act(UpsTarget t, UpsPolicy.Event e) {
+    /**
+     * Records an event and, for a shutdown request, starts the site shutdown. False when the request is not in effect
+     * (no shutdown switching the hosts off runs or could start): it is asked again after {@link #RETRY}.
+     */
+    private boolean act(UpsTarget t, UpsPolicy.Event e) {
         String key = t.toString();
         String action = "ups." + e.kind().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
         LOG.warn("UPS {}: {}", key, e.detail());
@@ -89,12 +101,15 @@ public final class UpsMonitor {
         if (e.kind() != UpsPolicy.Kind.SHUTDOWN) {
             audit.record(new AuditLog.Entry(ACTOR, action, "ups", key, t.name(), null, null, e.detail(),
                     AuditLog.Outcome.SUCCESS, null));
-            return;
+            return true;
         }
-        if (site.running()) {
+        Boolean powersOff = site.runningPowersOff().orElse(null);
+        if (powersOff != null) {
             audit.record(new AuditLog.Entry(ACTOR, "ups.shutdown", "ups", key, t.name(), null, null, e.detail()
-                    + "; a site shutdown already runs", AuditLog.Outcome.SUCCESS, null));
-            return;
+                    + (powersOff ? "; a site shutdown already runs" : "; a site shutdown that leaves the hosts on runs;"
+                    + " a shutdown that switches them off starts when it ended"), powersOff ? AuditLog.Outcome.SUCCESS
+                    : AuditLog.Outcome.FAILURE, null));
+            return powersOff;
         }
         try {
             var task = site.start(new SiteShutdownService.Request(vmTimeoutSeconds, true), "ups",
@@ -102,10 +117,13 @@ public final class UpsMonitor {
             audit.record(new AuditLog.Entry(ACTOR, "ups.shutdown", "ups", key, t.name(), null,
                     Map.of("task", task.id()), e.detail() + "; site shutdown started", AuditLog.Outcome.SUCCESS,
                     task.id()));
+            return true;
         } catch (RuntimeException ex) {
             LOG.error("UPS {}: could not start the site shutdown: {}", key, ex.toString());
             audit.record(new AuditLog.Entry(ACTOR, "ups.shutdown", "ups", key, t.name(), null, null, e.detail()
-                    + "; the site shutdown could not start: " + ex.getMessage(), AuditLog.Outcome.FAILURE, null));
+                    + "; the site shutdown could not start (tried again in " + RETRY.toSeconds() + " s): "
+                    + ex.getMessage(), AuditLog.Outcome.FAILURE, null));
+            return false;
         }
     }
 

@@ -17,7 +17,9 @@ import java.util.List;
  *       the battery for the hosts' clean power-off rather than running the guests to the last minute.</li>
  * </ul>
  * A UPS that cannot be read while on mains power raises an alarm but never shuts anything down: a cut network to
- * upsd must not stop a hospital.
+ * upsd must not stop a hospital. A reading on mains power (without FSD) clears the request, so the next critical
+ * reading asks again; the monitor also clears it ({@link State#notAsked}) when no shutdown that switches the hosts
+ * off could start.
  */
 public final class UpsPolicy {
     /**
@@ -35,6 +37,11 @@ public final class UpsPolicy {
                         boolean shutdownAsked) {
         public static State initial() {
             return new State(Power.UNKNOWN, null, false, 0, false, false);
+        }
+
+        /** This state with the shutdown request cleared (it could not start: the next critical reading asks again). */
+        public State notAsked() {
+            return new State(power, onBatterySince, low, failures, unreachable, false);
         }
     }
 
@@ -67,7 +74,9 @@ public final class UpsPolicy {
             events.add(new Event(Kind.ONLINE, "on mains power again after "
                     + Duration.between(since, now).toSeconds() + " s on battery" + charge(r)));
             since = null;
-            asked = false;
+        }
+        if (power == Power.ONLINE && !r.forcedShutdown()) {
+            asked = false; // on mains power: the next critical reading asks again (also after an FSD test on mains)
         }
         if (r.batteryLow() && !low) {
             events.add(new Event(Kind.BATTERY_LOW, "battery low" + charge(r)));

@@ -82,6 +82,32 @@ class NutClientTest {
         assertThat(fake(null)).contains("closed the connection");
     }
 
+    @Test
+    void aServerDribblingBytesIsCutOffAtTheDeadline() throws Exception {
+        // a fake upsd (fault injection) that sends one byte every 200 ms: each read succeeds, the exchange must not
+        try (ServerSocket server = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Thread t = Thread.ofVirtual().start(() -> {
+                try (Socket s = server.accept()) {
+                    s.getInputStream().read(new byte[64]);
+                    for (int i = 0; i < 400; i++) {
+                        s.getOutputStream().write('V');
+                        s.getOutputStream().flush();
+                        Thread.sleep(200);
+                    }
+                } catch (IOException | InterruptedException e) {
+                    // the client gave up
+                }
+            });
+            try { // without one deadline for the exchange it would end after 100 s with "longer than 512 bytes"
+                assertThatThrownBy(() -> new NutClient(Duration.ofMillis(800)).read(UpsTarget.parse("u@127.0.0.1:"
+                        + server.getLocalPort()))).isInstanceOf(NutClient.NutException.class)
+                        .hasMessageContaining("did not answer within 800 ms");
+            } finally {
+                t.interrupt();
+            }
+        }
+    }
+
     /** A fake upsd (fault injection): answers the first request with {@code answer}, or hangs, or closes. */
     private String fake(String answer) throws Exception {
         try (ServerSocket server = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {

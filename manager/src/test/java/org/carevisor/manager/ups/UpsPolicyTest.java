@@ -44,7 +44,10 @@ class UpsPolicyTest {
                         "OB+LB OL OB+LB", "0:ON_BATTERY 0:BATTERY_LOW 0:SHUTDOWN 1:ONLINE 2:ON_BATTERY"
                                 + " 2:BATTERY_LOW 2:SHUTDOWN"),
                 Arguments.of("unknown power at the first failed reads (never read): no shutdown", lowOnly, "x x x x",
-                        "2:UNREACHABLE"));
+                        "2:UNREACHABLE"),
+                Arguments.of("an FSD test on mains does not use up the shutdown of a later outage", lowOnly,
+                        "OL FSD+OL OL OB OB+LB", "1:SHUTDOWN 3:ON_BATTERY 4:BATTERY_LOW 4:SHUTDOWN"),
+                Arguments.of("FSD held on mains asks once", lowOnly, "FSD+OL FSD+OL FSD+OL", "0:SHUTDOWN"));
     }
 
     @ParameterizedTest(name = "{0}")
