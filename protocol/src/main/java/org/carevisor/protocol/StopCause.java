@@ -10,8 +10,14 @@ public enum StopCause {
     REQUESTED,
     /** The agent stopped all VMs because its host is shutting down. */
     HOST_SHUTDOWN,
-    /** QEMU died unexpectedly (signal, error, vanished). */
+    /** QEMU died unexpectedly (signal, error, vanished while the agent ran). */
     CRASH,
+    /**
+     * QEMU was gone without an exit status when the agent started: the host lost power, rebooted or all its
+     * processes were killed (e.g. fenced) with the VM running. Not the guest's fault: started again when the host
+     * is back.
+     */
+    HOST_LOST,
     /** QEMU could not start. */
     START_FAILED,
     /** The VM was live-migrated to another host; this host's process ended after the hand-over. */

@@ -42,6 +42,11 @@ public final class ExitClassifier {
             return new Verdict(VmState.STOPPED, StopCause.ISOLATION, f.requestDetail() != null ? f.requestDetail()
                     : "HA isolation response: the host reached neither the manager nor a peer");
         }
+        if (f.exitCode() == null && f.agentWasAway() && f.requested() == null) {
+            return new Verdict(VmState.CRASHED, StopCause.HOST_LOST, "QEMU was gone without an exit status when the"
+                    + " agent started: the host lost power, rebooted or its processes were killed (fenced) with the VM"
+                    + " running");
+        }
         if (f.exitCode() == null) {
             return new Verdict(VmState.CRASHED, StopCause.CRASH, "QEMU process vanished without an exit status"
                     + " (the host may have rebooted or the process wrapper was killed)");

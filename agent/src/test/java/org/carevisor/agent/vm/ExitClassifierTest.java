@@ -19,7 +19,10 @@ class ExitClassifierTest {
                         "while stopping"),
                 Arguments.of(139, null, null, null, null, false, VmState.CRASHED, StopCause.CRASH, "SIGSEGV"),
                 Arguments.of(1, null, null, null, null, false, VmState.CRASHED, StopCause.CRASH, "exited with code 1"),
-                Arguments.of(null, null, null, null, null, true, VmState.CRASHED, StopCause.CRASH, "vanished"),
+                Arguments.of(null, null, null, null, null, false, VmState.CRASHED, StopCause.CRASH, "vanished"),
+                // gone without an exit status when the agent started: the host went down with it
+                Arguments.of(null, null, null, null, null, true, VmState.CRASHED, StopCause.HOST_LOST,
+                        "the host lost power"),
                 Arguments.of(0, null, null, true, "guest-shutdown", false, VmState.STOPPED, StopCause.GUEST,
                         "guest powered off"),
                 Arguments.of(0, StopCause.REQUESTED, null, true, "guest-shutdown", false, VmState.STOPPED,

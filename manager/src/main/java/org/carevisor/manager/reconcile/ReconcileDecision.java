@@ -37,7 +37,10 @@ public final class ReconcileDecision {
             case RUNNING -> switch (o) {
                 case RUNNING, STARTING, STOPPING, MIGRATING, INCOMING -> none("converged or in transition");
                 case PAUSED -> new Decision(ReconcileAction.RESUME, "desired running, observed paused");
-                case CRASHED -> none("VM crashed; it is restarted only by an operator (or an HA policy)");
+                case CRASHED -> in.cause() == StopCause.HOST_LOST && !in.hostShuttingDown()
+                        ? new Decision(ReconcileAction.START, "desired running; its host went down with it running"
+                        + " (host-lost) and is back")
+                        : none("VM crashed; it is restarted only by an operator (or an HA policy)");
                 case STOPPED -> in.hostShuttingDown()
                         ? none("the host is shutting down; the VM starts again when the host is back")
                         : in.cause() == StopCause.START_FAILED
