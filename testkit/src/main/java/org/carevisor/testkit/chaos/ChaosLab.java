@@ -1,0 +1,237 @@
+package org.carevisor.testkit.chaos;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.carevisor.testkit.GuestProbe;
+import org.carevisor.testkit.Http;
+import org.carevisor.testkit.Lab;
+
+/**
+ * The lab a fault campaign runs against: a multi-host {@link Lab} with its guests, and what the campaign has seen
+ * of them (the highest disk counter each guest acknowledged). The fault and invariant helpers act on processes and
+ * namespaces directly, never through Carevisor, so a fault is real even when Carevisor misbehaves. Thread-safe.
+ */
+public final class ChaosLab {
+    private final Lab lab;
+    private final List<String> guests;
+    private final Map<String, Long> acked = new ConcurrentHashMap<>();
+    private final Map<String, String> ids = new ConcurrentHashMap<>();
+    private final Map<String, GuestProbe> probes = new ConcurrentHashMap<>();
+
+    public ChaosLab(Lab lab, List<String> guests) {
+        this.lab = lab;
+        this.guests = List.copyOf(guests);
+    }
+
+    /**
+     * Prepares a campaign on a started multi-host lab: lab fencing on every host (so a wrong suspicion shows as a
+     * fence), {@code ha} HA guests {@code ha-N} (priorities falling, the second depending on the first) and
+     * {@code plain} guests {@code vm-N} without HA, spread over the hosts, 128 MiB each, all answering. The HA
+     * restart limit is lifted: a campaign kills the same guest more often than a real hour would.
+     */
+    public static ChaosLab prepare(Lab lab, int ha, int plain) {
+        for (int i = 0; i < lab.hosts().size(); i++) {
+            lab.api().patch("/api/v1/hosts/" + lab.host(i).name() + "/fence", "{\"kind\":\"lab\",\"target\":\""
+                    + lab.network().namespace(i + 1) + "\"}").expect(200);
+        }
+        List<String> names = new ArrayList<>();
+        for (int i = 1; i <= ha + plain; i++) {
+            String name = i <= ha ? "ha-" + i : "vm-" + (i - ha);
+            names.add(name);
+            lab.createVm("{\"name\":\"" + name + "\",\"cpus\":1,\"memoryMiB\":128,\"image\":\"carevisor-appliance\","
+                    + "\"nics\":[{\"network\":\"lab\"}],\"start\":true,\"host\":\""
+                    + lab.host((i - 1) % lab.hosts().size()).name() + "\"}");
+            if (i <= ha) {
+                lab.api().patch("/api/v1/vms/" + name + "/ha", "{\"enabled\":true,\"priority\":" + (100 - 10 * i)
+                        + (i == 2 ? ",\"dependsOn\":[\"ha-1\"]" : "") + ",\"maxRestartsPerHour\":100}").expect(200);
+            }
+        }
+        for (String name : names) {
+            lab.guest(name).awaitReady(Duration.ofSeconds(180));
+        }
+        return new ChaosLab(lab, names);
+    }
+
+    public Lab lab() {
+        return lab;
+    }
+
+    /** The guests of the campaign (VM names). */
+    public List<String> guests() {
+        return guests;
+    }
+
+    public int hostCount() {
+        return lab.hosts().size();
+    }
+
+    /** The API as the lab's administrator; the current one after a manager restart. */
+    public Http api() {
+        return lab.api();
+    }
+
+    /** The VM's id (cached; VM ids never change). */
+    public String id(String vm) {
+        return ids.computeIfAbsent(vm, n -> lab.vm(n).path("id").asText());
+    }
+
+    /** The manager's view of every VM of the campaign, or empty while the manager does not answer. */
+    public Optional<List<JsonNode>> vms() {
+        try {
+            List<JsonNode> out = new ArrayList<>();
+            for (JsonNode v : api().get("/api/v1/vms?limit=1000").json()) {
+                if (guests.contains(v.path("name").asText())) {
+                    out.add(v);
+                }
+            }
+            return Optional.of(out);
+        } catch (RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Asks the guest for its status (boot id and disk counter); throws when it does not answer. */
+    public GuestProbe.Status probe(String vm) throws IOException {
+        GuestProbe p = probes.computeIfAbsent(vm, lab::guest);
+        try {
+            return p.status();
+        } catch (IOException e) {
+            probes.remove(vm);
+            throw e;
+        }
+    }
+
+    /** Makes the guest write the next value of its disk counter (flushed before it answers) and remembers it. */
+    public void write(String vm) throws IOException {
+        GuestProbe p = probes.computeIfAbsent(vm, lab::guest);
+        try {
+            long v = p.incrementDiskCounter();
+            acked.merge(vm, v, Math::max);
+        } catch (IOException e) {
+            probes.remove(vm);
+            throw e;
+        }
+    }
+
+    /** The highest disk counter the guest acknowledged as written (0 before the first write). */
+    public long acked(String vm) {
+        return acked.getOrDefault(vm, 0L);
+    }
+
+    /** The lab host index (0-based) the manager places a VM on now, or -1. */
+    public int hostIndexOf(JsonNode vm) {
+        String host = vm.path("host").asText();
+        for (int i = 0; i < hostCount(); i++) {
+            if (lab.host(i).name().equals(host)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The pid of host {@code i}'s agent, if it runs. */
+    public Optional<Long> agentPid(int i) {
+        var p = lab.host(i).process();
+        return p != null && p.alive() ? Optional.of(p.pid()) : Optional.empty();
+    }
+
+    /** Starts host {@code i}'s agent again if it does not run (a host that boots again). */
+    public void ensureAgent(int i) throws IOException {
+        var p = lab.host(i).process();
+        if (p == null || !p.alive()) {
+            lab.startAgent(i);
+        }
+    }
+
+    /** The pid of host {@code i}'s HA watchdog (a shell script in its own session), if it runs. */
+    public Optional<Long> watchdogPid(int i) {
+        String dir = lab.host(i).stateDir().toString();
+        return processes().filter(c -> c.cmd.contains("ha-watchdog.sh") && c.cmd.contains(dir))
+                .map(c -> c.pid).findFirst();
+    }
+
+    /** Every process of host {@code i}'s network namespace (agent, watchdog, QEMUs). */
+    public List<Long> namespacePids(int i) throws IOException, InterruptedException {
+        String out = run("ip", "netns", "pids", lab.network().namespace(i + 1));
+        List<Long> pids = new ArrayList<>();
+        for (String s : out.isBlank() ? new String[0] : out.strip().split("\\s+")) {
+            pids.add(Long.parseLong(s));
+        }
+        return pids;
+    }
+
+    /** The host loses power: SIGKILL to every process of its namespace, until none is left. */
+    public int powerOff(int i) throws IOException, InterruptedException {
+        int killed = 0;
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        for (List<Long> pids = namespacePids(i); !pids.isEmpty(); pids = namespacePids(i)) {
+            for (long pid : pids) {
+                signal(pid, "KILL");
+                killed++;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IOException("processes survive in " + lab.network().namespace(i + 1) + ": " + pids);
+            }
+            Thread.sleep(100);
+        }
+        return killed;
+    }
+
+    /** Sends a signal (KILL, STOP, CONT) to a process. */
+    public static void signal(long pid, String sig) throws IOException, InterruptedException {
+        run("kill", "-" + sig, Long.toString(pid));
+    }
+
+    /** The lab's QEMU processes (not their wrapper shells) of a VM, across every namespace. */
+    public List<Long> qemus(String vmId) {
+        return processes().filter(c -> c.cmd.split("\0", 2)[0].contains("qemu-system") && c.cmd.contains(vmId)
+                && c.cmd.contains(lab.dir().toString())).map(c -> c.pid).toList();
+    }
+
+    private record Proc(long pid, String cmd) {
+    }
+
+    private static Stream<Proc> processes() {
+        List<Proc> out = new ArrayList<>();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : procs.toList()) {
+                String name = p.getFileName().toString();
+                if (name.chars().allMatch(Character::isDigit)) {
+                    try {
+                        out.add(new Proc(Long.parseLong(name),
+                                new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8)));
+                    } catch (IOException e) {
+                        // ended meanwhile
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return out.stream();
+    }
+
+    private static String run(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        if (!p.waitFor(10, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IOException(String.join(" ", cmd) + " did not end");
+        }
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.exitValue() != 0) {
+            throw new IOException(String.join(" ", cmd) + ": " + out.strip());
+        }
+        return out;
+    }
+}

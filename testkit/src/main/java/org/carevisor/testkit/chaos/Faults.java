@@ -1,0 +1,213 @@
+package org.carevisor.testkit.chaos;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * The fault menu. Each heal brings the broken part back the way a data centre would (the process restarted, the
+ * host booted, the link plugged in again), also when Carevisor's own fencing killed it meanwhile.
+ */
+public final class Faults {
+    private Faults() {
+    }
+
+    /** Every fault of the menu. */
+    public static List<Fault> all() {
+        return List.of(agentKill(), agentFreeze(), qemuKill(), watchdogKill(), networkCut(), hostPowerLoss(),
+                managerKill(), managerKillDuringRecovery(), sitePowerCycle());
+    }
+
+    /** The menu restricted to the named kinds (all when {@code kinds} is empty); unknown kinds are refused. */
+    public static List<Fault> select(List<String> kinds) {
+        if (kinds.isEmpty()) {
+            return all();
+        }
+        List<Fault> out = new ArrayList<>();
+        for (String k : kinds) {
+            out.add(all().stream().filter(f -> f.kind().equals(k)).findFirst().orElseThrow(() ->
+                    new IllegalArgumentException("unknown fault kind '" + k + "'; known: "
+                            + all().stream().map(Fault::kind).toList())));
+        }
+        return out;
+    }
+
+    /** kill -9 of a host's agent (its QEMUs and watchdog run on); healed by starting the agent again. */
+    static Fault agentKill() {
+        return simple("agent-kill", (lab, rnd) -> {
+            int h = rnd.nextInt(lab.hostCount());
+            lab.agentPid(h).ifPresent(pid -> sig(pid, "KILL"));
+            return Fault.heal("agent of host " + h + " killed", () -> lab.ensureAgent(h));
+        });
+    }
+
+    /** SIGSTOP of a host's agent (it hangs, e.g. on storage); healed by SIGCONT (or a new agent if fenced). */
+    static Fault agentFreeze() {
+        return simple("agent-freeze", (lab, rnd) -> {
+            int h = rnd.nextInt(lab.hostCount());
+            long pid = lab.agentPid(h).orElse(-1L);
+            if (pid > 0) {
+                sig(pid, "STOP");
+            }
+            return Fault.heal("agent of host " + h + " frozen", () -> {
+                if (pid > 0) {
+                    try {
+                        ChaosLab.signal(pid, "CONT");
+                    } catch (IOException e) {
+                        // fenced meanwhile: the process is gone
+                    }
+                }
+                lab.ensureAgent(h);
+            });
+        });
+    }
+
+    /**
+     * kill -9 of a running guest's QEMU (a crash): HA restarts an HA VM; a VM without HA stays crashed for an
+     * operator (by design), who starts it again as the heal.
+     */
+    static Fault qemuKill() {
+        return simple("qemu-kill", (lab, rnd) -> {
+            String vm = lab.guests().get(rnd.nextInt(lab.guests().size()));
+            List<Long> pids = lab.qemus(lab.id(vm));
+            pids.forEach(pid -> sig(pid, "KILL"));
+            return Fault.heal("QEMU of " + vm + " killed (" + pids.size() + ")", () -> {
+                boolean ha = lab.api().get("/api/v1/vms/" + vm + "/ha").json().path("enabled").asBoolean();
+                JsonNode v = lab.lab().vm(vm);
+                if (!ha && v.path("state").asText().equals("crashed")) {
+                    lab.api().post("/api/v1/vms/" + vm + "/start", null); // the operator's answer to a crash
+                }
+            });
+        });
+    }
+
+    /** kill -9 of a host's HA watchdog; the agent must notice and start a new one. */
+    static Fault watchdogKill() {
+        return simple("watchdog-kill", (lab, rnd) -> {
+            int h = rnd.nextInt(lab.hostCount());
+            lab.watchdogPid(h).ifPresent(pid -> sig(pid, "KILL"));
+            return Fault.heal("watchdog of host " + h + " killed", () -> { });
+        });
+    }
+
+    /** A host's network cut (its namespace link down); healed by plugging it in again (and booting it if fenced). */
+    static Fault networkCut() {
+        return simple("network-cut", (lab, rnd) -> {
+            int h = rnd.nextInt(lab.hostCount());
+            lab.lab().network().link(h + 1, false);
+            return Fault.heal("network of host " + h + " cut", () -> {
+                lab.lab().network().link(h + 1, true);
+                lab.ensureAgent(h);
+            });
+        });
+    }
+
+    /** A host loses power (every process of its namespace killed); healed by booting it (its agent starts). */
+    static Fault hostPowerLoss() {
+        return simple("host-power-loss", (lab, rnd) -> {
+            int h = rnd.nextInt(lab.hostCount());
+            int n = lab.powerOff(h);
+            return Fault.heal("host " + h + " lost power (" + n + " processes)", () -> lab.ensureAgent(h));
+        });
+    }
+
+    /** kill -9 of the manager; healed by starting it again (it resumes from its database). */
+    static Fault managerKill() {
+        return simple("manager-kill", (lab, rnd) -> {
+            lab.lab().manager().kill();
+            return Fault.heal("manager killed", () -> lab.lab().startManager());
+        });
+    }
+
+    /** A host loses power and the manager is killed while HA recovers its VMs; both come back. */
+    static Fault managerKillDuringRecovery() {
+        return simple("manager-kill-in-recovery", (lab, rnd) -> {
+            int h = busiestHost(lab);
+            lab.powerOff(h);
+            Thread.sleep(6_000 + rnd.nextInt(6_000));
+            lab.lab().manager().kill();
+            return Fault.heal("host " + h + " lost power, manager killed during the recovery", () -> {
+                lab.lab().startManager();
+                lab.ensureAgent(h);
+            });
+        });
+    }
+
+    /** The whole site loses power; it comes back in random order (a host, the manager, the other hosts). */
+    static Fault sitePowerCycle() {
+        return simple("site-power-cycle", (lab, rnd) -> {
+            lab.lab().manager().kill();
+            for (int h = 0; h < lab.hostCount(); h++) {
+                lab.powerOff(h);
+            }
+            List<Integer> order = new ArrayList<>();
+            for (int h = 0; h < lab.hostCount(); h++) {
+                order.add(h);
+            }
+            java.util.Collections.shuffle(order, rnd);
+            int managerAt = rnd.nextInt(order.size() + 1);
+            List<Integer> gaps = new ArrayList<>();
+            for (int i = 0; i <= order.size(); i++) {
+                gaps.add(rnd.nextInt(15_000));
+            }
+            return Fault.heal("site power cycle; back in order " + order + " with the manager at " + managerAt, () -> {
+                for (int i = 0; i <= order.size(); i++) {
+                    if (i == managerAt) {
+                        lab.lab().startManager();
+                    }
+                    if (i < order.size()) {
+                        lab.lab().startAgent(order.get(i));
+                    }
+                    Thread.sleep(gaps.get(i));
+                }
+            });
+        });
+    }
+
+    /** The host that runs most of the campaign's VMs (HA has the most to do there). */
+    private static int busiestHost(ChaosLab lab) {
+        int[] n = new int[lab.hostCount()];
+        for (JsonNode v : lab.vms().orElse(List.of())) {
+            int h = lab.hostIndexOf(v);
+            if (h >= 0 && v.path("state").asText().equals("running")) {
+                n[h]++;
+            }
+        }
+        int best = 0;
+        for (int i = 1; i < n.length; i++) {
+            best = n[i] > n[best] ? i : best;
+        }
+        return best;
+    }
+
+    private static void sig(long pid, String s) {
+        try {
+            ChaosLab.signal(pid, s);
+        } catch (IOException e) {
+            // ended meanwhile
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @FunctionalInterface
+    private interface Injector {
+        Fault.Heal inject(ChaosLab lab, Random rnd) throws Exception;
+    }
+
+    private static Fault simple(String kind, Injector injector) {
+        return new Fault() {
+            @Override
+            public String kind() {
+                return kind;
+            }
+
+            @Override
+            public Fault.Heal inject(ChaosLab lab, Random rnd) throws Exception {
+                return injector.inject(lab, rnd);
+            }
+        };
+    }
+}
