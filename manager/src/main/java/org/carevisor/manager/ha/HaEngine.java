@@ -101,6 +101,8 @@ public final class HaEngine {
         Set<String> released = Set.of();
         /** The first heartbeat since the engine started (null: not heard from since). */
         Instant firstHeardAt;
+        /** When it left maintenance (or the site shutdown's exemption) without a heartbeat since; null otherwise. */
+        Instant leftExemptAt;
         boolean bootWaitLogged;
         /** Since when peers have seen the lease without a renewal (null: no peer has reported it yet). */
         Instant leaseWatchedFrom;
@@ -316,6 +318,10 @@ public final class HaEngine {
         HostState h = hosts.computeIfAbsent(host, HostState::new);
         List<Decision> out = new ArrayList<>();
         h.lastHeartbeat = now;
+        if (h.leftExemptAt != null) {
+            h.leftExemptAt = null;
+            h.bootWaitLogged = false;
+        }
         if (h.firstHeardAt == null) {
             h.firstHeardAt = now;
         }
@@ -508,6 +514,9 @@ public final class HaEngine {
             }
             h.health = Health.UP;
             h.suspectSince = null;
+            // switched off or rebooting while exempt, it may still boot: not suspected before it reports again
+            // (within the boot window), as after a manager start
+            h.leftExemptAt = now;
             out.add(new Decision(Decision.Kind.WATCHED, h.id, null, h.maintenance
                     ? "in maintenance, but an HA VM is assigned to it: watched (and fenced if it fails) again"
                     : h.backFromSite ? "reports again after the site shutdown: watched again"
@@ -530,6 +539,14 @@ public final class HaEngine {
             case UP -> {
                 if (h.firstHeardAt == null && now.isBefore(startedAt.plus(bootWindow))) {
                     awaitBoot(h, now, out);
+                } else if (h.leftExemptAt != null && h.lastHeartbeat.isBefore(h.leftExemptAt)
+                        && now.isBefore(h.leftExemptAt.plus(bootWindow))) {
+                    if (!h.bootWaitLogged) {
+                        h.bootWaitLogged = true;
+                        out.add(new Decision(Decision.Kind.BOOTING, h.id, null, "left maintenance without reporting"
+                                + " since (it may still boot); waited for up to " + bootText() + " before it is"
+                                + " suspected, not fenced meanwhile"));
+                    }
                 } else if (silent.compareTo(config.heartbeatTimeout()) > 0) {
                     h.health = Health.SUSPECT;
                     h.suspectSince = now;
@@ -592,8 +609,7 @@ public final class HaEngine {
         if (!h.bootWaitLogged) {
             h.bootWaitLogged = true;
             out.add(new Decision(Decision.Kind.BOOTING, h.id, null, "not heard from since the manager started; waited"
-                    + " for up to " + (bootWindow.toSeconds() % 60 == 0 ? bootWindow.toMinutes() + " min"
-                    : bootWindow.toSeconds() + " s") + " before it is suspected, not fenced meanwhile"));
+                    + " for up to " + bootText() + " before it is suspected, not fenced meanwhile"));
         }
         if (h.leaseWatchedFrom == null || !holdsHaVm(h.id)) {
             return;
@@ -604,6 +620,10 @@ public final class HaEngine {
             dead(h, "not heard from since the manager started, and peers saw its storage lease without a renewal for "
                     + secs(unchanged), out);
         }
+    }
+
+    private String bootText() {
+        return bootWindow.toSeconds() % 60 == 0 ? bootWindow.toMinutes() + " min" : bootWindow.toSeconds() + " s";
     }
 
     /** True when an HA VM runs on the host, is assigned to it, or is being restarted there. */

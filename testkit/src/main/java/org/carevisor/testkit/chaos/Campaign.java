@@ -90,10 +90,20 @@ public final class Campaign {
                 Fault f = now.get(rnd.nextInt(now.size()));
                 double hold = 2 + rnd.nextInt(14);
                 faulty.set(true);
-                Fault.Heal heal = f.inject(lab, rnd);
+                Fault.Heal heal;
+                try {
+                    heal = f.inject(lab, rnd);
+                } catch (Exception e) { // the harness could not inject it: reported, never passed over
+                    violation("harness: round " + n + " (" + f.kind() + ") could not be injected: " + e);
+                    heal = Fault.heal(f.kind() + " (not injected)", () -> { });
+                }
                 log.accept(String.format("round %d: %s: %s; healing after %.0f s", n, f.kind(), heal.what(), hold));
                 Thread.sleep((long) (hold * 1000));
-                heal.heal();
+                try {
+                    heal.heal();
+                } catch (Exception e) {
+                    violation("harness: round " + n + " (" + f.kind() + ") could not be healed: " + e);
+                }
                 Instant healed = Instant.now();
                 pauseOperator();
                 List<String> stuck = awaitConverged(config.converge(), "after round " + n + " (" + f.kind() + ")");
@@ -138,6 +148,7 @@ public final class Campaign {
         List<String> missing;
         do {
             missing = new ArrayList<>();
+            bootFencedHosts();
             List<JsonNode> vms = lab.vms().orElse(null);
             if (vms == null) {
                 missing.add("manager");
@@ -180,6 +191,26 @@ public final class Campaign {
         } while (System.nanoTime() < deadline);
         log.accept("not converged " + when + ": " + missing);
         return missing;
+    }
+
+    /**
+     * A host whose agent does not run after the heal was fenced by HA (the lab's fence kills every process of the
+     * host and leaves it off): it is switched on again, as an IPMI "reboot" fence or the on-call technician would.
+     * Counted, so a campaign shows how often HA fenced.
+     */
+    private void bootFencedHosts() {
+        for (int h = 0; h < lab.hostCount(); h++) {
+            if (lab.agentPid(h).isPresent()) {
+                continue;
+            }
+            try {
+                lab.ensureAgent(h);
+                actions.merge("host booted after a fence", 1, Integer::sum);
+                log.accept("host " + h + " was off after the heal (fenced); switched on again");
+            } catch (Exception e) {
+                log.accept("host " + h + " could not be started again: " + e.getMessage());
+            }
+        }
     }
 
     /** Lets the operator finish what it does and start nothing new (at most 5 min). */

@@ -177,8 +177,12 @@ public final class ChaosLab {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         for (List<Long> pids = namespacePids(i); !pids.isEmpty(); pids = namespacePids(i)) {
             for (long pid : pids) {
-                signal(pid, "KILL");
-                killed++;
+                try {
+                    signal(pid, "KILL");
+                    killed++;
+                } catch (IOException e) {
+                    // it ended between the listing and the kill
+                }
             }
             if (System.nanoTime() > deadline) {
                 throw new IOException("processes survive in " + lab.network().namespace(i + 1) + ": " + pids);
