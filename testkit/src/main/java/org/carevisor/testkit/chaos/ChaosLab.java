@@ -171,11 +171,21 @@ public final class ChaosLab {
         return pids;
     }
 
-    /** The host loses power: SIGKILL to every process of its namespace, until none is left. */
+    /**
+     * The host loses power: every process of its namespace is frozen first (SIGSTOP), so none of them sees another
+     * end (a real power loss stops them all at once), then SIGKILL to each, until none is left.
+     */
     public int powerOff(int i) throws IOException, InterruptedException {
         int killed = 0;
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         for (List<Long> pids = namespacePids(i); !pids.isEmpty(); pids = namespacePids(i)) {
+            for (long pid : pids) {
+                try {
+                    signal(pid, "STOP");
+                } catch (IOException e) {
+                    // ended meanwhile
+                }
+            }
             for (long pid : pids) {
                 try {
                     signal(pid, "KILL");

@@ -32,6 +32,8 @@ public final class LabFenceAgent implements FenceAgent {
             List<String> pids = pids();
             int killed = 0;
             while (!pids.isEmpty()) {
+                // all frozen first, as a real power-off stops them at once: an agent must not see its QEMU end
+                stopAll(pids);
                 for (String pid : pids) {
                     ProcessHandle.of(Long.parseLong(pid)).ifPresent(p -> p.destroyForcibly());
                     killed++;
@@ -51,7 +53,15 @@ public final class LabFenceAgent implements FenceAgent {
         }
     }
 
-    private List<String> pids() throws IOException, InterruptedException {
+    private static void stopAll(List<String> pids) throws IOException, InterruptedException {
+        List<String> cmd = new java.util.ArrayList<>(List.of("kill", "-STOP"));
+        cmd.addAll(pids);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        p.getInputStream().readAllBytes(); // a process that ended meanwhile is no error here
+        p.waitFor(5, TimeUnit.SECONDS);
+    }
+
+        private List<String> pids() throws IOException, InterruptedException {
         Process p = new ProcessBuilder("ip", "netns", "pids", namespace).redirectErrorStream(true).start();
         if (!p.waitFor(5, TimeUnit.SECONDS)) {
             p.destroyForcibly();
