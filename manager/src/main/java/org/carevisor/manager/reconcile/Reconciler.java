@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.carevisor.manager.audit.Actor;
@@ -106,19 +105,17 @@ public final class Reconciler {
         Map<String, StartOrder.Running> running = new HashMap<>();
         Map<String, String> awaited = new HashMap<>();
         for (VmRecord vm : vms.list()) {
-            Optional<VmStatus> seen = observed.get(vm.id()).map(ObservedStore.Observed::status);
+            VmStatus s = observed.get(vm.id()).map(ObservedStore.Observed::status).orElse(null);
             if (vm.powerState() == org.carevisor.manager.vm.PowerState.RUNNING
                     && vm.lifecycle() == org.carevisor.manager.vm.Lifecycle.READY
-                    && seen.map(x -> !x.state().hasProcess()).orElse(true)) {
+                    && (s == null || !s.state().hasProcess())) {
                 awaited.put(vm.id(), vm.name());
             }
             Instant until = backoff.get(vm.id());
             if (until != null && until.isAfter(Instant.now())) {
                 continue;
             }
-            Optional<ObservedStore.Observed> o = observed.get(vm.id());
             boolean connected = vm.hostId() != null && hosts.connected(vm.hostId());
-            VmStatus s = o.map(ObservedStore.Observed::status).orElse(null);
             ReconcileDecision.Decision d = ReconcileDecision.decide(new ReconcileDecision.Input(vm.powerState(),
                     vm.lifecycle(), connected, hosts.shuttingDown(vm.hostId()), tasks.isLocked(vm.id()),
                     s == null ? VmState.STOPPED : s.state(), s == null ? null : s.cause(),
@@ -141,7 +138,9 @@ public final class Reconciler {
             }
         }
         Instant now = Instant.now();
-        candidateSince.keySet().removeIf(id -> toStart.stream().noneMatch(v -> v.id().equals(id)));
+        Set<String> startIds = new java.util.HashSet<>();
+        toStart.forEach(v -> startIds.add(v.id()));
+        candidateSince.keySet().retainAll(startIds);
         if (toStart.isEmpty()) {
             return;
         }

@@ -1,7 +1,6 @@
 package org.carevisor.testkit.chaos;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -140,8 +139,9 @@ public final class Campaign {
     }
 
     /**
-     * Waits until every campaign VM whose desired state is running answers and the manager shows it running;
-     * returns what is still not there after {@code limit} (empty: converged).
+     * Waits until no task runs and the manager's view of every campaign VM matches ({@link ChaosLab#mismatches}:
+     * the VMs meant to run answer and show running with one QEMU); returns what is still not so after {@code limit}
+     * (empty: converged).
      */
     private List<String> awaitConverged(Duration limit, String when) throws InterruptedException {
         long deadline = System.nanoTime() + limit.toNanos();
@@ -164,24 +164,7 @@ public final class Campaign {
                     missing.add("manager (tasks)");
                 }
                 for (JsonNode v : vms) {
-                    String vm = v.path("name").asText();
-                    int qemus = lab.qemus(v.path("id").asText()).size();
-                    String state = v.path("state").asText();
-                    if (state.equals("running") && qemus != 1 || state.equals("stopped") && qemus != 0) {
-                        missing.add(vm + " (" + state + " with " + qemus + " QEMU(s))");
-                        continue;
-                    }
-                    if (!v.path("powerState").asText().equals("running")) {
-                        continue;
-                    }
-                    try {
-                        lab.probe(vm);
-                        if (!v.path("state").asText().equals("running")) {
-                            missing.add(vm + " (answers, manager shows " + v.path("state").asText() + ")");
-                        }
-                    } catch (IOException e) {
-                        missing.add(vm + " (" + v.path("state").asText() + ")");
-                    }
+                    missing.addAll(lab.mismatches(v));
                 }
             }
             if (missing.isEmpty()) {

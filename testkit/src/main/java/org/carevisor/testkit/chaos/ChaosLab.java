@@ -101,6 +101,32 @@ public final class ChaosLab {
         }
     }
 
+    /**
+     * Where the manager's view of one VM does not match the processes and the guest: shown running without exactly
+     * one QEMU or stopped with one, meant to run but not answering, or answering while not shown running. Empty when
+     * it matches (what convergence waits for and the converged invariant checks).
+     */
+    public List<String> mismatches(JsonNode v) {
+        List<String> out = new ArrayList<>();
+        String vm = v.path("name").asText();
+        String state = v.path("state").asText();
+        int qemus = qemus(v.path("id").asText()).size();
+        if (state.equals("running") && qemus != 1 || state.equals("stopped") && qemus != 0) {
+            out.add(vm + " is " + state + " for the manager with " + qemus + " QEMU process(es)");
+        }
+        if (v.path("powerState").asText().equals("running")) {
+            try {
+                probe(vm);
+                if (!state.equals("running")) {
+                    out.add(vm + " answers, but the manager shows it " + state);
+                }
+            } catch (IOException e) {
+                out.add(vm + " should run but does not answer (" + state + ")");
+            }
+        }
+        return out;
+    }
+
     /** Asks the guest for its status (boot id and disk counter); throws when it does not answer. */
     public GuestProbe.Status probe(String vm) throws IOException {
         GuestProbe p = probes.computeIfAbsent(vm, lab::guest);

@@ -85,19 +85,7 @@ public final class Invariants {
                 return List.of("the manager does not answer");
             }
             for (JsonNode v : vms) {
-                String vm = v.path("name").asText();
-                int qemus = lab.qemus(v.path("id").asText()).size();
-                String state = v.path("state").asText();
-                if (state.equals("running") && qemus != 1 || state.equals("stopped") && qemus != 0) {
-                    out.add(vm + " is " + state + " for the manager with " + qemus + " QEMU process(es)");
-                }
-                if (v.path("powerState").asText().equals("running")) {
-                    try {
-                        lab.probe(vm);
-                    } catch (IOException e) {
-                        out.add(vm + " should run but does not answer (" + state + ")");
-                    }
-                }
+                out.addAll(lab.mismatches(v));
             }
             return out;
         });
