@@ -105,9 +105,14 @@ public final class HaDir {
      * survives a power loss.
      */
     static void replace(Path target, Path tmp, String content, boolean durable) throws IOException {
+        replace(target, tmp, content.getBytes(StandardCharsets.UTF_8), durable);
+    }
+
+    /** The same with the file's bytes. */
+    static void replace(Path target, Path tmp, byte[] content, boolean durable) throws IOException {
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
-            ByteBuffer bytes = ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8));
+            ByteBuffer bytes = ByteBuffer.wrap(content);
             while (bytes.hasRemaining()) {
                 ch.write(bytes);
             }

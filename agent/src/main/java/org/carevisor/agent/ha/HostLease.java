@@ -62,7 +62,7 @@ public final class HostLease {
     private static final java.util.regex.Pattern UUID = java.util.regex.Pattern.compile(
             "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
-    /** Writes a lease file: {@code content} into {@code tmp}, forced to disk, renamed over {@code target}. */
+    /** Writes a lease file durably ({@link LeaseFile#write}: in place, or into {@code tmp} and renamed). */
     @FunctionalInterface
     interface Writer {
         void write(Path target, Path tmp, String content) throws IOException;
@@ -130,7 +130,7 @@ public final class HostLease {
                      Supplier<List<SignedLease.Released>> released, Supplier<List<String>> peers,
                      Runnable afterRenewal) {
         this(storageRoot, hostId, endpoint, local, key, released, peers, afterRenewal,
-                (t, f, c) -> HaDir.replace(t, f, c, true));
+                LeaseFile::write);
     }
 
     /** The same with another way to write the file (tests inject storage faults with it). */

@@ -1,7 +1,6 @@
 package org.carevisor.agent.ha;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -14,7 +13,8 @@ import org.carevisor.protocol.SignedLease;
 
 /**
  * The leases an agent that stops in order signs ahead for its watchdog: {@code <stateDir>/ha/keeper/<counter>.lease},
- * one per renewal period from the next counter on, each a complete {@link SignedLease} with {@code writer=keeper}.
+ * one per renewal period from the next counter on, each a complete {@link SignedLease} with {@code writer=keeper},
+ * padded as the lease file is ({@link LeaseFile}), so the watchdog copies it in place.
  * The watchdog script cannot sign (the key stays in the agent), so in mode keeper it copies lease {@code
  * <ha/counter + 1>.lease} to the storage once a second and removes it; when there is none left, renewals stop and it
  * kills the HA VMs after the self-fence time, as when the storage fails. A stock bounds how long a stopped agent's
@@ -44,7 +44,7 @@ final class KeeperStock {
             long counter = from + i;
             Instant written = start.plus(HaTimings.LEASE_RENEW.multipliedBy(i + 1L));
             String text = new SignedLease(hostId, counter, written, SignedLease.KEEPER, released, endpoint).sign(key);
-            Files.writeString(tmp.resolve(counter + LeaseFile.SUFFIX), text, StandardCharsets.UTF_8);
+            Files.write(tmp.resolve(counter + LeaseFile.SUFFIX), LeaseFile.padded(text));
         }
         FileTrees.delete(dir);
         Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);

@@ -167,18 +167,28 @@ public final class Watchdog {
                 found=-1
                 if [ -f "$lease" ]; then
                     while IFS= read -r line; do
-                        case $line in counter=*) found=${line#counter=} ;; esac
+                        case $line in counter=*) found=${line#counter=}; break ;; esac
                     done < "$lease"
                 fi
                 case $found in ''|*[!0-9]*) found=-1 ;; esac
-                tmp=${lease%/*}/.$host.lease.keeper.tmp
-                cat "$signed" 2>/dev/null > "$tmp" || return 1
-                sync "$tmp" 2>/dev/null || sync
                 # the agent may have taken over meanwhile; then it alone writes the lease
                 now_mode=
                 if [ -f "$ha/mode" ]; then read -r now_mode _ 2>/dev/null < "$ha/mode"; fi
-                [ "$now_mode" = keeper ] || { rm -f "$tmp"; return 1; }
-                mv -f "$tmp" "$lease" 2>/dev/null || return 1
+                [ "$now_mode" = keeper ] || return 1
+                # in place over the file's own blocks (a full storage has none to give for a new file), unless it
+                # is shorter than the lease or no plain file (a link is never followed)
+                have=-1
+                if [ -f "$lease" ] && [ ! -L "$lease" ]; then have=$(wc -c < "$lease" 2>/dev/null); fi
+                case $have in ''|*[!0-9]*) have=-1 ;; esac
+                if [ "$have" -ge "$(wc -c < "$signed")" ]; then
+                    dd if="$signed" of="$lease" oflag=nofollow conv=notrunc,fdatasync status=none 2>/dev/null \\
+                        || return 1
+                else
+                    tmp=${lease%/*}/.$host.lease.keeper.tmp
+                    cat "$signed" 2>/dev/null > "$tmp" || return 1
+                    sync "$tmp" 2>/dev/null || sync
+                    mv -f "$tmp" "$lease" 2>/dev/null || return 1
+                fi
                 rm -f "$signed"
                 put "$ha/counter" "$next"
                 if [ "$found" -lt "$mine" ]; then

@@ -106,7 +106,7 @@ class HaAgentTest {
     /** A lease file as read (not verified). */
     private SignedLease lease(String host) {
         try {
-            return SignedLease.parse(Files.readString(LeaseFile.of(storage, host)));
+            return SignedLease.parse(LeaseFile.read(LeaseFile.of(storage, host)));
         } catch (IOException | IllegalArgumentException e) {
             return null;
         }
@@ -116,7 +116,7 @@ class HaAgentTest {
     private SignedLease verified(String host) throws Exception {
         java.security.PublicKey key = org.carevisor.pki.Pem.certificate(Files.readString(state.resolve(
                 "tls/agent.crt"))).getPublicKey();
-        return SignedLease.verify(Files.readString(LeaseFile.of(storage, host)), key);
+        return SignedLease.verify(LeaseFile.read(LeaseFile.of(storage, host)), key);
     }
 
     private String read(Path file) {

@@ -24,6 +24,7 @@ import org.carevisor.protocol.LeaseSeen;
 import org.carevisor.protocol.SignedLease;
 import org.carevisor.testkit.Poll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -78,12 +79,82 @@ class HostLeaseTest {
 
     /** This host's lease file, verified with its key. */
     private SignedLease own() throws Exception {
-        return SignedLease.verify(Files.readString(LeaseFile.of(storage, HOST)), KEYS.getPublic());
+        return SignedLease.verify(LeaseFile.read(LeaseFile.of(storage, HOST)), KEYS.getPublic());
     }
 
     private void writePeer(String host, long counter, Instant written, String endpoint) throws IOException {
         Files.writeString(LeaseFile.of(storage, host), new SignedLease(host, counter, written, LeaseFile.AGENT,
                 List.of(), endpoint).sign(PEER_KEYS.getPrivate()));
+    }
+
+    /**
+     * A full storage (a real size-limited tmpfs, filled to the last block): renewals go on in place, a longer lease
+     * that needs a new file fails (and is counted as failing), and a link put in the lease file's place is never
+     * written through.
+     */
+    @Test
+    void renewalsGoOnInPlaceWhenTheStorageIsFull() throws Exception {
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a tmpfs needs root");
+        Files.createDirectories(storage);
+        run("mount", "-t", "tmpfs", "-o", "size=1m", "carevisor-test", storage.toString());
+        try {
+            HostLease lease = lease();
+            assertThat(lease.renewOnce()).isTrue();
+            Path file = LeaseFile.of(storage, HOST);
+            assertThat(Files.size(file) % LeaseFile.BLOCK).as("padded to whole blocks").isZero();
+            Object inode = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+            fill(storage.resolve("ballast"));
+            for (int i = 0; i < 3; i++) {
+                assertThat(lease.renewOnce()).as("renewal %d on the full storage", i).isTrue();
+            }
+            assertThat(own().counter()).isEqualTo(4);
+            assertThat(Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey())
+                    .as("written in place, not a new file").isEqualTo(inode);
+            // a lease longer than the file needs new blocks: that renewal fails and says why
+            List<SignedLease.Released> many = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                many.add(new SignedLease.Released(String.format("11111111-0000-4000-8000-%012d", i), i));
+            }
+            released = many;
+            assertThat(lease.renewOnce()).isFalse();
+            assertThat(lease.health().problem()).contains("No space left on device");
+            released = List.of();
+            assertThat(lease.renewOnce()).as("a short lease fits in place again").isTrue();
+            assertThat(own().counter()).as("the failed renewal used no counter").isEqualTo(5);
+            Files.delete(storage.resolve("ballast"));
+            // a link in the lease file's place: replaced by a file, its target untouched
+            Path victim = dir.resolve("victim");
+            Files.writeString(victim, "x".repeat(8192));
+            Files.delete(file);
+            Files.createSymbolicLink(file, victim);
+            assertThat(lease.renewOnce()).isFalse(); // found no lease of its own: not counted, as before
+            assertThat(Files.readString(victim)).isEqualTo("x".repeat(8192));
+            assertThat(Files.isSymbolicLink(file)).isFalse();
+            assertThat(own().counter()).isEqualTo(6);
+        } finally {
+            run("umount", "-l", storage.toString());
+        }
+    }
+
+    /** Fills the file system of {@code ballast} to its last byte. */
+    private static void fill(Path ballast) throws IOException {
+        byte[] chunk = new byte[4096];
+        try (var out = Files.newOutputStream(ballast)) {
+            while (true) {
+                out.write(chunk);
+                out.flush();
+            }
+        } catch (IOException e) {
+            if (!String.valueOf(e.getMessage()).contains("No space left")) {
+                throw e;
+            }
+        }
+    }
+
+    private static void run(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor()).as(String.join(" ", cmd) + ": " + out).isZero();
     }
 
     @Test
@@ -92,7 +163,7 @@ class HostLeaseTest {
         HostLease lease = lease();
         long before = System.currentTimeMillis();
         assertThat(lease.renewOnce()).isTrue();
-        String text = Files.readString(LeaseFile.of(storage, HOST));
+        String text = LeaseFile.read(LeaseFile.of(storage, HOST));
         List<String> lines = text.lines().toList();
         assertThat(lines.subList(0, 8)).containsExactly("carevisor-lease=1", "host=" + HOST, "counter=1",
                 lines.get(3), "writer=agent", "released=" + VM1 + "," + VM2,
@@ -119,7 +190,7 @@ class HostLeaseTest {
         assertThat(mine.hostId()).isEqualTo(HOST);
         assertThat(mine.counter()).isEqualTo(3);
         assertThat(mine.released()).containsExactly(VM1, VM2);
-        assertThat(mine.text()).isEqualTo(Files.readString(LeaseFile.of(storage, HOST)));
+        assertThat(mine.text()).isEqualTo(LeaseFile.read(LeaseFile.of(storage, HOST)));
     }
 
     @Test
@@ -153,7 +224,7 @@ class HostLeaseTest {
     void aLeaseFileReplacedBySomeoneElseIsRestoredButThatRenewalDoesNotCount() throws Exception {
         HostLease lease = lease();
         assertThat(lease.renewOnce()).isTrue();
-        String old = Files.readString(LeaseFile.of(storage, HOST));
+        String old = LeaseFile.read(LeaseFile.of(storage, HOST));
         assertThat(lease.renewOnce()).isTrue();
         String stamp = Files.readString(local.renewed());
         Thread.sleep(5);
@@ -199,7 +270,7 @@ class HostLeaseTest {
         lease.renewOnce();
         assertThat(lease.leases()).extracting(LeaseSeen::hostId).containsExactly(HOST, B, C);
         assertThat(lease.leases().get(1).counter()).isEqualTo(12);
-        assertThat(lease.leases().get(1).text()).isEqualTo(Files.readString(LeaseFile.of(storage, B)));
+        assertThat(lease.leases().get(1).text()).isEqualTo(LeaseFile.read(LeaseFile.of(storage, B)));
         assertThat(lease.freshPeers(Instant.now(), HaTimings.LEASE_EXPIRED))
                 .containsExactly(new IsolationCheck.Peer(B, "https://10.0.0.2:7701"));
         List<String> warnings = log.list.stream().map(ILoggingEvent::getFormattedMessage)

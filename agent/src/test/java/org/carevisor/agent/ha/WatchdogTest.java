@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
@@ -18,6 +19,7 @@ import org.carevisor.pki.Keys;
 import org.carevisor.protocol.SignedLease;
 import org.carevisor.testkit.Poll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -196,10 +198,49 @@ class WatchdogTest {
 
     private SignedLease leaseNow() {
         try {
-            return SignedLease.verify(Files.readString(leaseFile), KEYS.getPublic());
+            return SignedLease.verify(LeaseFile.read(leaseFile), KEYS.getPublic());
         } catch (IOException | SignedLease.Invalid e) {
             return null;
         }
+    }
+
+    /** On a full storage (a real tmpfs filled to the last block) the keeper goes on renewing in place. */
+    @Test
+    void theKeeperRenewsInPlaceWhenTheStorageIsFull() throws Exception {
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a tmpfs needs root");
+        run("mount", "-t", "tmpfs", "-o", "size=1m", "carevisor-test", storage.toString());
+        try {
+            Files.createDirectories(leaseFile.getParent());
+            Process q = keeperSetUp(12);
+            LeaseFile.write(leaseFile, leaseFile.resolveSibling(".t"), LeaseFile.read(leaseFile)); // padded, as agents do
+            Object inode = Files.readAttributes(leaseFile, BasicFileAttributes.class).fileKey();
+            try (var out = Files.newOutputStream(storage.resolve("ballast"))) {
+                byte[] chunk = new byte[4096];
+                while (true) {
+                    out.write(chunk);
+                    out.flush();
+                }
+            } catch (IOException e) {
+                assertThat(e.getMessage()).contains("No space left");
+            }
+            start(Watchdog.Mode.KEEPER);
+            Poll.until(Duration.ofSeconds(10), "the keeper to renew on the full storage", () -> {
+                SignedLease l = leaseNow();
+                return l != null && l.counter() >= 9 ? true : null;
+            });
+            assertThat(q.isAlive()).as("renewed for longer than the self-fence time").isTrue();
+            assertThat(Files.readAttributes(leaseFile, BasicFileAttributes.class).fileKey()).as("in place")
+                    .isEqualTo(inode);
+            Watchdog.stopAny(state, Duration.ofSeconds(5));
+        } finally {
+            run("umount", "-l", storage.toString());
+        }
+    }
+
+    private static void run(String... cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor()).as(String.join(" ", cmd) + ": " + out).isZero();
     }
 
     @Test
@@ -251,7 +292,7 @@ class WatchdogTest {
     @Test
     void aRenewalDoesNotCountWhenTheKeeperFindsItsLeaseFileReplacedByAnOlderOne() throws Exception {
         Process q = keeperSetUp(600);
-        String old = Files.readString(leaseFile);
+        String old = LeaseFile.read(leaseFile);
         start(Watchdog.Mode.KEEPER);
         Poll.until(Duration.ofSeconds(8), "the keeper to renew the lease", () -> {
             SignedLease l = leaseNow();
