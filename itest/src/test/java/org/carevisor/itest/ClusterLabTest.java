@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import org.carevisor.testkit.Lab;
 import org.carevisor.testkit.LabNetwork;
+import org.carevisor.testkit.LimitedStorage;
 import org.carevisor.testkit.QemuProcesses;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -24,11 +25,18 @@ abstract class ClusterLabTest {
 
     Path dir;
     Lab lab;
+    /** The lab's size-limited storage, when {@link #storageMiB} asks for one. */
+    LimitedStorage storage;
 
     abstract int guestPortFrom();
 
     int hosts() {
         return 3;
+    }
+
+    /** A size-limited storage of this many MiB for the lab (a test can fill it); 0: the lab's plain directory. */
+    int storageMiB() {
+        return 0;
     }
 
     /** More manager options for the lab (called once, before the lab starts). */
@@ -41,13 +49,19 @@ abstract class ClusterLabTest {
         Assumptions.assumeTrue(LabNetwork.available(), "the multi-host lab needs root (network namespaces);"
                 + " ./carevisor test runs as root on CI");
         dir = tempDir;
+        if (storageMiB() > 0) {
+            storage = LimitedStorage.mount(dir.resolve("lab/storage"), storageMiB());
+        }
         lab = Lab.cluster(dir.resolve("lab"), guestPortFrom(), hosts(), managerOptions(), Lab.applianceImage());
     }
 
     @AfterAll
-    void stopLab() {
+    void stopLab() throws Exception {
         if (lab != null) {
             lab.close();
+        }
+        if (storage != null) {
+            storage.close();
         }
         if (dir != null) {
             assertThat(QemuProcesses.find(dir.toString())).as("QEMU processes left behind").isEmpty();

@@ -2,7 +2,7 @@ package org.carevisor.protocol;
 
 import com.fasterxml.jackson.annotation.JsonValue;
 
-/** Why a VM's QEMU process ended. */
+/** Why a VM's QEMU process ended (and, for {@link #NO_SPACE}, why a running QEMU is paused). */
 public enum StopCause {
     /** The guest powered itself off. */
     GUEST,
@@ -27,7 +27,12 @@ public enum StopCause {
     /** HA isolation response: the host reached neither the manager nor a peer and released the VM. */
     ISOLATION,
     /** HA self-fencing: the host's watchdog killed the VM because the host's storage lease was not renewed. */
-    SELF_FENCE;
+    SELF_FENCE,
+    /**
+     * Not an end: QEMU paused the VM because a disk write found the storage full (the write waits, the guest sees no
+     * error); the host resumes it once space is free again, so nothing else resumes it meanwhile.
+     */
+    NO_SPACE;
 
     @JsonValue
     public String json() {

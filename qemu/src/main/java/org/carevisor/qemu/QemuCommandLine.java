@@ -97,8 +97,10 @@ public final class QemuCommandLine {
             for (String blockdev : chain.blockdevs(disk.id(), disk.readOnly())) {
                 add(argv, "-blockdev", blockdev);
             }
-            add(argv, "-device", "virtio-blk-pci,drive=" + disk.id() + ",id=" + disk.id() + "-dev,bootindex="
-                    + bootIndex++);
+            // a write that finds the storage full pauses the VM (the agent resumes it once there is room); a read
+            // error is the guest's to handle
+            add(argv, "-device", "virtio-blk-pci,drive=" + disk.id() + ",id=" + disk.id()
+                    + "-dev,werror=enospc,rerror=report,bootindex=" + bootIndex++);
         }
         for (NicSpec nic : spec.nics()) {
             checkId("nic id", nic.id());

@@ -67,6 +67,8 @@ public final class VmSupervisor {
     private String stopDetail;
     private Boolean guestShutdown;
     private String shutdownReason;
+    /** Whether QEMU paused the VM for a full storage, and when to try resuming it. */
+    private final NoSpaceResume noSpace = new NoSpaceResume();
     /** A snapshot job in progress: its STOP/RESUME events are recorded, not shown as "paused". */
     private String jobInProgress;
     private Instant jobStoppedAt;
@@ -106,7 +108,8 @@ public final class VmSupervisor {
                     }
                 }
             }
-            return new VmStatus(vmId, state, reason, cause, pid, since, startedAt, exitCode, forwards,
+            return new VmStatus(vmId, state, reason, state == VmState.PAUSED && noSpace.isPaused()
+                    ? StopCause.NO_SPACE : cause, pid, since, startedAt, exitCode, forwards,
                     spec == null ? 0 : spec.specVersion());
         }
     }
@@ -976,7 +979,7 @@ public final class VmSupervisor {
                     } else if (jobInProgress != null) {
                         jobStoppedAt = event.timestamp();
                     } else if (state == VmState.RUNNING) {
-                        transition(VmState.PAUSED, "vCPUs stopped");
+                        transition(VmState.PAUSED, noSpace.isPaused() ? noSpace.why() : "vCPUs stopped");
                         changed = true;
                     }
                 }
@@ -996,8 +999,14 @@ public final class VmSupervisor {
                     changed = true;
                 }
                 case "BLOCK_IO_ERROR" -> {
-                    reason = "disk I/O error: " + event.data().path("reason").asText("unknown")
-                            + " on " + event.data().path("node-name").asText("?");
+                    String node = event.data().path("node-name").asText("?");
+                    if (event.data().path("nospace").asBoolean(false)
+                            && event.data().path("action").asText().equals("stop")) {
+                        noSpace.paused(event.timestamp(), node);
+                        reason = noSpace.why();
+                    } else {
+                        reason = "disk I/O error: " + event.data().path("reason").asText("unknown") + " on " + node;
+                    }
                     changed = true;
                 }
                 default -> LOG.debug("VM {}: event {}", vmId, event.name());
@@ -1123,6 +1132,33 @@ public final class VmSupervisor {
             } catch (QmpException e) {
                 LOG.debug("VM {}: monitor reconnect failed: {}", vmId, e.getMessage());
             }
+        } else {
+            resumeAfterNoSpace(gen);
+        }
+    }
+
+    /** Resumes a VM that QEMU paused for a full storage once its disks' file systems have room ({@link NoSpaceResume}). */
+    private void resumeAfterNoSpace(long gen) {
+        QmpClient client;
+        List<java.nio.file.Path> disks = new ArrayList<>();
+        synchronized (lock) {
+            if (gen != generation || state != VmState.PAUSED || jobInProgress != null || !noSpace.due(Instant.now())) {
+                return;
+            }
+            client = qmp;
+            for (var d : spec.disks()) {
+                if (!d.readOnly()) {
+                    disks.add(host.qemu().resolveDisk(d.path()));
+                }
+            }
+        }
+        if (client != null && client.isOpen() && NoSpaceResume.roomOn(disks)) {
+            try {
+                client.execute("cont", null);
+                LOG.info("VM {}: resumed after a pause for lack of storage space (space is free again)", vmId);
+            } catch (QmpException e) {
+                LOG.warn("VM {}: resume after the storage was full failed: {}", vmId, e.getMessage());
+            }
         }
     }
 
@@ -1180,6 +1216,9 @@ public final class VmSupervisor {
     private void transition(VmState next, String why) {
         if (next != state) {
             since = Instant.now();
+        }
+        if (next != VmState.PAUSED) {
+            noSpace.clear();
         }
         state = next;
         reason = why;

@@ -36,7 +36,9 @@ public final class ReconcileDecision {
         return switch (in.desired()) {
             case RUNNING -> switch (o) {
                 case RUNNING, STARTING, STOPPING, MIGRATING, INCOMING -> none("converged or in transition");
-                case PAUSED -> new Decision(ReconcileAction.RESUME, "desired running, observed paused");
+                case PAUSED -> in.cause() == StopCause.NO_SPACE
+                        ? none("paused by QEMU for a full storage; its host resumes it once space is free")
+                        : new Decision(ReconcileAction.RESUME, "desired running, observed paused");
                 case CRASHED -> in.cause() == StopCause.HOST_LOST && !in.hostShuttingDown()
                         ? new Decision(ReconcileAction.START, "desired running; its host went down with it running"
                         + " (host-lost) and is back")

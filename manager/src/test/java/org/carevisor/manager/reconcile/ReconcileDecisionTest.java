@@ -31,6 +31,7 @@ class ReconcileDecisionTest {
                 row(RUN, Lifecycle.READY, true, true, VmState.CRASHED, StopCause.HOST_LOST, true, ReconcileAction.NONE),
                 row(STOP, Lifecycle.READY, true, false, VmState.CRASHED, StopCause.HOST_LOST, true, ReconcileAction.NONE),
                 row(RUN, Lifecycle.READY, true, false, VmState.PAUSED, null, true, ReconcileAction.RESUME),
+                row(RUN, Lifecycle.READY, true, false, VmState.PAUSED, StopCause.NO_SPACE, true, ReconcileAction.NONE),
                 row(RUN, Lifecycle.READY, true, false, VmState.STARTING, null, true, ReconcileAction.NONE),
                 row(RUN, Lifecycle.READY, true, false, VmState.STOPPING, null, true, ReconcileAction.NONE),
                 row(RUN, Lifecycle.READY, false, false, VmState.STOPPED, null, true, ReconcileAction.NONE),
