@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import org.carevisor.testkit.Lab;
 import org.carevisor.testkit.LabNetwork;
+import org.carevisor.testkit.LimitedStorage;
 import org.carevisor.testkit.chaos.Campaign;
 import org.carevisor.testkit.chaos.ChaosLab;
 import org.carevisor.testkit.chaos.Faults;
@@ -33,13 +34,22 @@ public final class ChaosBench {
         }
         Path work = Files.createTempDirectory("carevisor-chaos-bench");
         Campaign.Report r;
-        try (Lab lab = Lab.cluster(work.resolve("lab"), 23600, 3, Lab.applianceImage())) {
-            // stopped early (Ctrl-C, kill): the lab's processes end with the benchmark
-            Thread hook = new Thread(lab::close, "chaos-cleanup");
+        // a real size-limited file system for the storage: the storage-full fault fills it
+        try (LimitedStorage storage = LimitedStorage.mount(work.resolve("lab/storage"), 4096);
+             Lab lab = Lab.cluster(work.resolve("lab"), 23600, 3, Lab.applianceImage())) {
+            // stopped early (Ctrl-C, kill): the lab's processes end with the benchmark, then its storage
+            Thread hook = new Thread(() -> {
+                lab.close();
+                try {
+                    storage.close();
+                } catch (java.io.IOException e) {
+                    System.err.println("cannot unmount the lab storage: " + e.getMessage());
+                }
+            }, "chaos-cleanup");
             Runtime.getRuntime().addShutdownHook(hook);
             System.out.printf("Chaos benchmark: %d min, seed %d, 6 guests of 128 MiB (3 HA) on 3 lab hosts, %d CPUs%n",
                     minutes, seed, Runtime.getRuntime().availableProcessors());
-            ChaosLab chaos = ChaosLab.prepare(lab, 3, 3);
+            ChaosLab chaos = ChaosLab.prepare(lab, 3, 3).withStorage(storage);
             r = new Campaign(chaos, Faults.select(kinds), Invariants.all(), new Campaign.Config(seed,
                     Duration.ofMinutes(minutes), 0, Duration.ofSeconds(240), List.of("vm-2", "vm-3")),
                     line -> System.out.println(java.time.LocalTime.now().withNano(0) + " " + line)).run();

@@ -16,6 +16,7 @@ import java.util.stream.Stream;
 import org.carevisor.testkit.GuestProbe;
 import org.carevisor.testkit.Http;
 import org.carevisor.testkit.Lab;
+import org.carevisor.testkit.LimitedStorage;
 
 /**
  * The lab a fault campaign runs against: a multi-host {@link Lab} with its guests, and what the campaign has seen
@@ -28,10 +29,22 @@ public final class ChaosLab {
     private final Map<String, Long> acked = new ConcurrentHashMap<>();
     private final Map<String, String> ids = new ConcurrentHashMap<>();
     private final Map<String, GuestProbe> probes = new ConcurrentHashMap<>();
+    private volatile LimitedStorage storage;
 
     public ChaosLab(Lab lab, List<String> guests) {
         this.lab = lab;
         this.guests = List.copyOf(guests);
+    }
+
+    /** Gives the campaign the lab's size-limited storage: the storage-full fault is injected only with one. */
+    public ChaosLab withStorage(LimitedStorage s) {
+        this.storage = s;
+        return this;
+    }
+
+    /** The lab's size-limited storage, if it has one. */
+    public Optional<LimitedStorage> storage() {
+        return Optional.ofNullable(storage);
     }
 
     /**

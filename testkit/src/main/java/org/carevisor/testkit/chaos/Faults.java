@@ -17,7 +17,7 @@ public final class Faults {
     /** Every fault of the menu. */
     public static List<Fault> all() {
         return List.of(agentKill(), agentFreeze(), qemuKill(), watchdogKill(), networkCut(), hostPowerLoss(),
-                managerKill(), managerKillDuringRecovery(), sitePowerCycle());
+                managerKill(), managerKillDuringRecovery(), sitePowerCycle(), storageFull());
     }
 
     /** The menu restricted to the named kinds (all when {@code kinds} is empty); unknown kinds are refused. */
@@ -164,6 +164,32 @@ public final class Faults {
                 }
             });
         });
+    }
+
+    /**
+     * The shared storage runs full to its last block (a ballast file on the lab's size-limited file system); healed by
+     * removing it. Guests whose writes need new space are paused meanwhile and must run again after the heal; no host
+     * may fence itself for it. Only for a lab with such a storage ({@link ChaosLab#withStorage}).
+     */
+    static Fault storageFull() {
+        return new Fault() {
+            @Override
+            public String kind() {
+                return "storage-full";
+            }
+
+            @Override
+            public boolean applicable(ChaosLab lab) {
+                return lab.storage().map(s -> !s.full()).orElse(false);
+            }
+
+            @Override
+            public Fault.Heal inject(ChaosLab lab, Random rnd) throws Exception {
+                var s = lab.storage().orElseThrow();
+                long bytes = s.fill();
+                return Fault.heal("storage full (" + (bytes >> 20) + " MiB of ballast)", s::free);
+            }
+        };
     }
 
     /** The host that runs most of the campaign's VMs (HA has the most to do there). */
