@@ -22,7 +22,7 @@ import org.carevisor.protocol.SignedLease;
  * writing a new file and renaming it. A new file needs free blocks, so on a full storage every host's renewals would
  * fail at once and every host would kill its HA VMs after the self-fence time (the fault campaign's storage-full
  * fault showed it); blocks already held are always writable. Only the first lease, a longer one, or a file that is
- * not a plain file of its own (a link put there) is written new and renamed. Stateless.
+ * not a plain file of its own (a symbolic or hard link put there) is written new and renamed. Stateless.
  */
 public final class LeaseFile {
     /** Suffix of lease files; temporary files of writers start with a dot and end otherwise. */
@@ -69,7 +69,7 @@ public final class LeaseFile {
 
     /**
      * Writes lease {@code text} to {@code target} durably: in place over the file's own blocks when it is a plain
-     * file (not a link) at least as long as the text and its end mark, so no free space is needed; otherwise padded
+     * file of its own (no symbolic or hard link) at least as long as the text and its end mark, so no free space is needed; otherwise padded
      * into {@code tmp}, forced and renamed over {@code target}.
      */
     public static void write(Path target, Path tmp, String text) throws IOException {
@@ -78,8 +78,7 @@ public final class LeaseFile {
             throw new IOException("the lease text has " + bytes.length + " bytes, more than " + SignedLease.MAX_TEXT);
         }
         byte[] marked = Arrays.copyOf(bytes, bytes.length + 1); // ends with the NUL mark
-        if (Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS) && Files.size(target) >= marked.length
-                && Files.size(target) <= MAX_FILE) {
+        if (ownPlainFile(target) && Files.size(target) >= marked.length && Files.size(target) <= MAX_FILE) {
             try (FileChannel ch = FileChannel.open(target, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
                 ByteBuffer b = ByteBuffer.wrap(marked);
                 long at = 0;
@@ -91,6 +90,15 @@ public final class LeaseFile {
             return;
         }
         HaDir.replace(target, tmp, padded(text), true);
+    }
+
+    /**
+     * True when {@code file} is a plain file with no other name: neither a symbolic link nor a hard link (someone who
+     * can write the storage could otherwise make a renewal write into a file elsewhere).
+     */
+    static boolean ownPlainFile(Path file) throws IOException {
+        return Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)
+                && ((Number) Files.getAttribute(file, "unix:nlink", LinkOption.NOFOLLOW_LINKS)).intValue() == 1;
     }
 
     /** A signed lease text as the keeper copies it in place: the text, its end mark, padded to whole blocks. */

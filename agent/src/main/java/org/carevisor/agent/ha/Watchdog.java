@@ -176,9 +176,11 @@ public final class Watchdog {
                 if [ -f "$ha/mode" ]; then read -r now_mode _ 2>/dev/null < "$ha/mode"; fi
                 [ "$now_mode" = keeper ] || return 1
                 # in place over the file's own blocks (a full storage has none to give for a new file), unless it
-                # is shorter than the lease or no plain file (a link is never followed)
+                # is shorter than the lease or no plain file of its own (a symbolic or hard link is never written through)
                 have=-1
-                if [ -f "$lease" ] && [ ! -L "$lease" ]; then have=$(wc -c < "$lease" 2>/dev/null); fi
+                if [ -f "$lease" ] && [ ! -L "$lease" ] && [ "$(stat -c %h "$lease" 2>/dev/null)" = 1 ]; then
+                    have=$(wc -c < "$lease" 2>/dev/null)
+                fi
                 case $have in ''|*[!0-9]*) have=-1 ;; esac
                 if [ "$have" -ge "$(wc -c < "$signed")" ]; then
                     dd if="$signed" of="$lease" oflag=nofollow conv=notrunc,fdatasync status=none 2>/dev/null \\

@@ -131,6 +131,14 @@ class HostLeaseTest {
             assertThat(Files.readString(victim)).isEqualTo("x".repeat(8192));
             assertThat(Files.isSymbolicLink(file)).isFalse();
             assertThat(own().counter()).isEqualTo(6);
+            // a hard link in its place (same file system): replaced by a file of its own, the other name untouched
+            Path other = storage.resolve("other");
+            Files.writeString(other, "y".repeat(8192));
+            Files.delete(file);
+            Files.createLink(file, other);
+            lease.renewOnce();
+            assertThat(Files.readString(other)).isEqualTo("y".repeat(8192));
+            assertThat(LeaseFile.ownPlainFile(file)).isTrue();
         } finally {
             run("umount", "-l", storage.toString());
         }
