@@ -35,9 +35,9 @@ final class NoSpaceResume {
         return pausedAt != null;
     }
 
-    /** The VM's reason while it waits for space. */
+    /** The VM's reason while it waits for space (the cause first: the CLI's list shows its start). */
     String why() {
-        return "paused since " + pausedAt + ": no space left on the storage writing disk " + node + "; it resumes by"
+        return "no space left on the storage for disk " + node + " (paused since " + pausedAt + "); it resumes by"
                 + " itself once " + (MIN_FREE >> 20) + " MiB are free again";
     }
 
