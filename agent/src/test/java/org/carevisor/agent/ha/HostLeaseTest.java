@@ -22,6 +22,7 @@ import org.carevisor.pki.Keys;
 import org.carevisor.protocol.HaTimings;
 import org.carevisor.protocol.LeaseSeen;
 import org.carevisor.protocol.SignedLease;
+import org.carevisor.testkit.LimitedStorage;
 import org.carevisor.testkit.Poll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -88,22 +89,21 @@ class HostLeaseTest {
     }
 
     /**
-     * A full storage (a real size-limited tmpfs, filled to the last block): renewals go on in place, a longer lease
+     * A full storage (a real size-limited ext4, filled to the last block): renewals go on in place, a longer lease
      * that needs a new file fails (and is counted as failing), and a link put in the lease file's place is never
      * written through.
      */
     @Test
     void renewalsGoOnInPlaceWhenTheStorageIsFull() throws Exception {
-        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a tmpfs needs root");
-        Files.createDirectories(storage);
-        run("mount", "-t", "tmpfs", "-o", "size=1m", "carevisor-test", storage.toString());
-        try {
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a file system needs root");
+        try (LimitedStorage full = LimitedStorage.mount(storage, 8)) {
             HostLease lease = lease();
             assertThat(lease.renewOnce()).isTrue();
             Path file = LeaseFile.of(storage, HOST);
             assertThat(Files.size(file) % LeaseFile.BLOCK).as("padded to whole blocks").isZero();
             Object inode = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
-            fill(storage.resolve("ballast"));
+            full.fill();
+            assertThat(full.usable()).isZero();
             for (int i = 0; i < 3; i++) {
                 assertThat(lease.renewOnce()).as("renewal %d on the full storage", i).isTrue();
             }
@@ -121,7 +121,7 @@ class HostLeaseTest {
             released = List.of();
             assertThat(lease.renewOnce()).as("a short lease fits in place again").isTrue();
             assertThat(own().counter()).as("the failed renewal used no counter").isEqualTo(5);
-            Files.delete(storage.resolve("ballast"));
+            full.free();
             // a link in the lease file's place: replaced by a file, its target untouched
             Path victim = dir.resolve("victim");
             Files.writeString(victim, "x".repeat(8192));
@@ -139,30 +139,7 @@ class HostLeaseTest {
             lease.renewOnce();
             assertThat(Files.readString(other)).isEqualTo("y".repeat(8192));
             assertThat(LeaseFile.ownPlainFile(file)).isTrue();
-        } finally {
-            run("umount", "-l", storage.toString());
         }
-    }
-
-    /** Fills the file system of {@code ballast} to its last byte. */
-    private static void fill(Path ballast) throws IOException {
-        byte[] chunk = new byte[4096];
-        try (var out = Files.newOutputStream(ballast)) {
-            while (true) {
-                out.write(chunk);
-                out.flush();
-            }
-        } catch (IOException e) {
-            if (!String.valueOf(e.getMessage()).contains("No space left")) {
-                throw e;
-            }
-        }
-    }
-
-    private static void run(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor()).as(String.join(" ", cmd) + ": " + out).isZero();
     }
 
     @Test

@@ -17,6 +17,7 @@ import java.security.KeyPair;
 import org.carevisor.agent.storage.FileTrees;
 import org.carevisor.pki.Keys;
 import org.carevisor.protocol.SignedLease;
+import org.carevisor.testkit.LimitedStorage;
 import org.carevisor.testkit.Poll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -204,25 +205,17 @@ class WatchdogTest {
         }
     }
 
-    /** On a full storage (a real tmpfs filled to the last block) the keeper goes on renewing in place. */
+    /** On a full storage (a real ext4 filled to the last block) the keeper goes on renewing in place. */
     @Test
     void theKeeperRenewsInPlaceWhenTheStorageIsFull() throws Exception {
-        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a tmpfs needs root");
-        run("mount", "-t", "tmpfs", "-o", "size=1m", "carevisor-test", storage.toString());
-        try {
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a file system needs root");
+        try (LimitedStorage full = LimitedStorage.mount(storage, 8)) {
             Files.createDirectories(leaseFile.getParent());
             Process q = keeperSetUp(12);
             LeaseFile.write(leaseFile, leaseFile.resolveSibling(".t"), LeaseFile.read(leaseFile)); // padded, as agents do
             Object inode = Files.readAttributes(leaseFile, BasicFileAttributes.class).fileKey();
-            try (var out = Files.newOutputStream(storage.resolve("ballast"))) {
-                byte[] chunk = new byte[4096];
-                while (true) {
-                    out.write(chunk);
-                    out.flush();
-                }
-            } catch (IOException e) {
-                assertThat(e.getMessage()).contains("No space left");
-            }
+            full.fill();
+            assertThat(full.usable()).isZero();
             start(Watchdog.Mode.KEEPER);
             Poll.until(Duration.ofSeconds(10), "the keeper to renew on the full storage", () -> {
                 SignedLease l = leaseNow();
@@ -232,15 +225,7 @@ class WatchdogTest {
             assertThat(Files.readAttributes(leaseFile, BasicFileAttributes.class).fileKey()).as("in place")
                     .isEqualTo(inode);
             Watchdog.stopAny(state, Duration.ofSeconds(5));
-        } finally {
-            run("umount", "-l", storage.toString());
         }
-    }
-
-    private static void run(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor()).as(String.join(" ", cmd) + ": " + out).isZero();
     }
 
     @Test
