@@ -78,7 +78,8 @@ public final class LeaseFile {
             throw new IOException("the lease text has " + bytes.length + " bytes, more than " + SignedLease.MAX_TEXT);
         }
         byte[] marked = Arrays.copyOf(bytes, bytes.length + 1); // ends with the NUL mark
-        if (ownPlainFile(target) && Files.size(target) >= marked.length && Files.size(target) <= MAX_FILE) {
+        long size = ownPlainFile(target) ? Files.size(target) : -1;
+        if (size >= marked.length && size <= MAX_FILE) {
             try (FileChannel ch = FileChannel.open(target, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
                 ByteBuffer b = ByteBuffer.wrap(marked);
                 long at = 0;
