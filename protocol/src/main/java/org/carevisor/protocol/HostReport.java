@@ -9,7 +9,8 @@ import java.util.List;
  * @param inventory      host inventory
  * @param vms            every VM the agent runs or recently ran
  * @param sequence       increases with every report of this agent process
- * @param sentAt         when the agent sent it
+ * @param sentAt         when the agent built it, taken just before it looked at its VMs (never later than the
+ *                       VM states it carries)
  * @param agentStartedAt when this agent process started (a change means the agent restarted)
  * @param leases         the storage leases of all hosts sharing this host's storage, as just read (HA)
  */

@@ -32,8 +32,12 @@ public final class ReportBuilder {
     static final int MAX_REASON = 2000;
 
     public HostReport build() {
-        return new HostReport(inventory.collect(), vms.statuses().stream().map(ReportBuilder::bounded).toList(),
-                sequence.incrementAndGet(), Instant.now(), startedAt, leases.get());
+        var host = inventory.collect();
+        // stamped before the VMs are looked at: the manager takes a direct answer it received after this instant
+        // as newer news than the report, so the stamp must not be later than the VM states it goes with
+        Instant taken = Instant.now();
+        List<VmStatus> states = vms.statuses().stream().map(ReportBuilder::bounded).toList();
+        return new HostReport(host, states, sequence.incrementAndGet(), taken, startedAt, leases.get());
     }
 
     private static VmStatus bounded(VmStatus s) {

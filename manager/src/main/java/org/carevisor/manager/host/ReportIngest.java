@@ -87,13 +87,14 @@ public final class ReportIngest {
                     "the agent speaks protocol " + report.inventory().protocolVersion() + ", the manager speaks "
                             + Protocol.VERSION + "; upgrade the agent or the manager", null);
         }
+        Instant arrived = Instant.now();
         // one report of a host at a time, so that a delayed one cannot overtake the newer one it lost against
         synchronized (hostLocks.computeIfAbsent(report.inventory().hostId(), k -> new Object())) {
-            return acceptInOrder(report);
+            return acceptInOrder(report, arrived);
         }
     }
 
-    private org.carevisor.protocol.ReportAck acceptInOrder(HostReport report) {
+    private org.carevisor.protocol.ReportAck acceptInOrder(HostReport report, Instant arrived) {
         String hostId = report.inventory().hostId();
         Optional<HostBoard.Entry> previous = board.get(hostId);
         String outdated = previous.isEmpty() ? null
@@ -134,7 +135,7 @@ public final class ReportIngest {
         }
         // VM states first, then the host counts as reporting: a reader must never see a freshly connected
         // host together with the observations of its previous agent.
-        ingestVms(report);
+        ingestVms(report, arrived);
         board.put(report);
         if (previous.isEmpty()) {
             onNewHost.run();
@@ -182,7 +183,7 @@ public final class ReportIngest {
         return String.format(java.util.Locale.ROOT, "%.1f s", d.toMillis() / 1000.0);
     }
 
-    private void ingestVms(HostReport report) {
+    private void ingestVms(HostReport report, Instant arrived) {
         String hostId = report.inventory().hostId();
         String hostName = report.inventory().hostname();
         List<VmRecord> assigned = vms.onHost(hostId);
@@ -196,30 +197,17 @@ public final class ReportIngest {
                 }
                 continue;
             }
-            if (newerObservation(s.vmId(), hostId, report)) {
-                continue;
+            ObservedStore.Reported r = observed.putReported(hostId, s, report.sentAt(), arrived);
+            if (r.stored()) {
+                transitions(vm.get(), r.before().map(ObservedStore.Observed::status).orElse(null), s, hostName);
             }
-            Optional<ObservedStore.Observed> before = observed.put(hostId, s);
-            transitions(vm.get(), before.map(ObservedStore.Observed::status).orElse(null), s, hostName);
         }
         for (VmRecord vm : assigned) {
-            if (!reported.contains(vm.id()) && vm.lifecycle() == Lifecycle.READY && observed.get(vm.id()).isPresent()
-                    && !newerObservation(vm.id(), hostId, report)) {
-                observed.put(hostId, new VmStatus(vm.id(), VmState.STOPPED, "not defined on host " + hostName, null,
-                        null, Instant.now(), null, null, List.of(), vm.specVersion()));
+            if (!reported.contains(vm.id()) && vm.lifecycle() == Lifecycle.READY && observed.get(vm.id()).isPresent()) {
+                observed.putReported(hostId, new VmStatus(vm.id(), VmState.STOPPED, "not defined on host " + hostName,
+                        null, null, Instant.now(), null, null, List.of(), vm.specVersion()), report.sentAt(), arrived);
             }
         }
-    }
-
-    /**
-     * True when the manager learned about the VM from this host's direct answer (e.g. to a start) after the
-     * report was sent: the report is older news and must not undo it.
-     */
-    private boolean newerObservation(String vmId, String hostId, HostReport report) {
-        Optional<ObservedStore.Observed> o = observed.get(vmId);
-        return o.isPresent() && hostId.equals(o.get().hostId()) && report.sentAt() != null
-                && o.get().receivedAt().isAfter(report.sentAt())
-                && o.get().receivedAt().isBefore(report.sentAt().plusSeconds(5));
     }
 
     /** Side effects of observed changes: desired state follows a guest power-off; crashes are audited. */

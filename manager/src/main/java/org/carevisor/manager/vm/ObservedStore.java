@@ -56,6 +56,48 @@ public final class ObservedStore {
         return Optional.ofNullable(previous);
     }
 
+    /** The answer to {@link #putReported}: whether the report's news was stored, and what was there before. */
+    public record Reported(boolean stored, Optional<Observed> before) {
+    }
+
+    /**
+     * Stores what a host's report says unless the manager learned newer news about the VM from that host's direct
+     * answer (to a start, a resume after a failed migration...) after the report's VMs were looked at: such a
+     * report must not undo it. Check and store are one atomic step, so a direct answer that arrives while a report
+     * is ingested either wins or is overwritten by something newer, never by the older report.
+     *
+     * A report is older news when the answer was received after the report arrived at the manager (it waited in
+     * the manager, e.g. behind another report of its host), or after the agent took it, by the agents' clock, within
+     * {@link #DIRECT_ANSWER_WINS} (it was on its way while the answer was received).
+     *
+     * @param takenAt   when the agent looked at its VMs for the report (agent clock); may be null
+     * @param arrivedAt when the report arrived at the manager (manager clock); may be null
+     */
+    public Reported putReported(String hostId, VmStatus status, Instant takenAt, Instant arrivedAt) {
+        Observed[] previous = new Observed[1];
+        boolean[] stored = new boolean[1];
+        observed.compute(status.vmId(), (id, o) -> {
+            previous[0] = o;
+            if (o != null && hostId.equals(o.hostId()) && (arrivedAt != null && o.receivedAt().isAfter(arrivedAt)
+                    || takenAt != null && o.receivedAt().isAfter(takenAt)
+                    && o.receivedAt().isBefore(takenAt.plus(DIRECT_ANSWER_WINS)))) {
+                return o;
+            }
+            stored[0] = true;
+            return new Observed(hostId, status, Instant.now());
+        });
+        if (stored[0] && (previous[0] == null || changed(previous[0], observed.get(status.vmId())))) {
+            persist(status.vmId());
+        }
+        return new Reported(stored[0], Optional.ofNullable(previous[0]));
+    }
+
+    /**
+     * How long after a report was taken a direct answer counts as newer news than the report (beyond it, the
+     * clocks of agent and manager are assumed to differ and the report is taken).
+     */
+    static final java.time.Duration DIRECT_ANSWER_WINS = java.time.Duration.ofSeconds(5);
+
     public void remove(String vmId) {
         observed.remove(vmId);
     }

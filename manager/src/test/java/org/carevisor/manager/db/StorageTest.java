@@ -156,6 +156,26 @@ class StorageTest {
                 assertThat(o.status().exitCode()).isEqualTo(137);
             });
 
+            // a report whose VMs were looked at before a direct answer arrived (a resume after a failed migration)
+            // is older news: it must not undo the answer; a report taken afterwards is stored
+            Instant taken = Instant.now();
+            observed.put("h1", new VmStatus(id, VmState.RUNNING, "the migration did not hand over", null, 7L, at, at,
+                    null, List.of(), 2));
+            VmStatus migrating = new VmStatus(id, VmState.MIGRATING, "migrating", null, 7L, at, at, null, List.of(), 2);
+            ObservedStore.Reported stale = observed.putReported("h1", migrating, taken.minusMillis(1), null);
+            assertThat(stale.stored()).isFalse();
+            assertThat(observed.get(id).orElseThrow().status().state()).isEqualTo(VmState.RUNNING);
+            assertThat(observed.putReported("h2", migrating, taken, taken).stored()).as("another host's report").isTrue();
+            observed.put("h1", new VmStatus(id, VmState.RUNNING, "back", null, 7L, at, at, null, List.of(), 2));
+            assertThat(observed.putReported("h1", migrating, taken.minusSeconds(60), taken).stored())
+                    .as("a report that waited in the manager while the answer came").isFalse();
+            assertThat(observed.putReported("h1", migrating, taken.minusSeconds(60), Instant.now().plusMillis(1))
+                    .stored()).as("beyond the window the clocks are taken to differ").isTrue();
+            ObservedStore.Reported fresh = observed.putReported("h1", new VmStatus(id, VmState.PAUSED, "paused", null,
+                    7L, at, at, null, List.of(), 2), Instant.now().plusMillis(1), Instant.now().plusMillis(1));
+            assertThat(fresh.stored()).isTrue();
+            assertThat(fresh.before().orElseThrow().status().state()).isEqualTo(VmState.MIGRATING);
+
             db.jdbi().useTransaction(h -> vms.delete(h, id));
             assertThat(vms.find(id)).isEmpty();
         }
