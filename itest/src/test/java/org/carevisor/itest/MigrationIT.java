@@ -8,6 +8,7 @@ import org.carevisor.testkit.GuestProbe;
 import org.carevisor.testkit.Poll;
 import org.carevisor.testkit.ProbeMonitor;
 import org.carevisor.testkit.QemuProcesses;
+import org.carevisor.testkit.chaos.ChaosLab;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -120,6 +121,65 @@ class MigrationIT extends ClusterLabTest {
         assertThat(record.path("error").asText()).contains("manager stopped");
         assertOnSource("mig-3", "lab-h2", bootId);
         lab.act("mig-3", "poweroff");
+    }
+
+    /**
+     * The whole site loses power while a live migration runs: once during the copy, once just after the hand-over.
+     * The hosts come back destination first, then the source, the manager, the third host (as the fault campaign's
+     * seed 201 had it). Each time the VM ends up running on exactly one host, the one the manager shows, with one
+     * QEMU, and its guest answers (a new boot: every QEMU died with its host).
+     */
+    @Test
+    void aSitePowerCycleDuringAMigrationLeavesTheGuestRunningOnOneHost() throws Exception {
+        bridgedVm("mig-4", 256, "lab-h1");
+        GuestProbe guest = lab.guest("mig-4");
+        String firstBoot = guest.awaitReady(BOOT).bootId();
+        String id = lab.vm("mig-4").path("id").asText();
+        ChaosLab site = new ChaosLab(lab, java.util.List.of("mig-4"));
+
+        startSlowMigration("mig-4", "lab-h3");
+        powerCycle(site);
+        String secondBoot = assertRunsOnceAndAnswers("mig-4", id, firstBoot);
+        JsonNode copy = lab.api().get("/api/v1/migrations?vm=mig-4").json().get(0);
+        assertThat(copy.path("phase").asText()).as(copy.toString()).isEqualTo("failed");
+
+        // just after the hand-over: the manager may not have ended the source (nor closed the record) yet
+        String from = lab.vm("mig-4").path("host").asText();
+        String to = from.equals("lab-h3") ? "lab-h1" : "lab-h3";
+        String task = lab.api().post("/api/v1/vms/mig-4/migrate", "{\"host\":\"" + to + "\"}").expect(202).json()
+                .path("id").asText();
+        Poll.until(Duration.ofSeconds(120), Duration.ofMillis(20), "the hand-over to " + to, () -> lab.vm("mig-4")
+                .path("host").asText().equals(to) ? true : null);
+        powerCycle(site);
+        assertRunsOnceAndAnswers("mig-4", id, secondBoot);
+        assertThat(lab.vm("mig-4").path("host").asText()).as("the guest had moved").isEqualTo(to);
+        assertThat(lab.api().get("/api/v1/tasks/" + task).json().path("state").asText()).isNotEqualTo("running");
+        lab.act("mig-4", "poweroff");
+    }
+
+    /** Manager first, then every host; back destination (lab-h3), source (lab-h1), manager, lab-h2. */
+    private void powerCycle(ChaosLab site) throws Exception {
+        lab.manager().kill();
+        for (int h = 0; h < 3; h++) {
+            site.powerOff(h);
+        }
+        lab.startAgent(2);
+        Thread.sleep(2000);
+        lab.startAgent(0);
+        Thread.sleep(2000);
+        lab.startManager();
+        lab.startAgent(1);
+        lab.awaitHostConnected();
+    }
+
+    private String assertRunsOnceAndAnswers(String vm, String id, String bootBefore) throws Exception {
+        JsonNode v = lab.awaitState(vm, "running", Duration.ofSeconds(120));
+        GuestProbe.Status s = lab.guest(vm).awaitReady(BOOT);
+        assertThat(s.bootId()).as("every QEMU died with the site's power: a new boot").isNotEqualTo(bootBefore);
+        assertThat(lab.vm(vm).path("host").asText()).isEqualTo(v.path("host").asText());
+        Poll.until(Duration.ofSeconds(30), "exactly one QEMU of the VM", () -> QemuProcesses.qemus(id).size() == 1
+                ? true : null);
+        return s.bootId();
     }
 
     /** Starts a migration limited to 2 MiB/s and returns its task once memory is being copied. */
