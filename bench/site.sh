@@ -4,14 +4,5 @@
 # time until every guest answers after the last host started, hosts fenced and guests lost.
 # Needs root (network namespaces). Prints Markdown tables for docs/benchmarks.md.
 #   bench/site.sh [runs]        (default 2)
-set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-[ "$(id -u)" = 0 ] || { echo "bench/site.sh needs root (network namespaces)" >&2; exit 1; }
-./carevisor deps >/dev/null
-./carevisor appliance >/dev/null
-export JAVA_HOME=$(./carevisor java-home)
-mvn -q -B package -DskipTests -pl bench -am
-exec "$JAVA_HOME/bin/java" -XX:+UseSerialGC -cp "bench/target/classes:bench/target/lib/*" \
-  -Dcarevisor.appliance="$ROOT/build/appliance/carevisor-appliance.qcow2" \
-  org.carevisor.bench.SiteBench "${1:-2}"
+source "$(dirname "$0")/lib.sh"
+bench_run --root --appliance SiteBench "${1:-2}"
