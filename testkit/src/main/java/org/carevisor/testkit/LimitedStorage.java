@@ -2,11 +2,9 @@ package org.carevisor.testkit;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.time.Duration;
 
 /**
  * A size-limited storage for a lab: an ext4 file system (no blocks reserved for root) in a sparse image file,
@@ -79,19 +77,6 @@ public final class LimitedStorage implements AutoCloseable {
     }
 
     private static void run(String... cmd) throws IOException {
-        try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            if (!p.waitFor(60, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException(String.join(" ", cmd) + " did not end");
-            }
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (p.exitValue() != 0) {
-                throw new IOException(String.join(" ", List.of(cmd)) + ": " + out.strip());
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted: " + String.join(" ", cmd), e);
-        }
+        Commands.run(Duration.ofSeconds(60), cmd);
     }
 }

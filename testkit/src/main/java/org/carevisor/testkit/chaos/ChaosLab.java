@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.carevisor.testkit.GuestProbe;
 import org.carevisor.testkit.Http;
@@ -275,16 +274,7 @@ public final class ChaosLab {
         return out.stream();
     }
 
-    private static String run(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        if (!p.waitFor(10, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IOException(String.join(" ", cmd) + " did not end");
-        }
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.exitValue() != 0) {
-            throw new IOException(String.join(" ", cmd) + ": " + out.strip());
-        }
-        return out;
+    private static String run(String... cmd) throws IOException {
+        return org.carevisor.testkit.Commands.run(Duration.ofSeconds(10), cmd);
     }
 }
