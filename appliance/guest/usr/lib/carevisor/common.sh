@@ -40,6 +40,22 @@ cv_read_num() {
     cv_normalize "$(cv_read_record "$1")"
 }
 
+# cv_read_num_checked SECTOR -> like cv_read_num, but the exit status is 1 (and
+# the number printed 0) when the sector cannot be read (an I/O error), so that
+# a failed read is not mistaken for a stored 0
+cv_read_num_checked() {
+    local f="$CV_RUN/sector.$$.$1" n
+    if dd if="$CV_DATA_DEV" of="$f" bs=512 skip="$1" count=1 2>/dev/null \
+        && n=$(wc -c < "$f") && [ "$n" -eq 512 ]; then
+        cv_normalize "$(tr -d '\000\r ' < "$f")"
+        rm -f "$f"
+        return 0
+    fi
+    rm -f "$f"
+    echo 0
+    return 1
+}
+
 # cv_write_record SECTOR TEXT -> writes one sector and flushes it to the
 # virtual disk (fsync on the block device => virtio-blk FLUSH) before returning.
 cv_write_record() {

@@ -13,7 +13,9 @@ import java.time.Duration;
  */
 public final class GuestProbe {
     /** What the guest reports about itself. */
-    public record Status(String bootId, long counter, String uuid, String mac, long diskCounter, long bootCount) {
+    /** What the guest says; {@code diskError} is empty unless it could not read its data partition (counters 0). */
+    public record Status(String bootId, long counter, String uuid, String mac, long diskCounter, long bootCount,
+                         String diskError) {
     }
 
     private final String base;
@@ -29,7 +31,8 @@ public final class GuestProbe {
     private Status status(int timeoutMillis) throws IOException {
         JsonNode n = Http.json().readTree(request("GET", "/cgi-bin/status", timeoutMillis));
         return new Status(n.path("bootId").asText(), n.path("counter").asLong(), n.path("uuid").asText(),
-                n.path("mac").asText(), n.path("diskCounter").asLong(), n.path("bootCount").asLong());
+                n.path("mac").asText(), n.path("diskCounter").asLong(), n.path("bootCount").asLong(),
+                n.path("diskError").asText(""));
     }
 
     /** Increments the counter kept on the guest's disk (flushed before the answer); returns the new value. */

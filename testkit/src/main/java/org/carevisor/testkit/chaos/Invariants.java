@@ -65,8 +65,15 @@ public final class Invariants {
                 } catch (IOException e) {
                     continue; // not answering now: convergence checks that it comes back
                 }
-                if (s.diskCounter() < acked) {
-                    out.add(vm + " reads disk counter " + s.diskCounter() + " after it acknowledged " + acked);
+                if (!s.diskError().isEmpty()) {
+                    out.add(vm + " cannot read its disk in the guest (" + s.diskError() + ") after it acknowledged "
+                            + acked);
+                } else if (s.diskCounter() < acked) {
+                    // what answered, to tell a lost write from a probe that reached another guest
+                    out.add(vm + " reads disk counter " + s.diskCounter() + " after it acknowledged " + acked
+                            + " (answered: uuid " + s.uuid() + (s.uuid().equalsIgnoreCase(lab.id(vm)) ? " (its own)"
+                            : " (NOT its id " + lab.id(vm) + ")") + ", mac " + s.mac() + ", boot " + s.bootId()
+                            + ", boot count " + s.bootCount() + ")");
                 }
             }
             return out;
