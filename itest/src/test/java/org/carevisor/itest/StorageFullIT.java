@@ -71,6 +71,13 @@ class StorageFullIT extends ClusterLabTest {
         assertThat(lab.vm("vm-1").path("state").asText()).as("still waiting for space").isEqualTo("paused");
         assertThat(write.get(10, TimeUnit.SECONDS)).as("a write that waits for space is not acknowledged").isFalse();
         assertThat(lab.vm("vm-1").path("stopCause").asText()).isEqualTo("no-space");
+        JsonNode health = Poll.until(Duration.ofSeconds(20), "the no-space alarm", () -> {
+            JsonNode h = lab.api().get("/api/v1/health").json();
+            return h.path("alarms").toString().contains("vm-paused-no-space:vm-1") ? h : null;
+        });
+        assertThat(health.path("status").asText()).isEqualTo("degraded");
+        assertThat(health.path("alarms").toString()).contains("free space on the storage")
+                .doesNotContain("vm-paused-no-space:ha-1");
 
         storage.free();
         lab.awaitState("vm-1", "running", Duration.ofSeconds(30));
@@ -85,6 +92,10 @@ class StorageFullIT extends ClusterLabTest {
         // the write that waited went on in the guest once resumed (or was given up with its client): never less
         assertThat(after.diskCounter()).isBetween(200L, 201L);
         assertThat(plain.incrementDiskCounter()).isEqualTo(after.diskCounter() + 1);
+        Poll.until(Duration.ofSeconds(20), "the no-space alarm to clear", () -> lab.api().get("/api/v1/health")
+                .json().path("alarms").toString().contains("vm-paused-no-space") ? null : true);
+        String history = lab.api().get("/api/v1/vms/vm-1/history").text();
+        assertThat(history).contains("vm.no-space-alarm").contains("cleared: VM vm-1");
         String audit = lab.api().get("/api/v1/audit?limit=200").text();
         assertThat(audit).doesNotContain("\"host.fence\"").doesNotContain("\"ha.restart\"")
                 .doesNotContain("vm.ha-restart");

@@ -238,6 +238,9 @@ public final class Manager implements AutoCloseable {
         jobs.schedule("ha-evaluation", () -> second, second, ha::tick);
         jobs.schedule("migration-recovery", () -> Duration.ofSeconds(2), Duration.ofSeconds(2), migrations::recover);
         jobs.schedule("audit-checkpoints", checkpoints::interval, checkpoints.interval(), checkpoints::checkpoint);
+        org.carevisor.manager.vm.NoSpaceAlarms noSpace = new org.carevisor.manager.vm.NoSpaceAlarms(observed, vmRepo,
+                alarms, audit);
+        jobs.schedule("no-space-alarms", () -> Duration.ofSeconds(5), Duration.ofSeconds(5), noSpace::pass);
         jobs.schedule("site-shutdown-recovery", () -> Duration.ofSeconds(5), Duration.ofSeconds(5), site::recover);
         if (ups.enabled()) {
             jobs.schedule("ups", () -> org.carevisor.manager.ups.UpsMonitor.INTERVAL,

@@ -42,6 +42,11 @@ public final class ObservedStore {
         }).forEach(o -> observed.put(o.status().vmId(), o)));
     }
 
+    /** Every VM's latest observation (a snapshot). */
+    public List<Observed> all() {
+        return List.copyOf(observed.values());
+    }
+
     public Optional<Observed> get(String vmId) {
         return Optional.ofNullable(observed.get(vmId));
     }
