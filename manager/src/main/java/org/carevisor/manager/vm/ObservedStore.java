@@ -81,6 +81,7 @@ public final class ObservedStore {
     public Reported putReported(String hostId, VmStatus status, Instant takenAt, Instant arrivedAt) {
         Observed[] previous = new Observed[1];
         boolean[] stored = new boolean[1];
+        Observed[] next = new Observed[1];
         observed.compute(status.vmId(), (id, o) -> {
             previous[0] = o;
             if (o != null && hostId.equals(o.hostId()) && (arrivedAt != null && o.receivedAt().isAfter(arrivedAt)
@@ -89,9 +90,10 @@ public final class ObservedStore {
                 return o;
             }
             stored[0] = true;
-            return new Observed(hostId, status, Instant.now());
+            next[0] = new Observed(hostId, status, Instant.now());
+            return next[0];
         });
-        if (stored[0] && (previous[0] == null || changed(previous[0], observed.get(status.vmId())))) {
+        if (stored[0] && (previous[0] == null || changed(previous[0], next[0]))) {
             persist(status.vmId());
         }
         return new Reported(stored[0], Optional.ofNullable(previous[0]));
