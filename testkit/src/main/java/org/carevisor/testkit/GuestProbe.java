@@ -29,7 +29,7 @@ public final class GuestProbe {
     }
 
     private Status status(int timeoutMillis) throws IOException {
-        JsonNode n = Http.json().readTree(request("GET", "/cgi-bin/status", timeoutMillis));
+        JsonNode n = answer(request("GET", "/cgi-bin/status", timeoutMillis), "bootId");
         return new Status(n.path("bootId").asText(), n.path("counter").asLong(), n.path("uuid").asText(),
                 n.path("mac").asText(), n.path("diskCounter").asLong(), n.path("bootCount").asLong(),
                 n.path("diskError").asText(""));
@@ -37,13 +37,31 @@ public final class GuestProbe {
 
     /** Increments the counter kept on the guest's disk (flushed before the answer); returns the new value. */
     public long incrementDiskCounter() throws IOException {
-        return Http.json().readTree(request("POST", "/cgi-bin/disk-counter", 5000)).path("diskCounter").asLong();
+        return answer(request("POST", "/cgi-bin/disk-counter", 5000), "diskCounter").path("diskCounter").asLong();
     }
 
     /** Sets the counter kept on the guest's disk (flushed before the answer); returns the new value. */
     public long setDiskCounter(long value) throws IOException {
-        return Http.json().readTree(request("POST", "/cgi-bin/disk-counter?set=" + value, 5000)).path("diskCounter")
+        return answer(request("POST", "/cgi-bin/disk-counter?set=" + value, 5000), "diskCounter").path("diskCounter")
                 .asLong();
+    }
+
+    /**
+     * The guest's JSON answer, which must hold {@code field}: a guest that shuts down ends its web server while a
+     * CGI answers, and the client sees "200" with an empty or cut body; that is no answer (not a counter of 0).
+     */
+    private JsonNode answer(String body, String field) throws IOException {
+        JsonNode n;
+        try {
+            n = Http.json().readTree(body);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            n = null;
+        }
+        if (n == null || !n.isObject() || !n.hasNonNull(field) || n.path(field).asText().isEmpty()) {
+            throw new IOException("incomplete answer from the guest at " + base + " (is it shutting down?): "
+                    + (body.length() > 200 ? body.substring(0, 200) + "..." : body));
+        }
+        return n;
     }
 
     /** Asks the guest itself to power off (as if an administrator ran poweroff inside it). */
