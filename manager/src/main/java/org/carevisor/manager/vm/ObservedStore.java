@@ -18,8 +18,8 @@ import org.jdbi.v3.core.Jdbi;
  * before the first report arrives. Thread-safe.
  */
 public final class ObservedStore {
-    /** What a host last said about a VM. */
-    public record Observed(String hostId, VmStatus status, Instant receivedAt) {
+    /** What a host last said about a VM: in a report, or in a direct answer to a call of the manager. */
+    public record Observed(String hostId, VmStatus status, Instant receivedAt, boolean fromReport) {
     }
 
     private final Jdbi jdbi;
@@ -38,7 +38,7 @@ public final class ObservedStore {
                     cause == null ? null : StopCause.valueOf(cause.toUpperCase(java.util.Locale.ROOT).replace('-', '_')),
                     Sql.longOrNull(rs, "pid"), Sql.instant(rs, "since"), Sql.instant(rs, "started_at"),
                     Sql.intOrNull(rs, "exit_code"), List.of(), 0);
-            return new Observed(rs.getString("host_id"), s, Sql.instant(rs, "observed_at"));
+            return new Observed(rs.getString("host_id"), s, Sql.instant(rs, "observed_at"), true);
         }).forEach(o -> observed.put(o.status().vmId(), o)));
     }
 
@@ -51,9 +51,12 @@ public final class ObservedStore {
         return Optional.ofNullable(observed.get(vmId));
     }
 
-    /** Stores a new observation and returns the previous one; persists it when something meaningful changed. */
+    /**
+     * Stores a host's direct answer about a VM (to a start, a stop, a migration step) and returns the previous
+     * observation; persists it when something meaningful changed. Reports go through {@link #putReported}.
+     */
     public Optional<Observed> put(String hostId, VmStatus status) {
-        Observed next = new Observed(hostId, status, Instant.now());
+        Observed next = new Observed(hostId, status, Instant.now(), false);
         Observed previous = observed.put(status.vmId(), next);
         if (previous == null || changed(previous, next)) {
             persist(status.vmId());
@@ -68,10 +71,11 @@ public final class ObservedStore {
     /**
      * Stores what a host's report says unless the manager learned newer news about the VM from that host's direct
      * answer (to a start, a resume after a failed migration...) after the report's VMs were looked at: such a
-     * report must not undo it. Check and store are one atomic step, so a direct answer that arrives while a report
-     * is ingested either wins or is overwritten by something newer, never by the older report.
+     * report must not undo it (an earlier report's news never holds a later report back). Check and store are one
+     * atomic step, so a direct answer that arrives while a report is ingested either wins or is overwritten by
+     * something newer, never by the older report.
      *
-     * A report is older news when the answer was received after the report arrived at the manager (it waited in
+     * <p>A report is older news when the answer was received after the report arrived at the manager (it waited in
      * the manager, e.g. behind another report of its host), or after the agent took it, by the agents' clock, within
      * {@link #DIRECT_ANSWER_WINS} (it was on its way while the answer was received).
      *
@@ -84,13 +88,13 @@ public final class ObservedStore {
         Observed[] next = new Observed[1];
         observed.compute(status.vmId(), (id, o) -> {
             previous[0] = o;
-            if (o != null && hostId.equals(o.hostId()) && (arrivedAt != null && o.receivedAt().isAfter(arrivedAt)
+            if (o != null && !o.fromReport() && hostId.equals(o.hostId()) && (arrivedAt != null && o.receivedAt().isAfter(arrivedAt)
                     || takenAt != null && o.receivedAt().isAfter(takenAt)
                     && o.receivedAt().isBefore(takenAt.plus(DIRECT_ANSWER_WINS)))) {
                 return o;
             }
             stored[0] = true;
-            next[0] = new Observed(hostId, status, Instant.now());
+            next[0] = new Observed(hostId, status, Instant.now(), true);
             return next[0];
         });
         if (stored[0] && (previous[0] == null || changed(previous[0], next[0]))) {

@@ -171,6 +171,11 @@ class StorageTest {
                     .as("a report that waited in the manager while the answer came").isFalse();
             assertThat(observed.putReported("h1", migrating, taken.minusSeconds(60), Instant.now().plusMillis(1))
                     .stored()).as("beyond the window the clocks are taken to differ").isTrue();
+            // a report's news never holds back the next report, even one that waited while the first was stored
+            Instant waited = Instant.now();
+            observed.putReported("h1", new VmStatus(id, VmState.RUNNING, "report 1", null, 7L, at, at, null,
+                    List.of(), 2), waited, waited);
+            assertThat(observed.putReported("h1", migrating, waited, waited).stored()).as("report 2").isTrue();
             ObservedStore.Reported fresh = observed.putReported("h1", new VmStatus(id, VmState.PAUSED, "paused", null,
                     7L, at, at, null, List.of(), 2), Instant.now().plusMillis(1), Instant.now().plusMillis(1));
             assertThat(fresh.stored()).isTrue();
