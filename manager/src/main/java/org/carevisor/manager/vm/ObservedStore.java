@@ -88,9 +88,11 @@ public final class ObservedStore {
         Observed[] next = new Observed[1];
         observed.compute(status.vmId(), (id, o) -> {
             previous[0] = o;
-            if (o != null && !o.fromReport() && hostId.equals(o.hostId()) && (arrivedAt != null && o.receivedAt().isAfter(arrivedAt)
+            boolean answerIsNewer = o != null && !o.fromReport() && hostId.equals(o.hostId())
+                    && (arrivedAt != null && o.receivedAt().isAfter(arrivedAt)
                     || takenAt != null && o.receivedAt().isAfter(takenAt)
-                    && o.receivedAt().isBefore(takenAt.plus(DIRECT_ANSWER_WINS)))) {
+                    && o.receivedAt().isBefore(takenAt.plus(DIRECT_ANSWER_WINS)));
+            if (answerIsNewer) {
                 return o;
             }
             stored[0] = true;

@@ -165,7 +165,8 @@ class StorageTest {
             ObservedStore.Reported stale = observed.putReported("h1", migrating, taken.minusMillis(1), null);
             assertThat(stale.stored()).isFalse();
             assertThat(observed.get(id).orElseThrow().status().state()).isEqualTo(VmState.RUNNING);
-            assertThat(observed.putReported("h2", migrating, taken, taken).stored()).as("another host's report").isTrue();
+            assertThat(observed.putReported("h2", migrating, taken, taken).stored()).as("another host's report")
+                    .isTrue();
             observed.put("h1", new VmStatus(id, VmState.RUNNING, "back", null, 7L, at, at, null, List.of(), 2));
             assertThat(observed.putReported("h1", migrating, taken.minusSeconds(60), taken).stored())
                     .as("a report that waited in the manager while the answer came").isFalse();
