@@ -36,7 +36,9 @@ public final class ChaosBench {
         Campaign.Report r;
         // a real size-limited file system for the storage: the storage-full fault fills it
         try (LimitedStorage storage = LimitedStorage.mount(work.resolve("lab/storage"), 4096);
-             Lab lab = Lab.cluster(work.resolve("lab"), 23600, 3, Lab.applianceImage())) {
+             Lab lab = Lab.cluster(work.resolve("lab"), 23600, 3,
+                     // the product's default: the campaign found guests crashing when migrated while they boot
+                     List.of("--migration-boot-settle-seconds", "30"), Lab.applianceImage())) {
             // stopped early (Ctrl-C, kill): the lab's processes end with the benchmark, then its storage
             Thread hook = new Thread(() -> {
                 lab.close();

@@ -30,6 +30,11 @@ class ChaosIT extends ClusterLabTest {
     }
 
     @Override
+    java.util.List<String> managerOptions() {
+        return java.util.List.of("--migration-boot-settle-seconds", "30"); // the product's default, as the campaign
+    }
+
+    @Override
     int storageMiB() {
         return 3072; // a real file system the storage-full fault fills
     }

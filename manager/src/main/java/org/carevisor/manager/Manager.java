@@ -161,7 +161,7 @@ public final class Manager implements AutoCloseable {
                 config.reconcileInterval(), config.shutdownTimeoutSeconds());
         reconciler.usePower(power);
         MigrationService migrations = new MigrationService(vms, power, vmRepo, new MigrationRepository(db.jdbi()),
-                placement, clusterRepo, board, hostRepo, agents, tasks, audit, observed);
+                placement, clusterRepo, board, hostRepo, agents, tasks, audit, observed, config.migrationBootSettle());
         MaintenanceService maintenance = new MaintenanceService(hostRepo, vmRepo, observed, migrations, tasks, audit);
         Balancer balancer = new Balancer(clusterRepo, placement, rules, vmRepo, migrations, tasks);
         ExecutorService background = Executors.newVirtualThreadPerTaskExecutor();

@@ -45,6 +45,8 @@ import org.carevisor.manager.db.Database;
  * @param upsOnBattery            on battery this long starts the site shutdown ({@code --ups-on-battery-seconds};
  *                                null, the default: only when the UPS is critical, e.g. battery low)
  * @param upsVmTimeoutSeconds     how long each guest gets for its ACPI shutdown in a UPS-started site shutdown
+ * @param migrationBootSettle     a live migration begins only once the VM's QEMU has run this long (default 30 s;
+ *                                guests moved in their first seconds of boot crashed under TCG)
  */
 public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String dbPassword, String listenAddress,
                             int port, int guestPortFrom, int guestPortTo, Duration hostTimeout,
@@ -53,7 +55,7 @@ public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String db
                             org.carevisor.manager.tls.ApiTlsSettings tls, Path keyDir, Path auditAnchor,
                             String auditSyslog, boolean labMode, Duration haBootWindow,
                             java.util.List<org.carevisor.manager.ups.UpsTarget> ups, Duration upsOnBattery,
-                            int upsVmTimeoutSeconds) {
+                            int upsVmTimeoutSeconds, Duration migrationBootSettle) {
 
     public static ManagerConfig parse(String[] args, Map<String, String> env) {
         Map<String, String> opts = new LinkedHashMap<>();
@@ -108,7 +110,9 @@ public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String db
                 Duration.ofSeconds(number(get.apply("ha-boot-window-seconds", "600"), "--ha-boot-window-seconds")),
                 org.carevisor.manager.ups.UpsTarget.parseList(get.apply("ups", "")),
                 upsOnBattery(get.apply("ups-on-battery-seconds", "")),
-                (int) number(get.apply("ups-vm-timeout-seconds", "60"), "--ups-vm-timeout-seconds"));
+                (int) number(get.apply("ups-vm-timeout-seconds", "60"), "--ups-vm-timeout-seconds"),
+                Duration.ofSeconds(number(get.apply("migration-boot-settle-seconds", "30"),
+                        "--migration-boot-settle-seconds")));
         for (String k : opts.keySet()) {
             if (!known.contains(k)) {
                 throw new IllegalArgumentException("unknown option --" + k + "; known: --"
@@ -129,6 +133,10 @@ public record ManagerConfig(Path dataDir, String dbUrl, String dbUser, String db
         if (c.haBootWindow.toSeconds() > 86400) {
             throw new IllegalArgumentException("--ha-boot-window-seconds must be between 0 and 86400 (one day), not "
                     + c.haBootWindow.toSeconds());
+        }
+        if (c.migrationBootSettle.toSeconds() > 600) {
+            throw new IllegalArgumentException("--migration-boot-settle-seconds must be between 0 and 600, not "
+                    + c.migrationBootSettle.toSeconds());
         }
         if (c.upsVmTimeoutSeconds > 3600) {
             throw new IllegalArgumentException("--ups-vm-timeout-seconds must be between 0 and 3600, not "

@@ -8,7 +8,10 @@ import java.util.Map;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** {@code --ha-boot-window-seconds}: its default, its bounds, and a refusal that names the option. */
+/**
+ * {@code --ha-boot-window-seconds} and {@code --migration-boot-settle-seconds}: their defaults, their bounds, and a
+ * refusal that names the option.
+ */
 class ManagerConfigBootWindowTest {
     private static ManagerConfig parse(String... extra) {
         String[] base = {"--data-dir", "target/config-test/manager"};
@@ -38,5 +41,20 @@ class ManagerConfigBootWindowTest {
         ManagerConfig c = ManagerConfig.parse(new String[] {"--data-dir", "target/config-test/manager"},
                 Map.of("CAREVISOR_MANAGER_HA_BOOT_WINDOW_SECONDS", "120"));
         assertThat(c.haBootWindow()).isEqualTo(Duration.ofSeconds(120));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"'', 30", "0, 0", "10, 10", "600, 600"})
+    void migrationBootSettleAccepted(String given, long seconds) {
+        ManagerConfig c = given.isEmpty() ? parse() : parse("--migration-boot-settle-seconds", given);
+        assertThat(c.migrationBootSettle()).isEqualTo(Duration.ofSeconds(seconds));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"-1", "601", "soon"})
+    void migrationBootSettleRefused(String given) {
+        assertThatThrownBy(() -> parse("--migration-boot-settle-seconds", given))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--migration-boot-settle-seconds")
+                .hasMessageContaining(given);
     }
 }

@@ -139,7 +139,10 @@ public final class Lab implements AutoCloseable {
         LabNetwork net = LabNetwork.create(hostCount);
         List<String> m = new ArrayList<>(List.of("--data-dir", dir.resolve("manager").toString(), "--port", "0",
                 "--agent-port", "0", "--agent-listen", net.managerAddress(), "--guest-port-range", guestPortFrom + "-"
-                        + (guestPortFrom + 199), "--host-timeout-ms", "4000", "--lab-mode", "true"));
+                        + (guestPortFrom + 199), "--host-timeout-ms", "4000", "--lab-mode", "true",
+                // the lab's guests boot in seconds: a live migration waits 10 s after a start, not the default 30 s
+                // (a campaign or a test of the default passes its own value, which overrides this one)
+                "--migration-boot-settle-seconds", "10"));
         m.addAll(managerOptions);
         Lab lab = new Lab(dir, m, net);
         for (int i = 1; i <= hostCount; i++) {

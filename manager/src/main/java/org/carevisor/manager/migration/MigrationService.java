@@ -65,6 +65,21 @@ public final class MigrationService {
     static final Duration ACTIVATE_WAIT = Duration.ofSeconds(30);
     /** How often the destination is checked during the copy. */
     static final Duration DEST_CHECK = Duration.ofMillis(1000);
+    /**
+     * How long a live migration of a VM whose QEMU started at {@code startedAt} waits before it begins: until the
+     * QEMU has run {@code settle} (--migration-boot-settle-seconds). Guests migrated in their first seconds of boot
+     * crashed on the destination (a kernel oops; QEMU 7.2 with TCG, also without Carevisor; see decisions.md).
+     */
+    static Duration bootSettleWait(Instant startedAt, Instant now, Duration settle) {
+        if (startedAt == null) {
+            return Duration.ZERO;
+        }
+        Duration ran = Duration.between(startedAt, now);
+        if (ran.isNegative()) {
+            ran = Duration.ZERO;
+        }
+        return ran.compareTo(settle) >= 0 ? Duration.ZERO : settle.minus(ran);
+    }
 
     /** A migration request; every field is optional (the cluster's settings apply). */
     public record Request(String host, Integer bandwidthMiBps, Integer downtimeLimitMs, Boolean autoConverge,
@@ -91,11 +106,12 @@ public final class MigrationService {
     private final MigrationTarget targets;
     private final Set<String> running = ConcurrentHashMap.newKeySet();
     private final Map<String, Semaphore> slots = new ConcurrentHashMap<>();
+    private final Duration bootSettle;
 
     public MigrationService(VmService vms, VmPowerService power, VmRepository vmRepo, MigrationRepository repo,
                             PlacementService placement, ClusterRepository clusters, HostBoard board,
                             HostRepository hosts, AgentClient agents, TaskService tasks, AuditLog audit,
-                            ObservedStore observed) {
+                            ObservedStore observed, Duration bootSettle) {
         this.vms = vms;
         this.power = power;
         this.vmRepo = vmRepo;
@@ -109,6 +125,7 @@ public final class MigrationService {
         this.audit = audit;
         this.observed = observed;
         this.targets = new MigrationTarget(hosts);
+        this.bootSettle = bootSettle;
     }
 
     public MigrationRepository repository() {
@@ -197,9 +214,28 @@ public final class MigrationService {
             }
         }
         try {
+            awaitBootSettled(ctx, plan.vm());
             runLive(ctx, plan, actor, purpose, reason);
         } finally {
             slot.release();
+        }
+    }
+
+    /** Waits (cancellable) until the VM's QEMU has run the boot settle time. */
+    private void awaitBootSettled(TaskContext ctx, VmRecord vm) throws InterruptedException {
+        while (true) {
+            Instant startedAt = observed.get(vm.id()).map(o -> o.status().startedAt()).orElse(null);
+            Duration wait = bootSettleWait(startedAt, Instant.now(), bootSettle);
+            if (wait.isZero()) {
+                return;
+            }
+            if (ctx.cancelRequested()) {
+                throw ApiException.conflict("migration-cancelled", "cancelled before it began");
+            }
+            ctx.progress(1, "waiting " + Math.max(1, wait.toSeconds()) + " s: VM " + vm.name() + " started "
+                    + Duration.between(startedAt, Instant.now()).toSeconds() + " s ago, and a live migration begins"
+                    + " once it has run " + bootSettle.toSeconds() + " s (a guest moved while it boots can crash)");
+            Thread.sleep(Math.min(500, Math.max(1, wait.toMillis())));
         }
     }
 
