@@ -139,6 +139,9 @@ public final class ManagerMain {
                       --audit-syslog TARGET         local, udp://HOST:PORT, tcp://HOST:PORT or none      [local]
                       --ha-boot-window-seconds N    after a start, hosts not heard from yet are waited for
                                                     this long before HA suspects or fences them       [600]
+                      --migration-boot-settle-seconds N
+                                                    a live migration begins once the VM's QEMU has
+                                                    run this long (guests moved while booting crashed) [30]
                       --ups NAME@HOST[:PORT],...    UPSes to watch through Network UPS Tools (upsd); a critical
                                                     one (on battery and low, FSD) shuts the site down in order
                       --ups-on-battery-seconds N    also shut down after this long on battery (10-86400)
