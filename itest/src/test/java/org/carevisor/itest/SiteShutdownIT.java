@@ -182,8 +182,15 @@ class SiteShutdownIT extends ClusterLabTest {
         assertThat(again.json().path("code").asText()).isEqualTo("site-shutdown-running");
         JsonNode cancel = api.post("/api/v1/site/resume", "{\"reason\":\"generator test called off\"}").json();
         assertThat(cancel.path("cancelled").asText()).isNotEmpty();
+        // a second resume: while the cancel is being carried out it is refused; once the cancelled shutdown has
+        // ended (it may have, on a fast run) it makes the hosts take VMs again, as after any shutdown
         Http.Response twice = api.post("/api/v1/site/resume", "{\"reason\":\"again\"}");
-        assertThat(twice.status()).as(twice.text()).isEqualTo(409);
+        if (twice.status() == 200) {
+            assertThat(twice.json().path("failedHosts").size()).as(twice.text()).isZero();
+        } else {
+            assertThat(twice.status()).as(twice.text()).isEqualTo(409);
+            assertThat(twice.json().path("code").asText()).isEqualTo("site-shutdown-cancelling");
+        }
         // the manager dies right after the cancel: the cancel is stored, the restarted manager honours it
         lab.manager().kill();
         lab.startManager();

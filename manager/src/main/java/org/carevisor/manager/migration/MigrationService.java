@@ -232,9 +232,10 @@ public final class MigrationService {
             if (ctx.cancelRequested()) {
                 throw ApiException.conflict("migration-cancelled", "cancelled before it began");
             }
-            ctx.progress(1, "waiting " + Math.max(1, wait.toSeconds()) + " s: VM " + vm.name() + " started "
-                    + Duration.between(startedAt, Instant.now()).toSeconds() + " s ago, and a live migration begins"
-                    + " once it has run " + bootSettle.toSeconds() + " s (a guest moved while it boots can crash)");
+            // the phase holds at most 128 characters: no VM name here (up to 63 of them)
+            ctx.progress(1, "waiting " + Math.max(1, wait.toSeconds()) + " s: the VM started "
+                    + Math.max(0, Duration.between(startedAt, Instant.now()).toSeconds()) + " s ago; a live migration"
+                    + " begins once it has run " + bootSettle.toSeconds() + " s");
             Thread.sleep(Math.min(500, Math.max(1, wait.toMillis())));
         }
     }

@@ -24,6 +24,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class TaskService implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(TaskService.class);
+    /** The phase column's width (tasks.phase VARCHAR(128)): a longer phase is cut, never a failed task. */
+    static final int MAX_PHASE = 128;
 
     /** The work of a task. */
     @FunctionalInterface
@@ -178,7 +180,8 @@ public final class TaskService implements AutoCloseable {
         @Override
         public void progress(int percent, String phase) {
             jdbi.useHandle(h -> h.createUpdate("UPDATE tasks SET progress = :p, phase = :phase WHERE id = :id")
-                    .bind("p", Math.max(0, Math.min(99, percent))).bind("phase", phase).bind("id", id).execute());
+                    .bind("p", Math.max(0, Math.min(99, percent))).bind("phase", truncate(phase, MAX_PHASE))
+                    .bind("id", id).execute());
         }
 
         @Override
