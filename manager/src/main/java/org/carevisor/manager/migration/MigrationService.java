@@ -203,6 +203,7 @@ public final class MigrationService {
             return;
         }
         ctx.cancellable();
+        awaitBootSettled(ctx, plan.vm()); // before taking a slot: a booting VM must not hold up the others
         Semaphore slot = slots.computeIfAbsent(plan.vm().clusterId(), k -> new Semaphore(
                 clusters.find(k).map(c -> c.migration().maxParallel()).orElse(2)));
         if (!slot.tryAcquire()) {
@@ -214,7 +215,6 @@ public final class MigrationService {
             }
         }
         try {
-            awaitBootSettled(ctx, plan.vm());
             runLive(ctx, plan, actor, purpose, reason);
         } finally {
             slot.release();
