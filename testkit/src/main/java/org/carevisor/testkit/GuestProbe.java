@@ -12,8 +12,10 @@ import java.time.Duration;
  * counter, SMBIOS UUID, MAC and on-disk counter.
  */
 public final class GuestProbe {
-    /** What the guest reports about itself. */
-    /** What the guest says; {@code diskError} is empty unless it could not read its data partition (counters 0). */
+    /**
+     * What the guest reports about itself; {@code diskError} is empty unless it could not read its data partition
+     * (its counters then read 0).
+     */
     public record Status(String bootId, long counter, String uuid, String mac, long diskCounter, long bootCount,
                          String diskError) {
     }

@@ -84,8 +84,7 @@ public final class ObservedStore {
      */
     public Reported putReported(String hostId, VmStatus status, Instant takenAt, Instant arrivedAt) {
         Observed[] previous = new Observed[1];
-        boolean[] stored = new boolean[1];
-        Observed[] next = new Observed[1];
+        Observed[] next = new Observed[1]; // stays null when the answer is newer and the report is not stored
         observed.compute(status.vmId(), (id, o) -> {
             previous[0] = o;
             boolean answerIsNewer = o != null && !o.fromReport() && hostId.equals(o.hostId())
@@ -95,14 +94,14 @@ public final class ObservedStore {
             if (answerIsNewer) {
                 return o;
             }
-            stored[0] = true;
             next[0] = new Observed(hostId, status, Instant.now(), true);
             return next[0];
         });
-        if (stored[0] && (previous[0] == null || changed(previous[0], next[0]))) {
+        boolean stored = next[0] != null;
+        if (stored && (previous[0] == null || changed(previous[0], next[0]))) {
             persist(status.vmId());
         }
-        return new Reported(stored[0], Optional.ofNullable(previous[0]));
+        return new Reported(stored, Optional.ofNullable(previous[0]));
     }
 
     /**
