@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.stream.Stream;
+import org.carevisor.testkit.Commands;
 import org.carevisor.testkit.Http;
 import org.carevisor.testkit.Lab;
 import org.carevisor.testkit.QemuProcesses;
@@ -184,10 +185,6 @@ class ImageProbingAttackIT {
     }
 
     private static void run(String... argv) throws Exception {
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) {
-            throw new AssertionError(String.join(" ", argv) + ": " + out);
-        }
+        Commands.run(java.time.Duration.ofSeconds(120), argv);
     }
 }

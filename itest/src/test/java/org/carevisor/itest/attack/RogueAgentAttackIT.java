@@ -14,7 +14,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.carevisor.pki.CertificateAuthority;
 import org.carevisor.pki.Keys;
 import org.carevisor.pki.Tls;
@@ -23,6 +22,7 @@ import org.carevisor.protocol.LeaseSeen;
 import org.carevisor.protocol.SignedLease;
 import org.carevisor.protocol.VmState;
 import org.carevisor.protocol.VmStatus;
+import org.carevisor.testkit.Commands;
 import org.carevisor.testkit.GuestProbe;
 import org.carevisor.testkit.Lab;
 import org.carevisor.testkit.LabNetwork;
@@ -128,11 +128,7 @@ class RogueAgentAttackIT {
     }
 
     private static void run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        if (!p.waitFor(20, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IllegalStateException(String.join(" ", cmd) + " failed: "
-                    + new String(p.getInputStream().readAllBytes()));
-        }
+        Commands.run(java.time.Duration.ofSeconds(20), cmd);
     }
 
     /** The newest audit records of {@code action} about {@code target}, newest first. */
