@@ -21,18 +21,32 @@ class ManagerConfigBootWindowTest {
         return ManagerConfig.parse(all, Map.of());
     }
 
-    @ParameterizedTest
-    @CsvSource({"'', 600", "0, 0", "90, 90", "86400, 86400"})
-    void accepted(String given, long seconds) {
-        ManagerConfig c = given.isEmpty() ? parse() : parse("--ha-boot-window-seconds", given);
-        assertThat(c.haBootWindow()).isEqualTo(Duration.ofSeconds(seconds));
+    /** The option's value as the config holds it. */
+    private static Duration value(ManagerConfig c, String option) {
+        return switch (option) {
+            case "--ha-boot-window-seconds" -> c.haBootWindow();
+            case "--migration-boot-settle-seconds" -> c.migrationBootSettle();
+            default -> throw new IllegalArgumentException(option);
+        };
     }
 
     @ParameterizedTest
-    @CsvSource({"-1", "86401", "ten", "1.5"})
-    void refused(String given) {
-        assertThatThrownBy(() -> parse("--ha-boot-window-seconds", given))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--ha-boot-window-seconds")
+    @CsvSource({"--ha-boot-window-seconds, '', 600", "--ha-boot-window-seconds, 0, 0",
+            "--ha-boot-window-seconds, 90, 90", "--ha-boot-window-seconds, 86400, 86400",
+            "--migration-boot-settle-seconds, '', 30", "--migration-boot-settle-seconds, 0, 0",
+            "--migration-boot-settle-seconds, 10, 10", "--migration-boot-settle-seconds, 600, 600"})
+    void accepted(String option, String given, long seconds) {
+        ManagerConfig c = given.isEmpty() ? parse() : parse(option, given);
+        assertThat(value(c, option)).isEqualTo(Duration.ofSeconds(seconds));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"--ha-boot-window-seconds, -1", "--ha-boot-window-seconds, 86401", "--ha-boot-window-seconds, ten",
+            "--ha-boot-window-seconds, 1.5", "--migration-boot-settle-seconds, -1",
+            "--migration-boot-settle-seconds, 601", "--migration-boot-settle-seconds, soon"})
+    void refused(String option, String given) {
+        assertThatThrownBy(() -> parse(option, given))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining(option)
                 .hasMessageContaining(given);
     }
 
@@ -41,20 +55,5 @@ class ManagerConfigBootWindowTest {
         ManagerConfig c = ManagerConfig.parse(new String[] {"--data-dir", "target/config-test/manager"},
                 Map.of("CAREVISOR_MANAGER_HA_BOOT_WINDOW_SECONDS", "120"));
         assertThat(c.haBootWindow()).isEqualTo(Duration.ofSeconds(120));
-    }
-
-    @ParameterizedTest
-    @CsvSource({"'', 30", "0, 0", "10, 10", "600, 600"})
-    void migrationBootSettleAccepted(String given, long seconds) {
-        ManagerConfig c = given.isEmpty() ? parse() : parse("--migration-boot-settle-seconds", given);
-        assertThat(c.migrationBootSettle()).isEqualTo(Duration.ofSeconds(seconds));
-    }
-
-    @ParameterizedTest
-    @CsvSource({"-1", "601", "soon"})
-    void migrationBootSettleRefused(String given) {
-        assertThatThrownBy(() -> parse("--migration-boot-settle-seconds", given))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--migration-boot-settle-seconds")
-                .hasMessageContaining(given);
     }
 }
