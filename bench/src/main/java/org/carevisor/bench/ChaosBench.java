@@ -34,8 +34,9 @@ public final class ChaosBench {
         }
         Path work = Files.createTempDirectory("carevisor-chaos-bench");
         Campaign.Report r;
-        // a real size-limited file system for the storage: the storage-full fault fills it
-        try (LimitedStorage storage = LimitedStorage.mount(work.resolve("lab/storage"), 4096);
+        // a real size-limited file system for the storage, seen through a FUSE layer: the storage-full fault fills it,
+        // the storage-unreachable fault freezes the layer
+        try (LimitedStorage storage = LimitedStorage.mountFreezable(work.resolve("lab/storage"), 4096);
              Lab lab = Lab.cluster(work.resolve("lab"), 23600, 3,
                      // the product's default: the campaign found guests crashing when migrated while they boot
                      List.of("--migration-boot-settle-seconds", "30"), Lab.applianceImage())) {

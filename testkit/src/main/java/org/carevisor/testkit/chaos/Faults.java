@@ -17,7 +17,7 @@ public final class Faults {
     /** Every fault of the menu. */
     public static List<Fault> all() {
         return List.of(agentKill(), agentFreeze(), qemuKill(), watchdogKill(), networkCut(), hostPowerLoss(),
-                managerKill(), managerKillDuringRecovery(), sitePowerCycle(), storageFull());
+                managerKill(), managerKillDuringRecovery(), sitePowerCycle(), storageFull(), storageUnreachable());
     }
 
     /** The menu restricted to the named kinds (all when {@code kinds} is empty); unknown kinds are refused. */
@@ -180,7 +180,7 @@ public final class Faults {
 
             @Override
             public boolean applicable(ChaosLab lab) {
-                return lab.storage().map(s -> !s.full()).orElse(false);
+                return lab.storage().map(s -> !s.full() && !s.frozen()).orElse(false);
             }
 
             @Override
@@ -188,6 +188,39 @@ public final class Faults {
                 var s = lab.storage().orElseThrow();
                 long bytes = s.fill();
                 return Fault.heal("storage full (" + (bytes >> 20) + " MiB of ballast)", s::free);
+            }
+        };
+    }
+
+    /**
+     * The shared storage stops answering (its FUSE layer frozen, as a SAN or NFS server that is unreachable): every
+     * access hangs on every host, so no host can renew its lease and the HA watchdogs stop the HA VMs; healed by
+     * letting the storage answer again (and starting any agent fenced meanwhile). Every VM that should run must
+     * run again after the heal, none twice, no acknowledged write lost. Only for a lab whose storage is mounted
+     * freezable ({@link org.carevisor.testkit.LimitedStorage#mountFreezable}).
+     */
+    static Fault storageUnreachable() {
+        return new Fault() {
+            @Override
+            public String kind() {
+                return "storage-unreachable";
+            }
+
+            @Override
+            public boolean applicable(ChaosLab lab) {
+                return lab.storage().map(s -> s.freezable() && !s.frozen() && !s.full()).orElse(false);
+            }
+
+            @Override
+            public Fault.Heal inject(ChaosLab lab, Random rnd) throws Exception {
+                var s = lab.storage().orElseThrow();
+                s.freeze();
+                return Fault.heal("storage unreachable", () -> {
+                    s.thaw();
+                    for (int h = 0; h < lab.hostCount(); h++) {
+                        lab.ensureAgent(h);
+                    }
+                });
             }
         };
     }
