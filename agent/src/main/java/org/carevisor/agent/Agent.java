@@ -24,6 +24,7 @@ import org.carevisor.agent.host.HostIdentity;
 import org.carevisor.agent.host.HostInventoryCollector;
 import org.carevisor.agent.report.ManagerReporter;
 import org.carevisor.agent.report.ReportBuilder;
+import org.carevisor.agent.storage.SpaceGauge;
 import org.carevisor.agent.storage.StorageService;
 import org.carevisor.agent.vm.MigrationTls;
 import org.carevisor.agent.vm.VmHost;
@@ -68,10 +69,13 @@ public final class Agent implements AutoCloseable {
     private final VmRegistry vms;
     private final HostInventoryCollector inventory;
     private final HaService ha;
+    private final SpaceGauge space;
     private final AtomicBoolean stopped = new AtomicBoolean();
 
     private Agent(HttpsServer server, ScheduledExecutorService scheduler, ManagerReporter reporter, String hostId,
-                  String endpoint, VmRegistry vms, HostInventoryCollector inventory, HaService ha) {
+                  String endpoint, VmRegistry vms, HostInventoryCollector inventory, HaService ha,
+                  SpaceGauge space) {
+        this.space = space;
         this.server = server;
         this.scheduler = scheduler;
         this.reporter = reporter;
@@ -152,8 +156,11 @@ public final class Agent implements AutoCloseable {
         HaService ha = new HaService(new HaService.Settings(config.stateDir(), storage.root(), hostId, endpoint,
                 config.haWatchdog(), HaTimings.SELF_FENCE, identity.key(), config.haKeeperTime()), vms);
         haRef.set(ha);
+        // the reports take the storage's size from a gauge of its own: a hanging storage must not stop them
+        SpaceGauge space = new SpaceGauge(storage.root(),
+                Duration.ofSeconds(1));
         HostInventoryCollector inventory = new HostInventoryCollector(hostId, config.hostName(), endpoint,
-                qemuVersion, accel.accelerator(), warnings, ha::warnings, storage, vms::shuttingDown,
+                qemuVersion, accel.accelerator(), warnings, ha::warnings, storage, space, vms::shuttingDown,
                 HostInventoryCollector.cpuModels(config.qemuBinary(), accel.kvm()), config.migrationAddress(),
                 config.migrationPortFrom(), config.migrationPortTo());
         ReportBuilder reports = new ReportBuilder(inventory, vms, ha::leases);
@@ -181,7 +188,7 @@ public final class Agent implements AutoCloseable {
         }
         LOG.info("agent for host {} ({}) listening on {}; {} running VM(s) re-adopted; storage {}",
                 config.hostName(), hostId, endpoint, adopted, storage.root());
-        return new Agent(server, scheduler, reporter, hostId, endpoint, vms, inventory, ha);
+        return new Agent(server, scheduler, reporter, hostId, endpoint, vms, inventory, ha, space);
     }
 
     private static String qemuVersion(String qemuBinary) {
@@ -243,5 +250,6 @@ public final class Agent implements AutoCloseable {
         }
         server.stop(0);
         scheduler.shutdownNow();
+        space.close();
     }
 }

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import org.carevisor.agent.storage.SpaceGauge;
 import org.carevisor.agent.storage.StorageService;
 import org.carevisor.agent.vm.Taps;
 import org.carevisor.protocol.HostInventory;
@@ -23,6 +24,7 @@ public final class HostInventoryCollector {
     private final Supplier<List<String>> conditions;
     private final String cpuModel;
     private final StorageService storage;
+    private final SpaceGauge space;
     private final BooleanSupplier shuttingDown;
     private final List<String> cpuModels;
     private final String migrationAddress;
@@ -30,12 +32,14 @@ public final class HostInventoryCollector {
     private final int migrationPortTo;
 
     /**
+     * {@code space} gives the shared storage's size without waiting (a hanging storage must not stop the reports).
      * {@code warnings} are fixed at start (e.g. no KVM); {@code conditions} are asked for at every report
      * (e.g. a storage lease that is not renewed) and must not block.
      */
     public HostInventoryCollector(String hostId, String hostName, String endpoint, String qemuVersion,
                                   String accelerator, List<String> warnings, Supplier<List<String>> conditions,
-                                  StorageService storage, BooleanSupplier shuttingDown, List<String> cpuModels,
+                                  StorageService storage, SpaceGauge space,
+                                  BooleanSupplier shuttingDown, List<String> cpuModels,
                                   String migrationAddress, int migrationPortFrom, int migrationPortTo) {
         this.hostId = hostId;
         this.hostName = hostName;
@@ -45,6 +49,7 @@ public final class HostInventoryCollector {
         this.warnings = List.copyOf(warnings);
         this.conditions = conditions;
         this.storage = storage;
+        this.space = space;
         this.shuttingDown = shuttingDown;
         this.cpuModel = readCpuModel();
         this.cpuModels = List.copyOf(cpuModels);
@@ -57,8 +62,11 @@ public final class HostInventoryCollector {
         long[] mem = readMemInfo();
         List<String> now = new ArrayList<>(warnings);
         now.addAll(conditions.get());
+        space.warning().ifPresent(now::add);
+        var size = space.last();
+        long free = Math.max(0, size.usable() - StorageService.RESERVE_BYTES);
         return new HostInventory(hostId, hostName, endpoint, Runtime.getRuntime().availableProcessors(), cpuModel,
-                mem[0], mem[1], storage.root().toString(), storage.totalBytes(), storage.freeBytes(), qemuVersion,
+                mem[0], mem[1], storage.root().toString(), size.total(), free, qemuVersion,
                 accelerator, now, shuttingDown.getAsBoolean(), AgentVersion.VERSION, Protocol.VERSION,
                 storage.domainId(), storage.localFreeBytes(), cpuModels, Taps.bridges(), migrationAddress,
                 migrationPortFrom, migrationPortTo);

@@ -48,8 +48,7 @@ final class QemuLauncher {
      * wrapper process and the disks' chains for {@link #release}. Nothing runs and no tap device is left when this
      * throws.
      */
-    Started launch(VmSpec spec, boolean incoming) {
-        List<ImageChain> chains = checkDisks(spec);
+    Started launch(VmSpec spec, boolean incoming, List<ImageChain> chains) {
         List<String> argv;
         try {
             files.paths().checkSocketPaths();
@@ -81,8 +80,12 @@ final class QemuLauncher {
         }
     }
 
-    /** The checked chain of every disk; refuses a path outside the storage, a missing disk and a refused chain. */
-    private List<ImageChain> checkDisks(VmSpec spec) {
+    /**
+     * The checked chain of every disk, for {@link #launch}; refuses a path outside the storage, a missing disk and a
+     * refused chain. Reads the storage: call it without the VM's lock, since a storage that hangs (an unreachable SAN
+     * or NFS server) would hold the lock, and with it every status report of the host, until it answers.
+     */
+    List<ImageChain> checkDisks(VmSpec spec) {
         ImageChains checker = ImageChains.of(host.qemu());
         List<ImageChain> chains = new ArrayList<>();
         for (DiskSpec d : spec.disks()) {

@@ -24,6 +24,7 @@ import org.carevisor.protocol.StopCause;
 import org.carevisor.protocol.VmSpec;
 import org.carevisor.protocol.VmState;
 import org.carevisor.protocol.VmStatus;
+import org.carevisor.qemu.ImageChain;
 import org.carevisor.qemu.QmpClient;
 import org.carevisor.qemu.QmpEvent;
 import org.carevisor.qemu.QmpException;
@@ -125,10 +126,12 @@ public final class VmSupervisor {
      * (only then does the guest run); fails if a process exists.
      */
     public VmStatus start(VmSpec newSpec) {
+        refuseIfRunning();
+        List<ImageChain> chains = launcher.checkDisks(newSpec); // reads the storage: not under the lock
         QemuLauncher.Started started;
         long gen;
         synchronized (lock) {
-            started = begin(newSpec, false);
+            started = begin(newSpec, false, chains);
             gen = generation;
         }
         started.process().onExit().thenRun(() -> onProcessGone(gen));
@@ -148,13 +151,26 @@ public final class VmSupervisor {
         return status();
     }
 
-    /** Launches QEMU and resets the per-process fields; called with the lock held. */
-    private QemuLauncher.Started begin(VmSpec newSpec, boolean asIncoming) {
+    /** Refuses a start while a process exists, before the disks are checked. */
+    private void refuseIfRunning() {
+        synchronized (lock) {
+            if (state.hasProcess()) {
+                throw AgentException.conflict("vm-running", "VM " + vmId + " is already " + state.json()
+                        + " on this host (pid " + pid + ")");
+            }
+        }
+    }
+
+    /**
+     * Launches QEMU with the disks' checked {@code chains} and resets the per-process fields; called with the lock
+     * held. Refuses again while a process exists (a start may have won the race since the disks were checked).
+     */
+    private QemuLauncher.Started begin(VmSpec newSpec, boolean asIncoming, List<ImageChain> chains) {
         if (state.hasProcess()) {
             throw AgentException.conflict("vm-running", "VM " + vmId + " is already " + state.json()
                     + " on this host (pid " + pid + ")");
         }
-        QemuLauncher.Started started = launcher.launch(newSpec, asIncoming);
+        QemuLauncher.Started started = launcher.launch(newSpec, asIncoming, chains);
         spec = newSpec;
         wrapperPid = started.process().pid();
         ++generation;
@@ -493,10 +509,12 @@ public final class VmSupervisor {
     public IncomingResponse startIncoming(VmSpec newSpec, String sourceHostId, String address, int portFrom,
                                           int portTo) {
         MigrationTls.checkSourceHost(sourceHostId); // before anything starts
+        refuseIfRunning();
+        List<ImageChain> chains = launcher.checkDisks(newSpec); // reads the storage: not under the lock
         QemuLauncher.Started started;
         long gen;
         synchronized (lock) {
-            started = begin(newSpec, true);
+            started = begin(newSpec, true, chains);
             gen = generation;
         }
         Process process = started.process();

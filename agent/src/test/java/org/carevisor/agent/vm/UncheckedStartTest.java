@@ -55,7 +55,8 @@ class UncheckedStartTest {
                 VmHost host = new VmHost(new QemuHostConfig("qemu-system-x86_64", "tcg", storage, "127.0.0.1", true),
                         state.resolve("bin/qemu-wrapper.sh"), scheduler, () -> { }, DeliberateKills.NONE,
                         new MigrationTls(state.resolve("tls")));
-                new QemuLauncher(vmId, files, host).launch(spec, false);
+                QemuLauncher launcher = new QemuLauncher(vmId, files, host);
+                launcher.launch(spec, false, launcher.checkDisks(spec));
                 Poll.until(Duration.ofSeconds(20), "QEMU's pid file", () -> files.readPid().isPresent()
                         && files.paths().qmpSocket().toFile().exists());
                 pid = files.readPid().orElseThrow();

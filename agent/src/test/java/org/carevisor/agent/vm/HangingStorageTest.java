@@ -1,0 +1,83 @@
+package org.carevisor.agent.vm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.carevisor.agent.Agent;
+import org.carevisor.agent.AgentConfig;
+import org.carevisor.agent.TestPki;
+import org.carevisor.agent.storage.StorageService;
+import org.carevisor.protocol.DiskCreateRequest;
+import org.carevisor.protocol.DiskSpec;
+import org.carevisor.protocol.HostInventory;
+import org.carevisor.protocol.StopCause;
+import org.carevisor.protocol.VmSpec;
+import org.carevisor.protocol.VmState;
+import org.carevisor.protocol.VmStatus;
+import org.carevisor.qemu.QemuImg;
+import org.carevisor.testkit.LimitedStorage;
+import org.carevisor.testkit.Poll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Found by the fault campaign (storage-unreachable): a start (or the destination of a live migration) that began
+ * while the shared storage hung checked its disks with the VM's lock held, so every status report of the host
+ * waited with it; the manager heard nothing for 5 s and fenced a healthy host. Here a real storage stops answering
+ * (its FUSE layer is stopped) while a VM starts: the host's VM statuses and inventory are given at once, the
+ * inventory says the storage does not answer, and the start goes on once the storage answers again.
+ */
+class HangingStorageTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aStartWaitingForAHangingStorageDoesNotStopTheReports() throws Exception {
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a file system needs root");
+        Path state = dir.resolve("state");
+        Path storage = dir.resolve("storage");
+        new TestPki(dir.resolve("ca")).provisionAgent(state.resolve("tls"));
+        String[] args = {"--state-dir", state.toString(), "--storage-dir", storage.toString(), "--port", "0",
+            "--accel", "tcg"};
+        String vmId = UUID.randomUUID().toString();
+        VmSpec spec = new VmSpec(vmId, "hanging", 1, 32, null, null,
+                List.of(new DiskSpec("disk0", "vms/" + vmId + "/disk0.qcow2", "qcow2", false)), List.of(), 1);
+        try (LimitedStorage disk = LimitedStorage.mountFreezable(storage, 1024);
+             Agent agent = Agent.start(AgentConfig.parse(args, Map.of()))) {
+            new StorageService(storage, null, new QemuImg("qemu-img"))
+                    .createDisk(DiskCreateRequest.blank("vms/" + vmId + "/disk0.qcow2", "qcow2", 16L << 20));
+            VmSupervisor vm = agent.vms().forStart(vmId);
+            disk.freeze();
+            Thread starter = Thread.ofPlatform().name("hanging-start").start(() -> vm.start(spec));
+            try {
+                Poll.until(Duration.ofSeconds(10), "the start to wait in the disk check", () ->
+                        Arrays.stream(starter.getStackTrace()).anyMatch(f -> f.getMethodName().equals("checkDisks"))
+                                ? true : null);
+                List<VmStatus> statuses = CompletableFuture.supplyAsync(() -> agent.vms().statuses())
+                        .get(2, TimeUnit.SECONDS);
+                assertThat(statuses).extracting(VmStatus::state).containsExactly(VmState.STOPPED);
+                HostInventory inv = Poll.until(Duration.ofSeconds(10), "the inventory to say so", () -> {
+                    HostInventory i = agent.inventory().collect();
+                    return i.warnings().stream().anyMatch(w -> w.contains("has not answered")) ? i : null;
+                });
+                assertThat(inv.storageTotalBytes()).as("the last size read").isPositive();
+            } finally {
+                disk.thaw();
+            }
+            starter.join(Duration.ofSeconds(30).toMillis());
+            assertThat(starter.isAlive()).isFalse();
+            assertThat(vm.status().state().hasProcess()).as("started once the storage answered").isTrue();
+            vm.powerOff(StopCause.REQUESTED, "test done");
+            Poll.until(Duration.ofSeconds(20), "QEMU to stop", () -> vm.hasProcess() ? null : true);
+            agent.closeAndStopWatchdog();
+        }
+    }
+}
