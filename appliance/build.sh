@@ -34,7 +34,7 @@ KERNEL_META_PKG=linux-image-cloud-amd64
 BUSYBOX_PKG=busybox-static
 SDE="${SOURCE_DATE_EPOCH:-1704067200}"
 INITRD_COMPRESSION="${CAREVISOR_INITRD_COMPRESSION:-gzip}"
-KERNEL_CMDLINE="console=ttyS0 loglevel=3 edd=off mitigations=off cryptomgr.notests 8250.nr_uarts=1 i8042.noaux initcall_blacklist=crypto_kdf108_init,init_kprobe_trace${CAREVISOR_CMDLINE_EXTRA:+ $CAREVISOR_CMDLINE_EXTRA}"
+KERNEL_CMDLINE="console=ttyS0 loglevel=3 no_timer_check edd=off mitigations=off cryptomgr.notests 8250.nr_uarts=1 i8042.noaux initcall_blacklist=crypto_kdf108_init,init_kprobe_trace${CAREVISOR_CMDLINE_EXTRA:+ $CAREVISOR_CMDLINE_EXTRA}"
 
 # Disk layout (512-byte sectors)
 DISK_SIZE_MIB=256
