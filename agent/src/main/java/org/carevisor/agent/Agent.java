@@ -157,8 +157,7 @@ public final class Agent implements AutoCloseable {
                 config.haWatchdog(), HaTimings.SELF_FENCE, identity.key(), config.haKeeperTime()), vms);
         haRef.set(ha);
         // the reports take the storage's size from a gauge of its own: a hanging storage must not stop them
-        SpaceGauge space = new SpaceGauge(storage.root(),
-                Duration.ofSeconds(1));
+        SpaceGauge space = new SpaceGauge(storage.root(), Duration.ofSeconds(1));
         HostInventoryCollector inventory = new HostInventoryCollector(hostId, config.hostName(), endpoint,
                 qemuVersion, accel.accelerator(), warnings, ha::warnings, storage, space, vms::shuttingDown,
                 HostInventoryCollector.cpuModels(config.qemuBinary(), accel.kvm()), config.migrationAddress(),

@@ -64,9 +64,8 @@ public final class HostInventoryCollector {
         now.addAll(conditions.get());
         space.warning().ifPresent(now::add);
         var size = space.last();
-        long free = Math.max(0, size.usable() - StorageService.RESERVE_BYTES);
         return new HostInventory(hostId, hostName, endpoint, Runtime.getRuntime().availableProcessors(), cpuModel,
-                mem[0], mem[1], storage.root().toString(), size.total(), free, qemuVersion,
+                mem[0], mem[1], storage.root().toString(), size.total(), StorageService.freeOf(size.usable()), qemuVersion,
                 accelerator, now, shuttingDown.getAsBoolean(), AgentVersion.VERSION, Protocol.VERSION,
                 storage.domainId(), storage.localFreeBytes(), cpuModels, Taps.bridges(), migrationAddress,
                 migrationPortFrom, migrationPortTo);

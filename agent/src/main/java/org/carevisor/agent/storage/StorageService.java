@@ -88,7 +88,7 @@ public final class StorageService {
             return 0;
         }
         try {
-            return Math.max(0, Files.getFileStore(localRoot).getUsableSpace() - RESERVE_BYTES);
+            return freeOf(Files.getFileStore(localRoot).getUsableSpace());
         } catch (IOException e) {
             return 0;
         }
@@ -104,18 +104,15 @@ public final class StorageService {
 
     public long freeBytes() {
         try {
-            return Math.max(0, store().getUsableSpace() - RESERVE_BYTES);
+            return freeOf(store().getUsableSpace());
         } catch (IOException e) {
             return 0;
         }
     }
 
-    public long totalBytes() {
-        try {
-            return store().getTotalSpace();
-        } catch (IOException e) {
-            return 0;
-        }
+    /** What Carevisor may use of {@code usable} bytes: all but the {@link #RESERVE_BYTES} it never fills. */
+    public static long freeOf(long usable) {
+        return Math.max(0, usable - RESERVE_BYTES);
     }
 
     private FileStore store() throws IOException {

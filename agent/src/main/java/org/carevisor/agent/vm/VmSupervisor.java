@@ -154,10 +154,15 @@ public final class VmSupervisor {
     /** Refuses a start while a process exists, before the disks are checked. */
     private void refuseIfRunning() {
         synchronized (lock) {
-            if (state.hasProcess()) {
-                throw AgentException.conflict("vm-running", "VM " + vmId + " is already " + state.json()
-                        + " on this host (pid " + pid + ")");
-            }
+            checkNoProcess();
+        }
+    }
+
+    /** Refuses a start while a process exists; called with the lock held. */
+    private void checkNoProcess() {
+        if (state.hasProcess()) {
+            throw AgentException.conflict("vm-running", "VM " + vmId + " is already " + state.json()
+                    + " on this host (pid " + pid + ")");
         }
     }
 
@@ -166,10 +171,7 @@ public final class VmSupervisor {
      * held. Refuses again while a process exists (a start may have won the race since the disks were checked).
      */
     private QemuLauncher.Started begin(VmSpec newSpec, boolean asIncoming, List<ImageChain> chains) {
-        if (state.hasProcess()) {
-            throw AgentException.conflict("vm-running", "VM " + vmId + " is already " + state.json()
-                    + " on this host (pid " + pid + ")");
-        }
+        checkNoProcess();
         QemuLauncher.Started started = launcher.launch(newSpec, asIncoming, chains);
         spec = newSpec;
         wrapperPid = started.process().pid();

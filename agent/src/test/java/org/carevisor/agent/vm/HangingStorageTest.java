@@ -12,10 +12,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.carevisor.agent.Agent;
 import org.carevisor.agent.AgentConfig;
-import org.carevisor.agent.TestPki;
 import org.carevisor.agent.storage.StorageService;
 import org.carevisor.protocol.DiskCreateRequest;
-import org.carevisor.protocol.DiskSpec;
 import org.carevisor.protocol.HostInventory;
 import org.carevisor.protocol.StopCause;
 import org.carevisor.protocol.VmSpec;
@@ -42,21 +40,18 @@ class HangingStorageTest {
     @Test
     void aStartWaitingForAHangingStorageDoesNotStopTheReports() throws Exception {
         Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "mounting a file system needs root");
-        Path state = dir.resolve("state");
         Path storage = dir.resolve("storage");
-        new TestPki(dir.resolve("ca")).provisionAgent(state.resolve("tls"));
-        String[] args = {"--state-dir", state.toString(), "--storage-dir", storage.toString(), "--port", "0",
-            "--accel", "tcg"};
+        String[] args = BlankVm.agentArgs(dir, storage);
         String vmId = UUID.randomUUID().toString();
-        VmSpec spec = new VmSpec(vmId, "hanging", 1, 32, null, null,
-                List.of(new DiskSpec("disk0", "vms/" + vmId + "/disk0.qcow2", "qcow2", false)), List.of(), 1);
+        VmSpec spec = BlankVm.spec(vmId, "hanging");
         try (LimitedStorage disk = LimitedStorage.mountFreezable(storage, 1024);
              Agent agent = Agent.start(AgentConfig.parse(args, Map.of()))) {
             new StorageService(storage, null, new QemuImg("qemu-img"))
-                    .createDisk(DiskCreateRequest.blank("vms/" + vmId + "/disk0.qcow2", "qcow2", 16L << 20));
+                    .createDisk(DiskCreateRequest.blank(BlankVm.diskPath(vmId), "qcow2", 16L << 20));
             VmSupervisor vm = agent.vms().forStart(vmId);
             disk.freeze();
             Thread starter = Thread.ofPlatform().name("hanging-start").start(() -> vm.start(spec));
+            boolean started = false;
             try {
                 Poll.until(Duration.ofSeconds(10), "the start to wait in the disk check", () ->
                         Arrays.stream(starter.getStackTrace()).anyMatch(f -> f.getMethodName().equals("checkDisks"))
@@ -70,12 +65,16 @@ class HangingStorageTest {
                 });
                 assertThat(inv.storageTotalBytes()).as("the last size read").isPositive();
             } finally {
+                // also when an assertion failed: the start goes on once the storage answers, and its QEMU must end
                 disk.thaw();
+                starter.join(Duration.ofSeconds(30).toMillis());
+                started = vm.hasProcess();
+                if (started) {
+                    vm.powerOff(StopCause.REQUESTED, "test done");
+                }
             }
-            starter.join(Duration.ofSeconds(30).toMillis());
             assertThat(starter.isAlive()).isFalse();
-            assertThat(vm.status().state().hasProcess()).as("started once the storage answered").isTrue();
-            vm.powerOff(StopCause.REQUESTED, "test done");
+            assertThat(started).as("started once the storage answered").isTrue();
             Poll.until(Duration.ofSeconds(20), "QEMU to stop", () -> vm.hasProcess() ? null : true);
             agent.closeAndStopWatchdog();
         }

@@ -4,17 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import org.carevisor.agent.Agent;
 import org.carevisor.agent.AgentConfig;
-import org.carevisor.agent.TestPki;
 import org.carevisor.agent.storage.StorageService;
 import org.carevisor.protocol.DiskCreateRequest;
-import org.carevisor.protocol.DiskSpec;
 import org.carevisor.protocol.StopCause;
 import org.carevisor.protocol.VmSpec;
 import org.carevisor.protocol.VmState;
@@ -38,19 +35,16 @@ class UncheckedStartTest {
     void aQemuWhoseStartWasNeverCheckedIsPoweredOffOnReadoption() throws Exception {
         Path state = dir.resolve("state");
         Path storage = dir.resolve("storage");
-        new TestPki(dir.resolve("ca")).provisionAgent(state.resolve("tls"));
-        String[] args = {"--state-dir", state.toString(), "--storage-dir", storage.toString(), "--port", "0",
-            "--accel", "tcg"};
+        String[] args = BlankVm.agentArgs(dir, storage);
         String vmId = UUID.randomUUID().toString();
-        VmSpec spec = new VmSpec(vmId, "unchecked", 1, 32, null, null,
-                List.of(new DiskSpec("disk0", "vms/" + vmId + "/disk0.qcow2", "qcow2", false)), List.of(), 1);
+        VmSpec spec = BlankVm.spec(vmId, "unchecked");
         Long pid = null;
         ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
         try {
             VmFiles files;
             try (Agent first = Agent.start(AgentConfig.parse(args, Map.of()))) {
                 new StorageService(storage, null, new QemuImg("qemu-img"))
-                        .createDisk(DiskCreateRequest.blank("vms/" + vmId + "/disk0.qcow2", "qcow2", 16L << 20));
+                        .createDisk(DiskCreateRequest.blank(BlankVm.diskPath(vmId), "qcow2", 16L << 20));
                 files = first.vms().forStart(vmId).files();
                 VmHost host = new VmHost(new QemuHostConfig("qemu-system-x86_64", "tcg", storage, "127.0.0.1", true),
                         state.resolve("bin/qemu-wrapper.sh"), scheduler, () -> { }, DeliberateKills.NONE,
