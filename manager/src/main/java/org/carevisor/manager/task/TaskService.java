@@ -95,7 +95,15 @@ public final class TaskService implements AutoCloseable {
         Context ctx = new Context(id);
         running.put(id, ctx);
         try {
-            body.run(ctx);
+            try {
+                body.run(ctx);
+            } finally {
+                // the body's work is over: the lock goes before the end is recorded, so a caller that waited for
+                // the task to finish can submit the next one on this object at once and is never told "busy"
+                if (lockKey != null) {
+                    locks.remove(lockKey, id);
+                }
+            }
             jdbi.useHandle(h -> h.createUpdate("""
                     UPDATE tasks SET state = 'succeeded', progress = 100, finished_at = :now,
                       phase = 'done', message = COALESCE(:message, message) WHERE id = :id""")
@@ -127,9 +135,6 @@ public final class TaskService implements AutoCloseable {
             LOG.info("task {} ({}) failed: {}", id, kind, detail);
         } finally {
             running.remove(id);
-            if (lockKey != null) {
-                locks.remove(lockKey, id);
-            }
         }
     }
 
