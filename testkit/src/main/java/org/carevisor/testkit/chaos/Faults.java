@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import org.carevisor.testkit.Http;
 
 /**
  * The fault menu. Each heal brings the broken part back the way a data centre would (the process restarted, the
@@ -17,7 +18,8 @@ public final class Faults {
     /** Every fault of the menu. */
     public static List<Fault> all() {
         return List.of(agentKill(), agentFreeze(), qemuKill(), watchdogKill(), networkCut(), hostPowerLoss(),
-                managerKill(), managerKillDuringRecovery(), sitePowerCycle(), storageFull(), storageUnreachable());
+                managerKill(), managerKillDuringRecovery(), sitePowerCycle(), storageFull(), storageUnreachable(),
+                managerKillDuringTask());
     }
 
     /** The menu restricted to the named kinds (all when {@code kinds} is empty); unknown kinds are refused. */
@@ -133,6 +135,57 @@ public final class Faults {
                 lab.ensureAgent(h);
             });
         });
+    }
+
+    /**
+     * The manager is killed while a long task runs on a running guest: a live migration (its source and destination
+     * QEMUs both exist) or a snapshot with memory (the guest paused while its RAM is saved), at a random moment after
+     * the task started. The restarted manager must leave one QEMU running for the VM, with its disk whole, and no
+     * task running forever (an interrupted one ends as failed, "manager-restarted").
+     */
+    static Fault managerKillDuringTask() {
+        return simple("manager-kill-in-task", (lab, rnd) -> {
+            String vm = lab.guests().get(rnd.nextInt(lab.guests().size()));
+            boolean migrate = rnd.nextBoolean();
+            long delay = rnd.nextInt(3_000);
+            String what;
+            String task = null;
+            try {
+                Http.Response r = migrate
+                        ? lab.api().post("/api/v1/vms/" + vm + "/migrate", "{\"reason\":\"chaos\"}")
+                        : lab.api().post("/api/v1/vms/" + vm + "/snapshots", "{\"name\":\"chaos-task-"
+                                + Long.toHexString(rnd.nextLong() >>> 16) + "\",\"memory\":true}");
+                if (r.status() == 202) {
+                    task = r.json().path("id").asText();
+                    what = (migrate ? "migration" : "memory snapshot") + " of " + vm;
+                } else { // refused (the VM is stopped or busy): the manager is killed all the same
+                    what = (migrate ? "migration" : "memory snapshot") + " of " + vm + " refused (" + r.status() + ")";
+                }
+            } catch (RuntimeException e) {
+                what = "no task (the manager did not answer: " + e.getMessage() + ")";
+            }
+            if (task != null) {
+                awaitTaskStarted(lab, task);
+            }
+            Thread.sleep(delay);
+            lab.lab().manager().kill();
+            return Fault.heal("manager killed " + delay + " ms into the " + what, () -> lab.lab().startManager());
+        });
+    }
+
+    /** Waits (at most 10 s) until the task has left the queue. */
+    private static void awaitTaskStarted(ChaosLab lab, String task) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            try {
+                if (!lab.api().get("/api/v1/tasks/" + task).json().path("state").asText().equals("queued")) {
+                    return;
+                }
+            } catch (RuntimeException e) {
+                return;
+            }
+            Thread.sleep(50);
+        }
     }
 
     /** The whole site loses power; it comes back in random order (a host, the manager, the other hosts). */
