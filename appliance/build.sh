@@ -58,6 +58,7 @@ WANTED_MODULES=(
     "VIRTIO_BLK virtio_blk required"
     "VIRTIO_NET virtio_net required"
     "FW_CFG_SYSFS qemu_fw_cfg optional"
+    "PVPANIC_MMIO pvpanic_mmio optional"
 )
 
 log() { printf '[appliance] %s\n' "$*"; }

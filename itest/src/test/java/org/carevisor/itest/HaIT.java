@@ -367,6 +367,27 @@ class HaIT extends ClusterLabTest {
         lab.act("cis", "poweroff");
     }
 
+    @Test
+    @Order(8)
+    void guestWhoseKernelPanicsIsRestartedWithoutAHealthCheck() throws Exception {
+        bridgedVm("pan", 256, "lab-h3");
+        ha("pan", "{\"enabled\":true}");
+        String boot = lab.guest("pan").awaitReady(BOOT).bootId();
+        String id = lab.vm("pan").path("id").asText();
+        long qemu = lab.qemuPid(id);
+
+        // QEMU itself runs on; only the guest inside is dead. Its pvpanic device tells QEMU, which ends, and the
+        // agent reports a crash that HA answers like any other
+        lab.guest("pan").panicFromInside();
+        GuestProbe.Status s = awaitNewBoot("pan", boot);
+        assertThat(s.bootId()).isNotEqualTo(boot);
+        assertThat(lab.qemuPid(id)).as("a new QEMU").isNotEqualTo(qemu);
+        assertThat(QemuProcesses.qemus(id)).hasSize(1);
+        assertThat(history("pan")).contains("vm.ha-restart").contains("kernel panicked");
+        lab.api().patch("/api/v1/vms/pan/ha", "{\"enabled\":false}").expect(200);
+        lab.act("pan", "poweroff");
+    }
+
     // ---- helpers
 
     private void ha(String vm, String body) {

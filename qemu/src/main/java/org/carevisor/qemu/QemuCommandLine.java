@@ -86,6 +86,11 @@ public final class QemuCommandLine {
         add(argv, "-serial", "chardev:serial0");
         add(argv, "-smbios", "type=1,manufacturer=Carevisor,product=Carevisor Virtual Machine,uuid=" + spec.id()
                 + ",serial=" + spec.id());
+        // a guest kernel that panics tells QEMU through the pvpanic device (Linux, and Windows with the virtio-win
+        // driver); QEMU then ends with the shutdown reason "guest-panic", which the agent reports as a crash, so HA
+        // restarts the VM instead of leaving a dead guest shown as running
+        add(argv, "-device", "pvpanic");
+        add(argv, "-action", "panic=shutdown");
         int bootIndex = 1;
         for (DiskSpec disk : spec.disks()) {
             checkId("disk id", disk.id());

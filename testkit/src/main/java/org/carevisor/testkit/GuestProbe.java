@@ -71,6 +71,11 @@ public final class GuestProbe {
         request("POST", "/cgi-bin/power?action=poweroff", 5000, 202);
     }
 
+    /** Makes the guest's kernel panic about 0.5 s later (the appliance's sysrq 'c'), as a guest that dies inside. */
+    public void panicFromInside() throws IOException {
+        request("POST", "/cgi-bin/power?action=panic", 5000, 202);
+    }
+
     /**
      * Waits until the guest's service answers. User-mode networking accepts the connection on the host before the
      * guest listens, and such a request only hangs, so the first attempts time out quickly (300 ms); each timeout

@@ -66,6 +66,10 @@ public final class ExitClassifier {
             return new Verdict(VmState.CRASHED, StopCause.CRASH,
                     "QEMU was terminated by a signal from outside Carevisor (SIGTERM, SIGINT or SIGHUP)");
         }
+        if ("guest-panic".equals(f.shutdownReason()) && f.requested() == null) {
+            return new Verdict(VmState.CRASHED, StopCause.CRASH, "the guest's kernel panicked (reported by its"
+                    + " pvpanic device); QEMU ended; the guest's console log shows why");
+        }
         if (f.requested() != null) {
             String how = Boolean.TRUE.equals(f.guestShutdown()) ? "the guest shut down"
                     : f.requestDetail() != null ? f.requestDetail() : "QEMU quit";

@@ -35,6 +35,11 @@ class ExitClassifierTest {
                         "outside Carevisor"),
                 Arguments.of(0, null, null, null, null, true, VmState.STOPPED, StopCause.GUEST,
                         "while the agent was not running"),
+                // the guest's kernel panicked (pvpanic, -action panic=shutdown): a crash HA answers, not a power-off
+                Arguments.of(0, null, null, true, "guest-panic", false, VmState.CRASHED, StopCause.CRASH,
+                        "kernel panicked"),
+                Arguments.of(0, StopCause.REQUESTED, null, true, "guest-panic", false, VmState.STOPPED,
+                        StopCause.REQUESTED, "stopped on request"),
                 // HA isolation response: however QEMU ended, the VM is released with the response's reason
                 Arguments.of(0, StopCause.ISOLATION, "HA isolation response: the host reached neither the manager"
                         + " nor a peer for 7 s", false, "host-qmp-quit", false, VmState.STOPPED, StopCause.ISOLATION,

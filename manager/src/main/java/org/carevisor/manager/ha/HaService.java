@@ -416,12 +416,25 @@ public final class HaService implements AutoCloseable {
         if (d.vm() != null) {
             String name = vms.find(d.vm()).map(VmRecord::name).orElse(d.vm());
             audit.record(new AuditLog.Entry(ACTOR, action, "vm", d.vm(), name, null,
-                    d.host() == null ? null : Map.of("host", hostName(d.host())), d.detail(),
+                    d.host() == null ? null : Map.of("host", hostName(d.host())), d.detail() + endOfRun(d),
                     failure ? Outcome.FAILURE : Outcome.SUCCESS, null));
         } else {
             audit.record(new AuditLog.Entry(ACTOR, action, "host", d.host(), hostName(d.host()), null, null,
                     d.detail(), failure ? Outcome.FAILURE : Outcome.SUCCESS, null));
         }
+    }
+
+    /**
+     * For a VM that no longer runs on its host: how its run ended as the host reported it (a crash with its cause,
+     * such as a guest kernel panic), so the trail says why HA restarts it; empty when the report did not say.
+     */
+    private String endOfRun(Decision d) {
+        if (d.kind() != Decision.Kind.LOST && d.kind() != Decision.Kind.LIMIT) {
+            return "";
+        }
+        return observed.get(d.vm()).filter(o -> d.host().equals(o.hostId()) && !o.status().state().hasProcess()
+                && o.status().reason() != null).map(o -> " (" + o.status().state().json() + ": "
+                + o.status().reason() + ")").orElse("");
     }
 
     private void fence(Decision d) {
