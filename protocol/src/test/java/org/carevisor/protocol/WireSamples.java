@@ -110,8 +110,7 @@ final class WireSamples {
 
     private static String string(Class<?> owner, String name) {
         String n = name.toLowerCase(java.util.Locale.ROOT);
-        if (n.equals("id") || n.endsWith("id") || n.equals("tag") || n.equals("haVm") || n.equals("havm")
-                || n.equals("peer")) {
+        if (n.endsWith("id") || n.equals("tag") || n.equals("havm") || n.equals("peer")) {
             return UUID;
         }
         if (n.contains("sha256")) {
@@ -133,7 +132,7 @@ final class WireSamples {
             case "network", "bridge" -> "cvbr0";
             case "uri" -> "tcp:10.77.0.12:49152";
             case "endpoint" -> "https://10.77.0.12:8444";
-            case "path", "paths", "from", "to", "source", "target", "targetdir", "file", "backingfile" ->
+            case "path", "from", "to", "source", "target", "targetdir", "file" ->
                     "/var/lib/carevisor/storage/vms/" + UUID + "/disk0.qcow2";
             default -> name + "-1";
         };

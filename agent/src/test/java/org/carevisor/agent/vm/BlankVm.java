@@ -3,8 +3,11 @@ package org.carevisor.agent.vm;
 import java.nio.file.Path;
 import java.util.List;
 import org.carevisor.agent.TestPki;
+import org.carevisor.agent.storage.StorageService;
+import org.carevisor.protocol.DiskCreateRequest;
 import org.carevisor.protocol.DiskSpec;
 import org.carevisor.protocol.VmSpec;
+import org.carevisor.qemu.QemuImg;
 
 /** An agent with TLS in {@code dir} and a VM with one blank qcow2 disk, as the tests of a single start need them. */
 final class BlankVm {
@@ -19,8 +22,13 @@ final class BlankVm {
             "--accel", "tcg"};
     }
 
-    /** The disk's path in the storage. */
-    static String diskPath(String vmId) {
+    /** Creates the VM's blank 16 MiB disk in {@code storage}. */
+    static void createDisk(Path storage, String vmId) throws java.io.IOException {
+        new StorageService(storage, null, new QemuImg("qemu-img"))
+                .createDisk(DiskCreateRequest.blank(diskPath(vmId), "qcow2", 16L << 20));
+    }
+
+    private static String diskPath(String vmId) {
         return "vms/" + vmId + "/disk0.qcow2";
     }
 

@@ -12,14 +12,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.carevisor.agent.Agent;
 import org.carevisor.agent.AgentConfig;
-import org.carevisor.agent.storage.StorageService;
-import org.carevisor.protocol.DiskCreateRequest;
 import org.carevisor.protocol.HostInventory;
 import org.carevisor.protocol.StopCause;
 import org.carevisor.protocol.VmSpec;
 import org.carevisor.protocol.VmState;
 import org.carevisor.protocol.VmStatus;
-import org.carevisor.qemu.QemuImg;
 import org.carevisor.testkit.LimitedStorage;
 import org.carevisor.testkit.Poll;
 import org.junit.jupiter.api.Assumptions;
@@ -46,8 +43,7 @@ class HangingStorageTest {
         VmSpec spec = BlankVm.spec(vmId, "hanging");
         try (LimitedStorage disk = LimitedStorage.mountFreezable(storage, 1024);
              Agent agent = Agent.start(AgentConfig.parse(args, Map.of()))) {
-            new StorageService(storage, null, new QemuImg("qemu-img"))
-                    .createDisk(DiskCreateRequest.blank(BlankVm.diskPath(vmId), "qcow2", 16L << 20));
+            BlankVm.createDisk(storage, vmId);
             VmSupervisor vm = agent.vms().forStart(vmId);
             disk.freeze();
             Thread starter = Thread.ofPlatform().name("hanging-start").start(() -> vm.start(spec));

@@ -10,14 +10,11 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import org.carevisor.agent.Agent;
 import org.carevisor.agent.AgentConfig;
-import org.carevisor.agent.storage.StorageService;
-import org.carevisor.protocol.DiskCreateRequest;
 import org.carevisor.protocol.StopCause;
 import org.carevisor.protocol.VmSpec;
 import org.carevisor.protocol.VmState;
 import org.carevisor.protocol.VmStatus;
 import org.carevisor.qemu.QemuHostConfig;
-import org.carevisor.qemu.QemuImg;
 import org.carevisor.testkit.Poll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,8 +40,7 @@ class UncheckedStartTest {
         try {
             VmFiles files;
             try (Agent first = Agent.start(AgentConfig.parse(args, Map.of()))) {
-                new StorageService(storage, null, new QemuImg("qemu-img"))
-                        .createDisk(DiskCreateRequest.blank(BlankVm.diskPath(vmId), "qcow2", 16L << 20));
+                BlankVm.createDisk(storage, vmId);
                 files = first.vms().forStart(vmId).files();
                 VmHost host = new VmHost(new QemuHostConfig("qemu-system-x86_64", "tcg", storage, "127.0.0.1", true),
                         state.resolve("bin/qemu-wrapper.sh"), scheduler, () -> { }, DeliberateKills.NONE,

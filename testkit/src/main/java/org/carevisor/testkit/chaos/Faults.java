@@ -148,7 +148,7 @@ public final class Faults {
             String vm = lab.guests().get(rnd.nextInt(lab.guests().size()));
             boolean migrate = rnd.nextBoolean();
             long delay = rnd.nextInt(3_000);
-            String what;
+            String what = (migrate ? "migration" : "memory snapshot") + " of " + vm;
             String task = null;
             try {
                 Http.Response r = migrate
@@ -157,9 +157,8 @@ public final class Faults {
                                 + Long.toHexString(rnd.nextLong() >>> 16) + "\",\"memory\":true}");
                 if (r.status() == 202) {
                     task = r.json().path("id").asText();
-                    what = (migrate ? "migration" : "memory snapshot") + " of " + vm;
                 } else { // refused (the VM is stopped or busy): the manager is killed all the same
-                    what = (migrate ? "migration" : "memory snapshot") + " of " + vm + " refused (" + r.status() + ")";
+                    what += " refused (" + r.status() + ")";
                 }
             } catch (RuntimeException e) {
                 what = "no task (the manager did not answer: " + e.getMessage() + ")";
