@@ -62,15 +62,6 @@ class AgentListenerTest {
                 1);
     }
 
-    private static JsonNode newest(String targetId, String action) {
-        for (JsonNode r : wire.audit(targetId)) {
-            if (r.path("action").asText().equals(action)) {
-                return r;
-            }
-        }
-        throw new AssertionError("no " + action + " record for " + targetId + ": " + wire.audit(targetId));
-    }
-
     @Test
     void bodiesAreBoundedBeforeTheyAreParsed() throws Exception {
         // an enrollment body over the limit, declared: refused before it is read (and before any token check)
@@ -94,7 +85,7 @@ class AgentListenerTest {
         padded.append(",\"padding\":\"").append("x".repeat(AgentListener.REPORT_LIMIT)).append("\"}");
         HttpResponse<String> huge = wire.post(h.tls(), "/agent/v1/reports", padded.toString(), "1");
         assertThat(huge.statusCode()).isEqualTo(413);
-        assertThat(newest(h.hostId(), "host.report").path("reason").asText()).contains("413 body-too-large");
+        assertThat(wire.newest(h.hostId(), "host.report").path("reason").asText()).contains("413 body-too-large");
         // no certificate: refused before the body is parsed
         HttpResponse<String> anonymous = wire.post(Tls.pinned(wire.pin()), "/agent/v1/reports", padded.toString(), "1");
         assertThat(anonymous.statusCode()).isEqualTo(401);
@@ -156,7 +147,7 @@ class AgentListenerTest {
                 null, 0, 0);
         assertThat(wire.sendReport(h, manyModels, List.of()).body()).contains("inventory.warnings");
 
-        assertThat(newest(h.hostId(), "host.report").path("reason").asText()).contains("400 report-invalid");
+        assertThat(wire.newest(h.hostId(), "host.report").path("reason").asText()).contains("400 report-invalid");
         assertThat(wire.sendReport(h).statusCode()).isEqualTo(200);
     }
 
@@ -181,7 +172,7 @@ class AgentListenerTest {
         HttpResponse<String> nameOfB = wire.sendReport(a, with(inv, a.endpoint(), "host-b", "127.0.18.11"), List.of());
         assertThat(nameOfB.statusCode()).isEqualTo(403);
         assertThat(nameOfB.body()).contains("name 'host-b'");
-        JsonNode refused = newest(a.hostId(), "host.report");
+        JsonNode refused = wire.newest(a.hostId(), "host.report");
         assertThat(refused.path("outcome").asText()).isEqualTo("refused");
         assertThat(refused.path("reason").asText()).contains("403 report-refused");
         JsonNode stored = wire.api.get("/api/v1/hosts/" + a.hostId()).json();
@@ -191,7 +182,7 @@ class AgentListenerTest {
         HttpResponse<String> newPort = wire.sendReport(a, with(inv, "https://127.0.8.11:7801", "host-a2",
                 "127.0.18.11"), List.of());
         assertThat(newPort.statusCode()).as(newPort.body()).isEqualTo(200);
-        assertThat(newest(a.hostId(), "host.rename").path("newValue").toString()).contains("host-a2");
+        assertThat(wire.newest(a.hostId(), "host.rename").path("newValue").toString()).contains("host-a2");
         assertThat(wire.api.get("/api/v1/hosts/" + a.hostId()).json().path("name").asText()).isEqualTo("host-a2");
     }
 
@@ -208,7 +199,7 @@ class AgentListenerTest {
         HttpResponse<String> own = wire.sendReport(old, with(wire.inventory(old), old.endpoint(), "old-host",
                 "127.0.38.11"), List.of());
         assertThat(own.statusCode()).as(own.body()).isEqualTo(200);
-        assertThat(newest(old.hostId(), "host.migration-address").path("newValue").toString()).contains("127.0.38.11");
+        assertThat(wire.newest(old.hostId(), "host.migration-address").path("newValue").toString()).contains("127.0.38.11");
         assertThat(wire.sendReport(old, with(wire.inventory(old), old.endpoint(), "old-host", "127.0.38.12"), List.of())
                 .statusCode()).as("registered now: it stays").isEqualTo(403);
         assertThat(wire.sendReport(other).statusCode()).isEqualTo(200);
@@ -235,7 +226,7 @@ class AgentListenerTest {
         JsonNode vm = wire.api.get("/api/v1/vms/" + vmId).json();
         assertThat(vm.path("state").asText()).as("the VM's state comes from its own host only").isEqualTo("stopped");
         assertThat(vm.path("host").asText()).isEqualTo(owner.name());
-        JsonNode audited = newest(vmId, "host.report-claim");
+        JsonNode audited = wire.newest(vmId, "host.report-claim");
         assertThat(audited.path("outcome").asText()).isEqualTo("refused");
         assertThat(audited.path("reason").asText()).contains(rogue.name(), "no migration moves it");
         // stopped entries of foreign VMs (history of a host, e.g. after a migration away) are no claim

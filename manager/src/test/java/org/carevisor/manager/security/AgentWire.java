@@ -147,6 +147,19 @@ final class AgentWire implements AutoCloseable {
         return api.get("/api/v1/audit?order=desc&limit=50&target=" + target).json();
     }
 
+    /**
+     * The newest audit record about {@code target} with {@code action}; other records (the HA evaluation's about a
+     * host that has not reported, say) may come in between at any time.
+     */
+    JsonNode newest(String target, String action) {
+        for (JsonNode r : audit(target)) {
+            if (r.path("action").asText().equals(action)) {
+                return r;
+            }
+        }
+        throw new AssertionError("no " + action + " record for " + target + ": " + audit(target));
+    }
+
     /** The newest audit records with {@code action} (newest first). */
     JsonNode auditAction(String action) {
         return api.get("/api/v1/audit?order=desc&limit=50&action=" + action).json();

@@ -117,8 +117,7 @@ class EnrollmentTest {
         assertThat(UUID.fromString(h.hostId()).toString()).isEqualTo(h.hostId());
         assertThat(h.identity().commonName()).isEqualTo("host:" + h.hostId());
         assertThat(sans(h.identity().certificate())).as("the endpoint's address only").containsExactly("127.0.9.21");
-        JsonNode enrolled = wire.audit(h.hostId()).get(0);
-        assertThat(enrolled.path("action").asText()).isEqualTo("host.enroll");
+        JsonNode enrolled = wire.newest(h.hostId(), "host.enroll");
         assertThat(enrolled.path("reason").asText()).contains("id assigned by the manager", claimed);
         assertThat(enrolled.path("newValue").toString()).contains("127.0.9.21", "certificateNames");
 
@@ -183,8 +182,7 @@ class EnrollmentTest {
                 "SELECT COUNT(*) FROM revoked_certificates WHERE host_id = :h").bind("h", victim.hostId())
                 .mapTo(Integer.class).one());
         assertThat(revoked).isZero();
-        JsonNode refused = wire.audit(victim.hostId()).get(0);
-        assertThat(refused.path("action").asText()).isEqualTo("host.enroll");
+        JsonNode refused = wire.newest(victim.hostId(), "host.enroll");
         assertThat(refused.path("outcome").asText()).isEqualTo("refused");
         assertThat(refused.path("clientAddress").asText()).isEqualTo("127.0.0.1");
     }
@@ -195,7 +193,7 @@ class EnrollmentTest {
         AgentWire.Enrolled other = wire.enroll();
         JsonNode t = wire.token("{\"ttlMinutes\":10,\"host\":\"" + host.name() + "\"}");
         assertThat(t.path("host").asText()).isEqualTo(host.hostId());
-        assertThat(wire.audit(host.hostId()).get(0).path("action").asText()).isEqualTo("host.join-token");
+        assertThat(wire.newest(host.hostId(), "host.join-token").path("outcome").asText()).isEqualTo("success");
 
         HttpResponse<String> asOther = enrollRaw(t.path("token").asText(), other.hostId());
         assertThat(asOther.statusCode()).isEqualTo(403);
@@ -320,8 +318,7 @@ class EnrollmentTest {
         HttpResponse<String> mismatch = wire.post(other.tls(), "/agent/v1/reports", report, "1");
         assertThat(mismatch.statusCode()).isEqualTo(403);
         assertThat(mismatch.body()).contains("host-mismatch");
-        JsonNode audited = wire.audit(other.hostId()).get(0);
-        assertThat(audited.path("action").asText()).isEqualTo("host.report");
+        JsonNode audited = wire.newest(other.hostId(), "host.report");
         assertThat(audited.path("outcome").asText()).isEqualTo("refused");
         assertThat(audited.path("reason").asText()).contains("host-mismatch");
 
